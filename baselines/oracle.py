@@ -1,0 +1,28 @@
+"""The oracle: the true risk and true survival curves of the synthetic generative model.
+
+Its C-index is the ceiling no model can pass on that cohort; tables show it as a reference row.
+"""
+import numpy as np
+
+from benchmark import synthetic
+from benchmark.methods import FoldData, Method
+
+
+class Oracle(Method):
+    name = "oracle"
+    description = "true risk of the synthetic generative model (the attainable ceiling)"
+    requires = ("truth",)
+    family = "reference"
+
+    def fit(self, data: FoldData) -> "Oracle":
+        return self
+
+    def predict_survival(self, data: FoldData):
+        truth = data.cohort.truth.loc[data.ids]
+        table = data.cohort.clinical.loc[data.ids]
+        months = data.time_grid / data.units_per_year * 12
+        surv = synthetic.true_survival(truth["true_log_hazard"].to_numpy(), table, months)[data.endpoint]
+        return truth[f"true_risk_{data.endpoint}"].to_numpy(), surv
+
+    def n_params(self) -> int:
+        return 0

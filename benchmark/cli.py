@@ -1,0 +1,127 @@
+"""Command line: ``python -m benchmark list | run | report``.
+
+Unknown names and bad values print one line and exit 2; a run with any errored cell exits 1.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import datasets, methods, reports, runner
+from .clinical import ClinicalTableError
+
+#: Datasets of `run --all` when no -d is given: the embedded default, then the real tabular sets.
+ALL_DATASETS = [datasets.DEFAULT_DATASET, *datasets.TABULAR_DATASETS]
+
+
+class UsageError(ValueError):
+    """A bad command line value; printed as one line, exit status 2."""
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1: {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("list", help="datasets and methods, with install status")
+
+    run = commands.add_parser("run", help="run the benchmark cells and write the tables")
+    run.add_argument("--all", action="store_true", help="every method (and, without -d, every dataset)")
+    run.add_argument("-m", "--method", action="append", default=[], help="method name (repeatable)")
+    run.add_argument("-d", "--dataset", action="append", default=[], help="dataset spec (repeatable)")
+    run.add_argument("--data", action="append", default=[], help="alias of -d, e.g. tcia:PATH")
+    run.add_argument("--endpoint", action="append", choices=["os", "dfs", "liver_dfs"],
+                     help="endpoint (repeatable; default: the dataset's primary endpoint)")
+    run.add_argument("--protocol", action="append", choices=["cv", "paper"],
+                     help="cv = repeated stratified K-fold; paper = fixed 177/20 split (default: both on CRLM)")
+    run.add_argument("--feature-set", help="preoperative (default) or postoperative (adds pathology: leakage)")
+    run.add_argument("--folds", type=positive_int, default=5)
+    run.add_argument("--repeats", type=positive_int, default=5)
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("-j", "--jobs", type=positive_int, default=1, help="parallel worker processes")
+    run.add_argument("--output", type=Path, default=Path("results"), help="results root (default results/)")
+    run.add_argument("--data-dir", type=Path, default=Path("data"), help="generated data and caches (default data/)")
+    run.add_argument("--force", action="store_true", help="recompute finished cells")
+    run.add_argument("--collect", action="store_true", help="compute nothing: report what is finished and write tables")
+    run.add_argument("--no-progress", action="store_true")
+
+    report = commands.add_parser("report", help="write the tables from finished cells")
+    report.add_argument("--output", type=Path, default=Path("results"))
+    return parser
+
+
+def command_list() -> int:
+    print("Datasets:")
+    for spec, description in datasets.available_datasets():
+        print(f"  {spec:<18} {description}")
+    print("Methods:")
+    for name, entry in sorted(methods.registry().items()):
+        if entry.cls is None:
+            print(f"  {name:<18} UNAVAILABLE: {entry.error}")
+        else:
+            needs = ", ".join(entry.cls.requires)
+            print(f"  {name:<18} [{entry.cls.family}; needs {needs}] {entry.cls.description}")
+    return 0
+
+
+def run_config(args) -> runner.RunConfig:
+    if not args.all and not args.method:
+        raise UsageError("run: give --all or at least one -m NAME")
+    for name in args.method:
+        methods.get(name)  # raises MethodError naming the valid methods
+    chosen = args.dataset + args.data
+    for spec in chosen:
+        datasets.parse_spec(spec)
+    method_names = [c.name for c in methods.available()] if args.all and not args.method else args.method
+    return runner.RunConfig(
+        datasets=chosen or (ALL_DATASETS if args.all else [datasets.DEFAULT_DATASET]),
+        methods=method_names, endpoints=args.endpoint, protocols=args.protocol, feature_set=args.feature_set,
+        folds=args.folds, repeats=args.repeats, seed=args.seed, n_jobs=args.jobs, output=args.output,
+        data_dir=args.data_dir, force=args.force)
+
+
+def command_run(args) -> int:
+    config = run_config(args)
+    if args.collect:
+        the_plan = runner.plan(config)
+        finished = sum(runner.results.is_finished(c, config.output) for c in the_plan.cells)
+        print(f"{finished} of {len(the_plan.cells)} cell(s) finished")
+        summary = None
+    else:
+        summary = runner.execute(config, progress=not args.no_progress)
+    tables = reports.write_tables(config.output)
+    if summary:
+        for line in summary.lines():
+            print(line)
+    print(f"{len(tables)} table(s) in {config.output / 'tables'}")
+    return 1 if summary and summary.errors else 0
+
+
+def command_report(args) -> int:
+    tables = reports.write_tables(args.output)
+    if not tables:
+        raise UsageError(f"report: no finished cells under {args.output / 'runs'}")
+    for path in tables:
+        print(path)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"list": lambda a: command_list(), "run": command_run, "report": command_report}
+    try:
+        return handlers[args.command](args)
+    except (UsageError, methods.MethodError, datasets.DatasetError, ClinicalTableError,
+            runner.splits.SplitError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,192 @@
+"""Dataset registry: turn a dataset spec from the command line into a Cohort.
+
+Specs:
+  crlm-synthetic[:n=197,seed=0[,size=small|real]]  the embedded default, generated on first use
+  tcia:PATH                                         a real TCIA Colorectal-Liver-Metastases download
+  gbsg2 | whas500 | veterans                        real tabular cohorts shipped with scikit-survival
+
+The synthetic cohort is written to disk in the real on-disk format and then read back through
+the very same TCIA loader, so the default run exercises the path real data takes.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import clinical, synthetic
+from .cohort import Cohort
+
+DEFAULT_DATASET = "crlm-synthetic"
+TABULAR_DATASETS = {
+    # name: (scikit-survival loader, endpoint, description)
+    "gbsg2": ("load_gbsg2", "dfs", "German Breast Cancer Study Group 2 (n=686, recurrence-free survival, days)"),
+    "whas500": ("load_whas500", "os", "Worcester Heart Attack Study (n=500, overall survival, days)"),
+    "veterans": ("load_veterans_lung_cancer", "os", "Veterans' lung cancer trial (n=137, overall survival, days)"),
+}
+
+
+class DatasetError(ValueError):
+    """An unknown dataset spec or an unreadable dataset; the message names it."""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    kind: str                 # "crlm-synthetic", "tcia" or a TABULAR_DATASETS key
+    path: Path | None = None  # tcia only
+    n_patients: int = 197     # crlm-synthetic only
+    seed: int = 0
+    image_size: str = "small"
+
+    @property
+    def name(self) -> str:
+        """Stable name used in result paths and table footers."""
+        if self.kind == "crlm-synthetic":
+            default = (self.n_patients, self.seed, self.image_size) == (197, 0, "small")
+            return self.kind if default else f"{self.kind}-n{self.n_patients}-seed{self.seed}-{self.image_size}"
+        return self.kind
+
+    @property
+    def is_imaging(self) -> bool:
+        return self.kind in {"crlm-synthetic", "tcia"}
+
+
+def parse_spec(spec: str) -> DatasetSpec:
+    """Parse a dataset spec; raises DatasetError with the list of valid names."""
+    kind, _, argument = spec.partition(":")
+    if kind == "tcia":
+        if not argument:
+            raise DatasetError("dataset 'tcia' needs a path: tcia:PATH")
+        return DatasetSpec("tcia", path=Path(argument).expanduser())
+    if kind == "crlm-synthetic":
+        options = {}
+        for item in filter(None, argument.split(",")):
+            key, _, value = item.partition("=")
+            if key not in {"n", "seed", "size"}:
+                raise DatasetError(f"crlm-synthetic: unknown option {key!r} (n, seed, size)")
+            options[key] = value
+        try:
+            n, seed = int(options.get("n", 197)), int(options.get("seed", 0))
+        except ValueError as error:
+            raise DatasetError(f"crlm-synthetic: {error}") from error
+        size = options.get("size", "small")
+        if n < 10 or n > 1000 or size not in {"small", "real"}:
+            raise DatasetError("crlm-synthetic: n must be in 10..1000 and size small|real")
+        return DatasetSpec("crlm-synthetic", n_patients=n, seed=seed, image_size=size)
+    if kind in TABULAR_DATASETS and not argument:
+        return DatasetSpec(kind)
+    names = ", ".join(["crlm-synthetic", "tcia:PATH", *TABULAR_DATASETS])
+    raise DatasetError(f"unknown dataset {spec!r} (choose from {names})")
+
+
+def available_datasets() -> list[tuple[str, str]]:
+    """(spec, description) of every dataset, for `benchmark list`."""
+    return [
+        ("crlm-synthetic", "synthetic CRLM cohort in the TCIA on-disk format (default, n=197, seed 0)"),
+        ("tcia:PATH", "real TCIA Colorectal-Liver-Metastases download (DICOM CT + SEG + clinical xlsx)"),
+        *[(name, description) for name, (_, _, description) in TABULAR_DATASETS.items()],
+    ]
+
+
+def find_clinical_file(root: Path) -> Path:
+    """The clinical table in a TCIA download: the release xlsx, or any *Clinical* xlsx/csv."""
+    exact = root / clinical.CLINICAL_FILENAME
+    if exact.is_file():
+        return exact
+    candidates = sorted(p for p in root.glob("*") if p.suffix.lower() in {".xlsx", ".csv"}
+                        and "clinical" in p.name.lower())
+    if not candidates:
+        raise DatasetError(f"{root}: no clinical table (expected {clinical.CLINICAL_FILENAME})")
+    return candidates[0]
+
+
+def cohort_from_clinical(table: pd.DataFrame, name: str, root: Path | None) -> Cohort:
+    outcomes = {
+        endpoint: pd.DataFrame({"time": table[time_column], "event": table[event_column].astype(int)})
+        for endpoint, (time_column, event_column) in clinical.ENDPOINTS.items()
+    }
+    return Cohort(name=name, clinical=table, outcomes=outcomes, feature_sets=clinical.FEATURE_SETS,
+                  units_per_year=12.0, primary_endpoint="dfs", root=root,
+                  description="CRLM cohort in the TCIA format")
+
+
+def load_tcia(root: Path, name: str = "tcia") -> Cohort:
+    """Read a TCIA-format cohort: the clinical table, plus images when a DICOM tree is present."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: not a directory")
+    table = clinical.read_clinical_table(find_clinical_file(root))
+    cohort = cohort_from_clinical(table, name, root)
+    from . import imaging  # imported late: tabular-only uses need no DICOM stack
+    imaging.attach_images(cohort)
+    return cohort
+
+
+def synthetic_root(data_dir: Path, spec: DatasetSpec) -> Path:
+    return Path(data_dir) / f"crlm-synthetic-n{spec.n_patients}-seed{spec.seed}-{spec.image_size}"
+
+
+def ensure_synthetic(data_dir: Path, spec: DatasetSpec) -> Path:
+    """Generate the synthetic cohort on disk once; a half-written tree never looks finished."""
+    root = synthetic_root(data_dir, spec)
+    if (root / "COMPLETE").is_file():
+        return root
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=root.name + ".", dir=root.parent))
+    try:
+        drawn = synthetic.generate(spec.n_patients, seed=spec.seed)
+        clinical.write_clinical_xlsx(drawn.clinical, staging / clinical.CLINICAL_FILENAME)
+        synthetic.write_latents(drawn, staging / "latents")
+        from . import imaging
+        imaging.write_synthetic_tree(drawn, staging, size=spec.image_size, seed=spec.seed)
+        (staging / "COMPLETE").write_text("generated by benchmark.datasets.ensure_synthetic\n")
+        shutil.rmtree(root, ignore_errors=True)
+        staging.rename(root)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return root
+
+
+def load_synthetic(data_dir: Path, spec: DatasetSpec) -> Cohort:
+    root = ensure_synthetic(data_dir, spec)
+    cohort = load_tcia(root, name=spec.name)
+    cohort.description = f"synthetic CRLM cohort (n={spec.n_patients}, seed {spec.seed}, {spec.image_size} images)"
+    cohort.truth = synthetic.read_latents(root / "latents").patients.loc[cohort.patient_ids]
+    return cohort
+
+
+def load_tabular(name: str) -> Cohort:
+    import sksurv.datasets
+    from sksurv.column import encode_categorical
+
+    loader, endpoint, description = TABULAR_DATASETS[name]
+    features, y = getattr(sksurv.datasets, loader)()
+    features = encode_categorical(features).astype(float)
+    ids = pd.Index([f"{name}-{i:04d}" for i in range(len(features))], name="patient_id")
+    features.index = ids
+    event_field, time_field = y.dtype.names
+    outcome = pd.DataFrame({"time": y[time_field].astype(float), "event": y[event_field].astype(int)}, index=ids)
+    return Cohort(name=name, clinical=features, outcomes={endpoint: outcome},
+                  feature_sets={"clinical": list(features.columns)}, units_per_year=365.25,
+                  primary_endpoint=endpoint, description=description)
+
+
+def load(spec: str | DatasetSpec, data_dir: Path = Path("data")) -> Cohort:
+    """Load a dataset by spec (see the module docstring)."""
+    spec = parse_spec(spec) if isinstance(spec, str) else spec
+    if spec.kind == "crlm-synthetic":
+        return load_synthetic(Path(data_dir), spec)
+    if spec.kind == "tcia":
+        return load_tcia(spec.path)
+    return load_tabular(spec.kind)
+
+
+def default_feature_set(cohort: Cohort) -> str:
+    return "preoperative" if "preoperative" in cohort.feature_sets else next(iter(cohort.feature_sets))
+
+
+__all__ = ["DatasetError", "DatasetSpec", "load", "parse_spec", "available_datasets"]

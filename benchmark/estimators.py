@@ -1,0 +1,45 @@
+"""Shared machinery for methods built on a scikit-survival estimator over a feature table.
+
+A subclass names its estimator (`make_estimator`) and, if it counts parameters differently from
+the coefficient count, `count_params`; the preprocessing (fitted on the training fold), the
+survival curves on the suite grid and the Prediction come from here, written once.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .methods import FoldData, Method, step_functions_on_grid
+from .preprocessing import tabular_pipeline
+
+
+class SksurvMethod(Method):
+    """A scikit-survival estimator on standardised, imputed features."""
+
+    def make_estimator(self, data: FoldData):
+        raise NotImplementedError
+
+    def features(self, data: FoldData) -> pd.DataFrame:
+        """The feature table of these patients; clinical features of the chosen set by default."""
+        return data.X
+
+    def fit(self, data: FoldData) -> "SksurvMethod":
+        self.preprocess_ = tabular_pipeline()
+        matrix = self.preprocess_.fit_transform(self.features(data).to_numpy(dtype=float))
+        self.estimator_ = self.make_estimator(data)
+        self.estimator_.fit(matrix, data.y)
+        return self
+
+    def predict_survival(self, data: FoldData) -> tuple[np.ndarray, np.ndarray]:
+        matrix = self.preprocess_.transform(self.features(data).to_numpy(dtype=float))
+        risk = self.estimator_.predict(matrix)
+        surv = step_functions_on_grid(self.estimator_.predict_survival_function(matrix), data.time_grid)
+        return risk, surv
+
+    def n_params(self) -> int:
+        return int(np.size(self.estimator_.coef_))
+
+
+def tree_node_count(trees) -> int:
+    """Nodes of every tree of an ensemble: the documented parameter count of tree models."""
+    return int(sum(tree.tree_.node_count for tree in np.ravel(trees)))

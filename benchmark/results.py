@@ -1,0 +1,130 @@
+"""Result files: one JSON (+ one per-patient CSV) per cell, written atomically.
+
+A cell is dataset × endpoint × protocol × feature set × method × parameters × repeat × fold. Its
+files live at ``<root>/runs/<dataset>/<endpoint>/<protocol>/<feature_set>/<method>-<params hash>/``
+so a rerun finds what is finished and skips it, and a changed configuration never reuses a stale
+cell. A file is written to a temporary name and renamed, so a killed run leaves either the
+whole file or none.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+VERSIONED_PACKAGES = ("numpy", "scipy", "pandas", "scikit-learn", "scikit-survival", "torch", "dgl",
+                      "pyradiomics-bhklab", "SimpleITK", "pydicom", "highdicom", "optuna")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def params_hash(params: dict) -> str:
+    return hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+@dataclass(frozen=True)
+class Cell:
+    dataset: str
+    endpoint: str
+    protocol: str          # "cv" (repeated K-fold) or "paper" (fixed 177/20)
+    feature_set: str
+    method: str
+    repeat: int
+    fold: int
+    params: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def directory(self) -> Path:
+        return (Path("runs") / self.dataset / self.endpoint / self.protocol / self.feature_set
+                / f"{self.method}-{params_hash(self.params)}")
+
+    @property
+    def stem(self) -> str:
+        return f"r{self.repeat}_f{self.fold}"
+
+    def result_path(self, root: Path) -> Path:
+        return Path(root) / self.directory / f"{self.stem}.json"
+
+    def predictions_path(self, root: Path) -> Path:
+        return Path(root) / self.directory / f"{self.stem}.predictions.csv"
+
+    def label(self) -> str:
+        return f"{self.dataset}/{self.endpoint}/{self.protocol}/{self.feature_set}/{self.method} r{self.repeat} f{self.fold}"
+
+
+@lru_cache(maxsize=1)
+def environment() -> dict:
+    """Package versions and git commit, stored with every cell."""
+    versions = {}
+    for package in VERSIONED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).parent, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        sha = None
+    return {"versions": versions, "git_sha": sha}
+
+
+def is_finished(cell: Cell, root: Path) -> bool:
+    """A cell is finished when its result file exists and says ok (errored cells are retried)."""
+    path = cell.result_path(root)
+    if not path.is_file():
+        return False
+    try:
+        return json.loads(path.read_text()).get("status") == "ok"
+    except json.JSONDecodeError:
+        return False
+
+
+def write_cell(root: Path, cell: Cell, record: dict, predictions: pd.DataFrame | None) -> None:
+    """Write predictions first, then the result file that marks the cell finished."""
+    if predictions is not None:
+        atomic_write_text(cell.predictions_path(root), predictions.to_csv(index=False))
+    payload = {"cell": asdict(cell), **record, **environment()}
+    atomic_write_text(cell.result_path(root), json.dumps(payload, indent=1, default=_jsonable))
+
+
+def _jsonable(value):
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def read_all(root: Path) -> pd.DataFrame:
+    """Every cell result under `root` as one flat frame (metrics as columns)."""
+    rows = []
+    for path in sorted((Path(root) / "runs").rglob("r*_f*.json")):
+        record = json.loads(path.read_text())
+        row = {**record["cell"], "status": record["status"], "error": record.get("error"),
+               "n_params": record.get("n_params"), "git_sha": record.get("git_sha"),
+               "path": str(path), **record.get("timings", {}), **(record.get("metrics") or {})}
+        row["params_hash"] = params_hash(record["cell"].get("params", {}))
+        row["nan_reasons"] = record.get("nan_reasons", {})
+        row["notes"] = record.get("notes", [])
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,207 @@
+"""Plan the cell grid, run what is not finished, and record every cell's outcome.
+
+Each cell fits one method on one training fold and scores it on the test fold. Cells are
+independent and seeded from (seed, repeat, fold), so serial and parallel runs give the same
+files; finished cells are skipped, errored cells are recorded with their traceback and retried
+on the next run, and the run goes on.
+"""
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from . import artefacts, datasets, methods, results, splits
+from .cohort import N_YEARS, Cohort
+from .metrics import evaluate, year_status_from_survival
+from .resources import measure
+
+
+@dataclass
+class RunConfig:
+    datasets: list[str]
+    methods: list[str]
+    endpoints: list[str] | None = None       # None: each dataset's primary endpoint
+    protocols: list[str] | None = None       # None: cv, plus the paper split on CRLM data
+    feature_set: str | None = None           # None: the dataset's default (pre-operative)
+    folds: int = 5
+    repeats: int = 5
+    seed: int = 0
+    n_jobs: int = 1
+    output: Path = Path("results")
+    data_dir: Path = Path("data")
+    force: bool = False
+    params: dict = field(default_factory=dict)   # method name -> parameter overrides
+
+
+@dataclass
+class Plan:
+    cells: list[results.Cell]
+    skipped: list[tuple[str, str, str]]   # (dataset, method, reason)
+    specs: dict[str, datasets.DatasetSpec]
+
+
+@lru_cache(maxsize=4)
+def load_cohort(spec: datasets.DatasetSpec, data_dir: Path) -> Cohort:
+    """One cohort per process (workers load it once, from the cache the main process filled)."""
+    return datasets.load(spec, data_dir)
+
+
+def cell_seed(seed: int, repeat: int, fold: int) -> int:
+    return seed * 10007 + repeat * 101 + fold
+
+
+def plan(config: RunConfig) -> Plan:
+    """Every cell of the configuration, with the splits written (or reused) on the way."""
+    cells, skipped, specs = [], [], {}
+    for spec_text in config.datasets:
+        spec = datasets.parse_spec(spec_text)
+        cohort = load_cohort(spec, Path(config.data_dir))
+        specs[cohort.name] = spec
+        feature_set = config.feature_set or datasets.default_feature_set(cohort)
+        if feature_set not in cohort.feature_sets:
+            raise datasets.DatasetError(f"{cohort.name}: unknown feature set {feature_set!r} "
+                                        f"(choose from {', '.join(cohort.feature_sets)})")
+        endpoints = config.endpoints or [cohort.primary_endpoint]
+        protocols = config.protocols or (["cv", "paper"] if spec.is_imaging else ["cv"])
+        for name in config.methods:
+            method = methods.get(name)
+            reason = method.applicable(cohort)
+            if reason:
+                skipped.append((cohort.name, name, reason))
+                continue
+            for endpoint in endpoints:
+                if endpoint not in cohort.outcomes:
+                    skipped.append((cohort.name, name, f"no endpoint {endpoint!r} (has {', '.join(cohort.outcomes)})"))
+                    continue
+                for protocol in protocols:
+                    if protocol == "paper" and not spec.is_imaging:
+                        continue
+                    for split in splits.load_or_make(cohort, endpoint, protocol, config.folds, config.repeats,
+                                                     config.seed, config.output):
+                        cells.append(results.Cell(cohort.name, endpoint, protocol, feature_set, name,
+                                                  split.repeat, split.fold, dict(config.params.get(name, {}))))
+    return Plan(cells, skipped, specs)
+
+
+def prediction_frame(ids, y_test, prediction, cohort: Cohort) -> pd.DataFrame:
+    """Per-patient predictions of one test fold, for reports and re-scoring."""
+    frame = pd.DataFrame({"patient_id": ids, "time": y_test["time"], "event": y_test["event"].astype(int),
+                          "risk": prediction.risk, "year": prediction.year})
+    grid = cohort.time_grid()
+    for years in (1, 3, 5):
+        frame[f"surv_{years}y"] = [np.interp(years * cohort.units_per_year, grid, row) for row in prediction.surv]
+    for k in range(N_YEARS):
+        frame[f"event_free_end_y{k}"] = prediction.year_status[:, k]
+    return frame
+
+
+def run_cell(cell: results.Cell, spec: datasets.DatasetSpec, config: RunConfig) -> tuple[results.Cell, str, str | None]:
+    """Fit, predict and score one cell; always writes a result file, never raises."""
+    record: dict = {"status": "error"}
+    predictions = None
+    try:
+        cohort = load_cohort(spec, Path(config.data_dir))
+        split = next(s for s in splits.load_or_make(cohort, cell.endpoint, cell.protocol, config.folds,
+                                                     config.repeats, config.seed, config.output)
+                     if (s.repeat, s.fold) == (cell.repeat, cell.fold))
+        seed = cell_seed(config.seed, cell.repeat, cell.fold)
+        seed_everything(seed)
+        common = dict(cohort=cohort, endpoint=cell.endpoint, feature_set=cell.feature_set, seed=seed,
+                      data_dir=config.data_dir)
+        train = methods.FoldData(ids=np.array(split.train), **common)
+        test = methods.FoldData(ids=np.array(split.test), **common)
+        model = methods.get(cell.method)(**cell.params)
+        with measure() as fit_usage:
+            model.fit(train)
+        with measure() as predict_usage:
+            prediction = model.predict(test)
+        prediction.validate(len(test), len(test.time_grid))
+        if prediction.year_status is None:
+            prediction.year_status = year_status_from_survival(prediction.surv, test.time_grid, test.units_per_year)
+        values, reasons = evaluate(prediction, train.y, test.y, test.time_grid, test.units_per_year)
+        record = {
+            "status": "ok", "metrics": values, "nan_reasons": reasons, "n_params": int(model.n_params()),
+            "n_train": len(train), "n_test": len(test), "params": model.params, "seed": seed,
+            "notes": list(getattr(model, "notes", [])),
+            "timings": {"fit_s": fit_usage.seconds, "predict_s": predict_usage.seconds,
+                        "peak_mem_mb": max(fit_usage.peak_mb, predict_usage.peak_mb),
+                        "mem_increase_mb": max(fit_usage.increase_mb, predict_usage.increase_mb)},
+        }
+        predictions = prediction_frame(test.ids, test.y, prediction, cohort)
+    except Exception as error:  # recorded in the cell, the run goes on
+        record = {"status": "error", "error": f"{type(error).__name__}: {error}",
+                  "traceback": traceback.format_exc()}
+    results.write_cell(config.output, cell, record, predictions)
+    return cell, record["status"], record.get("error")
+
+
+def seed_everything(seed: int) -> None:
+    np.random.seed(seed % 2**32)
+    import sys
+    if "torch" in sys.modules:
+        import torch
+        torch.manual_seed(seed)
+
+
+@dataclass
+class Summary:
+    done: int = 0
+    skipped_finished: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    not_applicable: list[tuple[str, str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        out = [f"{self.done} cell(s) computed, {self.skipped_finished} already finished, "
+               f"{len(self.errors)} errored, in {self.seconds:.1f} s"]
+        out += [f"  not run: {d} / {m}: {reason}" for d, m, reason in self.not_applicable]
+        out += [f"  ERROR {label}: {message}" for label, message in self.errors[:20]]
+        if len(self.errors) > 20:
+            out.append(f"  ... and {len(self.errors) - 20} more errors")
+        return out
+
+
+def execute(config: RunConfig, progress: bool = True) -> Summary:
+    """Run every unfinished cell of the configuration."""
+    start = time.perf_counter()
+    the_plan = plan(config)
+    summary = Summary(not_applicable=the_plan.skipped)
+    pending = [c for c in the_plan.cells if config.force or not results.is_finished(c, config.output)]
+    summary.skipped_finished = len(the_plan.cells) - len(pending)
+    for name, spec in the_plan.specs.items():
+        needed = [r for c in {c.method for c in pending if c.dataset == name} for r in methods.get(c).requires]
+        artefacts.ensure(load_cohort(spec, Path(config.data_dir)), dict.fromkeys(needed), config.data_dir,
+                         config.n_jobs)
+    jobs = [(cell, the_plan.specs[cell.dataset]) for cell in pending]
+    bar = tqdm(total=len(jobs), desc="cells", unit="cell", disable=not progress or not jobs)
+    for cell, status, error in _map(jobs, config):
+        bar.update()
+        if status == "ok":
+            summary.done += 1
+        else:
+            summary.errors.append((cell.label(), error))
+            bar.write(f"error in {cell.label()}: {error}")
+    bar.close()
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _map(jobs, config: RunConfig):
+    if config.n_jobs == 1 or len(jobs) <= 1:
+        for cell, spec in jobs:
+            yield run_cell(cell, spec, config)
+        return
+    from joblib import Parallel, delayed, parallel_config
+
+    threads = max(1, (os.cpu_count() or 1) // config.n_jobs)
+    with parallel_config(backend="loky", inner_max_num_threads=threads):
+        yield from Parallel(n_jobs=config.n_jobs, return_as="generator_unordered")(
+            delayed(run_cell)(cell, spec, config) for cell, spec in jobs)
