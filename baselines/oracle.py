@@ -2,7 +2,6 @@
 
 Its C-index is the ceiling no model can pass on that cohort; tables show it as a reference row.
 """
-import numpy as np
 
 from benchmark import synthetic
 from benchmark.methods import FoldData, Method

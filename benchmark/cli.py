@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--collect", action="store_true", help="compute nothing: report what is finished and write tables")
     run.add_argument("--no-progress", action="store_true")
 
+    prepare = commands.add_parser("prepare", help="generate (synthetic) and prepare a CRLM imaging cohort")
+    prepare.add_argument("-d", "--dataset", "--data", dest="dataset", default=datasets.DEFAULT_DATASET,
+                         help="crlm-synthetic[:...] (default) or tcia:PATH")
+    prepare.add_argument("--data-dir", type=Path, default=Path("data"))
+    prepare.add_argument("-j", "--jobs", type=positive_int, default=1)
+
     report = commands.add_parser("report", help="write the tables from finished cells")
     report.add_argument("--output", type=Path, default=Path("results"))
     return parser
@@ -107,6 +113,17 @@ def command_run(args) -> int:
     return 1 if summary and summary.errors else 0
 
 
+def command_prepare(args) -> int:
+    spec = datasets.parse_spec(args.dataset)
+    if not spec.is_imaging:
+        raise UsageError(f"prepare: {args.dataset} has no images")
+    cohort = datasets.load(spec, args.data_dir, args.jobs)
+    print(f"{cohort.name}: {len(cohort.images)} patient(s) with prepared images, {len(cohort.excluded)} excluded")
+    for patient, reason in sorted(cohort.excluded.items()):
+        print(f"  excluded {patient}: {reason}")
+    return 0
+
+
 def command_report(args) -> int:
     tables = reports.write_tables(args.output)
     if not tables:
@@ -118,7 +135,8 @@ def command_report(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"list": lambda a: command_list(), "run": command_run, "report": command_report}
+    handlers = {"list": lambda a: command_list(), "run": command_run, "prepare": command_prepare,
+                "report": command_report}
     try:
         return handlers[args.command](args)
     except (UsageError, methods.MethodError, datasets.DatasetError, ClinicalTableError,

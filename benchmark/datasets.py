@@ -15,7 +15,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from . import clinical, synthetic
@@ -114,15 +113,19 @@ def cohort_from_clinical(table: pd.DataFrame, name: str, root: Path | None) -> C
                   description="CRLM cohort in the TCIA format")
 
 
-def load_tcia(root: Path, name: str = "tcia") -> Cohort:
-    """Read a TCIA-format cohort: the clinical table, plus images when a DICOM tree is present."""
+def load_tcia(root: Path, name: str = "tcia", data_dir: Path = Path("data"), n_jobs: int = 1) -> Cohort:
+    """Read a TCIA-format cohort: the clinical table, plus prepared images when a DICOM tree is present.
+
+    Patients whose images cannot be read are excluded here, before any split is drawn, with the
+    reason kept on the cohort, so every method sees the same patients.
+    """
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: not a directory")
     table = clinical.read_clinical_table(find_clinical_file(root))
     cohort = cohort_from_clinical(table, name, root)
     from . import imaging  # imported late: tabular-only uses need no DICOM stack
-    imaging.attach_images(cohort)
+    imaging.attach_images(cohort, Path(data_dir) / "cache" / name, n_jobs)
     return cohort
 
 
@@ -151,9 +154,9 @@ def ensure_synthetic(data_dir: Path, spec: DatasetSpec) -> Path:
     return root
 
 
-def load_synthetic(data_dir: Path, spec: DatasetSpec) -> Cohort:
+def load_synthetic(data_dir: Path, spec: DatasetSpec, n_jobs: int = 1) -> Cohort:
     root = ensure_synthetic(data_dir, spec)
-    cohort = load_tcia(root, name=spec.name)
+    cohort = load_tcia(root, spec.name, data_dir, n_jobs)
     cohort.description = f"synthetic CRLM cohort (n={spec.n_patients}, seed {spec.seed}, {spec.image_size} images)"
     cohort.truth = synthetic.read_latents(root / "latents").patients.loc[cohort.patient_ids]
     return cohort
@@ -175,13 +178,13 @@ def load_tabular(name: str) -> Cohort:
                   primary_endpoint=endpoint, description=description)
 
 
-def load(spec: str | DatasetSpec, data_dir: Path = Path("data")) -> Cohort:
-    """Load a dataset by spec (see the module docstring)."""
+def load(spec: str | DatasetSpec, data_dir: Path = Path("data"), n_jobs: int = 1) -> Cohort:
+    """Load a dataset by spec (see the module docstring); `n_jobs` parallelises image preparation."""
     spec = parse_spec(spec) if isinstance(spec, str) else spec
     if spec.kind == "crlm-synthetic":
-        return load_synthetic(Path(data_dir), spec)
+        return load_synthetic(Path(data_dir), spec, n_jobs)
     if spec.kind == "tcia":
-        return load_tcia(spec.path)
+        return load_tcia(spec.path, "tcia", Path(data_dir), n_jobs)
     return load_tabular(spec.kind)
 
 
@@ -189,4 +192,3 @@ def default_feature_set(cohort: Cohort) -> str:
     return "preoperative" if "preoperative" in cohort.feature_sets else next(iter(cohort.feature_sets))
 
 
-__all__ = ["DatasetError", "DatasetSpec", "load", "parse_spec", "available_datasets"]

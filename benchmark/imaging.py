@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 
-def attach_images(cohort) -> None:
-    """Find each patient's CT and SEG under the cohort root and record them on the cohort."""
+def attach_images(cohort, cache_dir, n_jobs: int = 1) -> None:
+    """Find, validate and prepare each patient's CT + SEG; record them on `cohort.images`,
+    exclude (with the reason) patients whose images cannot be used."""
 
 
 def write_synthetic_tree(drawn, root, size: str, seed: int) -> None:

@@ -49,9 +49,9 @@ class Plan:
 
 
 @lru_cache(maxsize=4)
-def load_cohort(spec: datasets.DatasetSpec, data_dir: Path) -> Cohort:
+def load_cohort(spec: datasets.DatasetSpec, data_dir: Path, n_jobs: int = 1) -> Cohort:
     """One cohort per process (workers load it once, from the cache the main process filled)."""
-    return datasets.load(spec, data_dir)
+    return datasets.load(spec, data_dir, n_jobs)
 
 
 def cell_seed(seed: int, repeat: int, fold: int) -> int:
@@ -63,7 +63,7 @@ def plan(config: RunConfig) -> Plan:
     cells, skipped, specs = [], [], {}
     for spec_text in config.datasets:
         spec = datasets.parse_spec(spec_text)
-        cohort = load_cohort(spec, Path(config.data_dir))
+        cohort = load_cohort(spec, Path(config.data_dir), config.n_jobs)
         specs[cohort.name] = spec
         feature_set = config.feature_set or datasets.default_feature_set(cohort)
         if feature_set not in cohort.feature_sets:
@@ -178,8 +178,8 @@ def execute(config: RunConfig, progress: bool = True) -> Summary:
     summary.skipped_finished = len(the_plan.cells) - len(pending)
     for name, spec in the_plan.specs.items():
         needed = [r for c in {c.method for c in pending if c.dataset == name} for r in methods.get(c).requires]
-        artefacts.ensure(load_cohort(spec, Path(config.data_dir)), dict.fromkeys(needed), config.data_dir,
-                         config.n_jobs)
+        artefacts.ensure(load_cohort(spec, Path(config.data_dir), config.n_jobs), dict.fromkeys(needed),
+                         config.data_dir, config.n_jobs)
     jobs = [(cell, the_plan.specs[cell.dataset]) for cell in pending]
     bar = tqdm(total=len(jobs), desc="cells", unit="cell", disable=not progress or not jobs)
     for cell, status, error in _map(jobs, config):
