@@ -71,20 +71,32 @@ def split_path(root: Path, dataset: str, endpoint: str, protocol: str, folds: in
     return Path(root) / "splits" / dataset / endpoint / f"{name}_seed{seed}.json"
 
 
+def first_stale(splits: list[Split], everyone: set[str]) -> Split | None:
+    """The first split whose train and test do not partition `everyone`, or None."""
+    for split in splits:
+        train, test = set(split.train), set(split.test)
+        if train | test != everyone or train & test:
+            return split
+    return None
+
+
 def load_or_make(cohort: Cohort, endpoint: str, protocol: str, folds: int, repeats: int, seed: int,
-                 results_root: Path) -> list[Split]:
-    """Reuse the stored splits of this cohort, or make and store them."""
+                 results_root: Path, remake_stale: bool = False) -> list[Split]:
+    """Reuse the stored splits of this cohort, or make and store them.
+
+    Stored splits that no longer match the cohort raise SplitError, unless `remake_stale`.
+    """
     path = split_path(results_root, cohort.name, endpoint, protocol, folds, repeats, seed)
     if path.is_file():
         stored = json.loads(path.read_text())
         splits = [Split(s["repeat"], s["fold"], tuple(s["train"]), tuple(s["test"])) for s in stored["splits"]]
-        stored_ids = set(splits[0].train) | set(splits[0].test)
-        if stored_ids != set(cohort.patient_ids):
-            missing = sorted(stored_ids - set(cohort.patient_ids))[:5]
-            extra = sorted(set(cohort.patient_ids) - stored_ids)[:5]
-            raise SplitError(f"{path}: stored splits do not match cohort {cohort.name} "
-                             f"(absent now: {missing}, new: {extra}); rerun with --force to remake them")
-        return splits
+        stale = first_stale(splits, set(cohort.patient_ids))
+        if stale is None:
+            return splits
+        if not remake_stale:
+            raise SplitError(f"{path}: stored split r{stale.repeat} f{stale.fold} does not match cohort "
+                             f"{cohort.name} (train and test must partition its {len(cohort)} patients); "
+                             "rerun with --force to remake the splits")
     splits = make_splits(cohort, endpoint, protocol, folds, repeats, seed)
     payload = {"dataset": cohort.name, "endpoint": endpoint, "protocol": protocol, "folds": folds,
                "repeats": repeats, "seed": seed,

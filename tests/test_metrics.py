@@ -1,0 +1,126 @@
+"""Metrics: hand-computed year metrics, censoring rules, and agreement with scikit-survival."""
+import numpy as np
+import pytest
+from sksurv.metrics import (
+    concordance_index_censored,
+    concordance_index_ipcw,
+    cumulative_dynamic_auc,
+    integrated_brier_score,
+)
+
+from benchmark.cohort import structured as make_outcome
+from benchmark.metrics import (
+    Prediction,
+    evaluate,
+    median_survival_years,
+    year_metrics,
+    yearwise_accuracy,
+)
+
+
+
+def test_taa_17_of_20_within_one_year_is_085():
+    true_years = np.arange(20) % 8 + 3.5
+    predicted = true_years.copy()
+    predicted[:14] += 1          # 14 off by exactly one year: within ±1
+    predicted[17:] -= 3          # 3 off by three years; the remaining 3 exact
+    gaps = np.abs(np.floor(predicted) - np.floor(true_years))
+    assert (gaps <= 1).sum() == 17
+    values, _ = year_metrics(predicted, true_years, np.ones(20, bool))
+    assert values["taa_pm1"] == pytest.approx(0.85)
+    assert values["taa_pm1_events"] == pytest.approx(0.85)
+    assert values["acc_exact"] == pytest.approx(3 / 20)
+    assert values["mae_years"] == pytest.approx(gaps.mean())
+
+
+def test_bins_are_floor_clipped_to_0_11():
+    # 13.9 years predicted is bin 11; true 12.5 years is bin 11 too -> exact
+    values, _ = year_metrics(np.array([13.9, 0.2]), np.array([12.5, 0.99]), np.array([True, True]))
+    assert values["acc_exact"] == 1.0 and values["mae_years"] == 0.0
+
+
+def test_censoring_rules():
+    # censored at year 5: predicted year 2 -> known wrong for exact and ±1, MAE counts the gap 3;
+    # predicted year 4 -> wrong for exact (gap 1) but unknown for ±1; predicted 5 or later -> unknown.
+    predicted = np.array([2.5, 4.5, 5.5, 8.0])
+    censored = np.array([5.5, 5.5, 5.5, 5.5])
+    values, _ = year_metrics(predicted, censored, np.zeros(4, bool))
+    assert values["n_evaluable_taa"] == 1 and values["taa_pm1"] == 0.0
+    assert values["n_evaluable_exact"] == 2 and values["acc_exact"] == 0.0
+    assert values["mae_years"] == pytest.approx((3 + 1) / 2)
+    assert np.isnan(values["taa_pm1_events"])
+
+
+def test_all_unknown_gives_nan_with_reason():
+    values, reasons = year_metrics(np.array([9.0]), np.array([2.0]), np.array([False]))
+    assert np.isnan(values["taa_pm1"]) and reasons["taa_pm1"] == "no evaluable patient"
+
+
+def test_yearwise_accuracy_uses_known_cells_only():
+    # event at 2.5 y: event-free at end of years 0, 1; not at end of 2..11 -> 12 known cells
+    # censored at 1.5 y: known event-free at end of year 0 only -> 1 known cell
+    status = np.ones((2, 12))
+    accuracy, reason = yearwise_accuracy(status, np.array([2.5, 1.5]), np.array([True, False]))
+    assert reason is None
+    assert accuracy == pytest.approx((2 + 1) / 13)
+
+
+def test_median_survival_interpolates_and_caps():
+    grid = np.array([0.0, 12, 24, 36])
+    surv = np.array([[1.0, 0.8, 0.4, 0.2], [1.0, 0.9, 0.8, 0.7]])
+    years = median_survival_years(surv, grid, 12.0)
+    assert years[0] == pytest.approx(1 + 0.3 / 0.4)
+    assert years[1] == 3.0
+
+
+def random_fold(seed=0, n_train=150, n_test=60):
+    rng = np.random.default_rng(seed)
+    risk_train = rng.normal(size=n_train)
+    risk_test = rng.normal(size=n_test)
+
+    def draw(risk):
+        time = rng.exponential(30 * np.exp(-risk)) + 0.5
+        censor = rng.uniform(10, 130, len(risk))
+        return make_outcome(np.minimum(time, censor), time <= censor)
+
+    return draw(risk_train), draw(risk_test), risk_test
+
+
+def test_survival_metrics_agree_with_scikit_survival():
+    y_train, y_test, risk = random_fold()
+    grid = np.arange(0, 145, 1.0)
+    surv = np.exp(-np.outer(np.exp(risk), grid) / 40)
+    prediction = Prediction(risk=risk, surv=surv, year=median_survival_years(surv, grid, 12.0))
+    values, reasons = evaluate(prediction, y_train, y_test, grid, 12.0)
+    assert values["cindex_harrell"] == pytest.approx(
+        concordance_index_censored(y_test["event"], y_test["time"], risk)[0])
+    tau = min(y_test["time"].max(), y_train["time"].max())
+    assert values["cindex_uno"] == pytest.approx(concordance_index_ipcw(y_train, y_test, risk, tau=tau)[0])
+    for years in (1, 3, 5):
+        expected = cumulative_dynamic_auc(y_train, y_test, 1 - surv[:, years * 12], [years * 12.0])[0][0]
+        assert values[f"auc_{years}y"] == pytest.approx(expected)
+    high = min(y_test["time"].max(), y_train["time"][y_train["event"]].max())
+    times = grid[(grid >= y_test["time"].min()) & (grid < high)]
+    expected_ibs = integrated_brier_score(y_train, y_test, surv[:, times.astype(int)], times)
+    assert values["ibs"] == pytest.approx(expected_ibs)
+    assert not reasons
+
+
+def test_uncomputable_metrics_are_nan_with_reasons():
+    y_train, _, _ = random_fold()
+    y_test = make_outcome([2.0, 5.0, 8.0], [False, False, False])  # no event, short follow-up
+    grid = np.arange(0, 145, 1.0)
+    prediction = Prediction(risk=np.zeros(3), surv=np.ones((3, len(grid))), year=np.full(3, 11.0))
+    values, reasons = evaluate(prediction, y_train, y_test, grid, 12.0)
+    for name in ("cindex_harrell", "auc_1y", "auc_3y", "auc_5y"):
+        assert np.isnan(values[name]) and reasons[name]
+    assert "no event" in reasons["cindex_harrell"]
+
+
+def test_prediction_validation_names_the_problem():
+    grid_len = 5
+    good = Prediction(np.zeros(2), np.tile(np.linspace(1, 0.5, grid_len), (2, 1)), np.ones(2))
+    good.validate(2, grid_len)
+    bad = Prediction(np.array([0.0, np.inf]), np.tile(np.linspace(0.5, 1, grid_len), (2, 1)), np.ones(2))
+    with pytest.raises(ValueError, match="non-finite risk.*survival curve increases"):
+        bad.validate(2, grid_len)
