@@ -85,7 +85,7 @@ def plan(config: RunConfig) -> Plan:
                     if protocol == "paper" and not spec.is_imaging:
                         continue
                     for split in splits.load_or_make(cohort, endpoint, protocol, config.folds, config.repeats,
-                                                     config.seed, config.output):
+                                                     config.seed, config.output, remake_stale=config.force):
                         cells.append(results.Cell(cohort.name, endpoint, protocol, feature_set, name,
                                                   split.repeat, split.fold, dict(config.params.get(name, {}))))
     return Plan(cells, skipped, specs)
