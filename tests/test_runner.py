@@ -1,0 +1,140 @@
+"""Runner and CLI: resumable, atomic cells; errors recorded without losing the run; clear usage errors."""
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmark import cli, methods, results, runner
+from benchmark.methods import Method, Registered
+
+
+def config(tmp_path, **overrides):
+    values = dict(datasets=["veterans"], methods=["coxph"], folds=3, repeats=1, output=tmp_path / "out",
+                  data_dir=tmp_path / "data")
+    values.update(overrides)
+    return runner.RunConfig(**values)
+
+
+def result_files(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("r*_f*.json"))}
+
+
+class Exploding(Method):
+    name = "exploding"
+    description = "fails on its second fold"
+
+    def fit(self, data):
+        if data.seed % 101 == 1:
+            raise RuntimeError("singular matrix on purpose")
+        return self
+
+    def predict_survival(self, data):
+        grid = data.time_grid
+        return np.zeros(len(data)), np.ones((len(data), len(grid)))
+
+    def n_params(self):
+        return 0
+
+
+@pytest.fixture
+def with_exploding(monkeypatch):
+    registry = dict(methods.registry())
+    registry["exploding"] = Registered("exploding", Exploding, __name__)
+    monkeypatch.setattr(methods, "_REGISTRY", registry)
+
+
+def test_cells_are_written_with_metrics_and_skipped_on_rerun(tmp_path):
+    summary = runner.execute(config(tmp_path), progress=False)
+    assert summary.done == 3 and not summary.errors
+    files = result_files(tmp_path / "out")
+    assert len(files) == 3
+    record = json.loads(next(iter(files.values())))
+    assert record["status"] == "ok" and record["n_params"] > 0 and 0.5 < record["metrics"]["cindex_harrell"] < 1
+    assert record["versions"]["scikit-survival"] == "0.28.0"
+    predictions = next((tmp_path / "out").rglob("*.predictions.csv")).read_text().splitlines()
+    assert predictions[0].startswith("patient_id,time,event,risk,year,surv_1y")
+    again = runner.execute(config(tmp_path), progress=False)
+    assert again.done == 0 and again.skipped_finished == 3
+    assert result_files(tmp_path / "out") == files
+
+
+def test_same_seed_same_metrics(tmp_path):
+    runner.execute(config(tmp_path / "a", methods=["rsf"]), progress=False)
+    runner.execute(config(tmp_path / "b", methods=["rsf"]), progress=False)
+    metrics = [[json.loads(text)["metrics"] for text in result_files(tmp_path / side / "out").values()]
+               for side in ("a", "b")]
+    assert metrics[0] == metrics[1]
+
+
+def test_an_errored_cell_is_recorded_and_the_run_goes_on(tmp_path, with_exploding):
+    summary = runner.execute(config(tmp_path, methods=["exploding", "coxph"]), progress=False)
+    assert summary.done == 5 and len(summary.errors) == 1
+    label, message = summary.errors[0]
+    assert "exploding r0 f1" in label and "singular matrix on purpose" in message
+    failed = [json.loads(t) for t in result_files(tmp_path / "out").values() if '"error"' in t]
+    assert failed[0]["status"] == "error" and "Traceback" in failed[0]["traceback"]
+    # the rerun retries only the errored cell
+    retry = runner.execute(config(tmp_path, methods=["exploding", "coxph"]), progress=False)
+    assert retry.skipped_finished == 5 and len(retry.errors) == 1
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    target = tmp_path / "cell.json"
+    results.atomic_write_text(target, "old")
+
+    def crash(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(results.os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        results.atomic_write_text(target, "new")
+    assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
+
+
+@pytest.mark.slow
+def test_killing_a_run_loses_no_finished_cell_and_recomputes_none(tmp_path):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "benchmark", "run", "-m", "rsf", "-d", "gbsg2", "--folds", "5",
+               "--repeats", "2", "--output", str(out), "--data-dir", str(tmp_path / "data"), "--no-progress"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while len(list(out.rglob("r*_f*.json"))) < 3 and time.time() < deadline:
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    finished = result_files(out)
+    assert 3 <= len(finished) < 10, "the run should have been killed midway"
+    assert not [p for p in out.rglob(".*") if p.is_file()], "a temporary file was left behind"
+    completed = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert f"{10 - len(finished)} cell(s) computed, {len(finished)} already finished" in completed.stdout
+    after = result_files(out)
+    assert len(after) == 10 and all(after[name] == text for name, text in finished.items())
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "-m", "nosuch"], "unknown method 'nosuch'"),
+    (["run", "--all", "-d", "nosuch"], "unknown dataset 'nosuch'"),
+    (["run"], "give --all or at least one -m NAME"),
+    (["run", "-m", "coxph", "-d", "gbsg2", "--feature-set", "postop"], "unknown feature set 'postop'"),
+])
+def test_bad_command_lines_exit_2_with_one_line(argv, message, capsys, tmp_path):
+    code = cli.main([*argv, "--output", str(tmp_path)] if argv != ["run"] else argv)
+    error = capsys.readouterr().err
+    assert code == 2 and message in error and len(error.strip().splitlines()) == 1
+
+
+def test_bad_numbers_are_rejected_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["run", "--all", "--folds", "0"])
+    assert exit_info.value.code == 2 and "must be >= 1" in capsys.readouterr().err
+
+
+def test_list_shows_every_method(capsys):
+    assert cli.main(["list"]) == 0
+    shown = capsys.readouterr().out
+    for entry in methods.available():
+        assert entry.name in shown
