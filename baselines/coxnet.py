@@ -18,7 +18,8 @@ class InnerCVCoxnet:
     def fit(self, X, y):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            path = CoxnetSurvivalAnalysis(l1_ratio=self.l1_ratio, n_alphas=30, alpha_min_ratio=0.01).fit(X, y)
+            warnings.filterwarnings("ignore", "all coefficients are zero")  # strongest penalties of the path
+            path = CoxnetSurvivalAnalysis(l1_ratio=self.l1_ratio, n_alphas=20, alpha_min_ratio=0.01).fit(X, y)
             search = GridSearchCV(
                 CoxnetSurvivalAnalysis(l1_ratio=self.l1_ratio, fit_baseline_model=True),
                 {"alphas": [[alpha] for alpha in path.alphas_]},

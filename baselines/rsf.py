@@ -6,9 +6,9 @@ from benchmark.estimators import SksurvMethod, tree_node_count
 
 class RSF(SksurvMethod):
     name = "rsf"
-    description = "random survival forest (200 trees, min 10 per leaf) on clinical features"
+    description = "random survival forest (100 trees, min 10 per leaf) on clinical features"
     stochastic = True
-    defaults = {"n_estimators": 200, "min_samples_leaf": 10, "max_features": "sqrt"}
+    defaults = {"n_estimators": 100, "min_samples_leaf": 10, "max_features": "sqrt"}
 
     @classmethod
     def search_space(cls, trial) -> dict:
