@@ -12,7 +12,10 @@ from pathlib import Path
 from .cohort import Cohort
 
 #: requirement -> "module:function"; function(cohort, cache_dir, n_jobs) -> artefact.
-PROVIDERS: dict[str, str] = {}
+PROVIDERS: dict[str, str] = {
+    "radiomics": "benchmark.radiomics_features:radiomics_table",
+    "deep": "benchmark.deep_features:deep_table",
+}
 #: Requirements met by the cohort itself.
 INTRINSIC = {"clinical", "truth", "images"}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import make_pipeline
 
 from .methods import FoldData, Method, step_functions_on_grid
 from .preprocessing import tabular_pipeline
@@ -23,9 +24,13 @@ class SksurvMethod(Method):
         """The feature table of these patients; clinical features of the chosen set by default."""
         return data.X
 
+    def selection(self) -> list:
+        """Feature-selection steps after the preprocessing, fitted with the training outcomes; none by default."""
+        return []
+
     def fit(self, data: FoldData) -> "SksurvMethod":
-        self.preprocess_ = tabular_pipeline()
-        matrix = self.preprocess_.fit_transform(self.features(data).to_numpy(dtype=float))
+        self.preprocess_ = make_pipeline(tabular_pipeline(), *self.selection())
+        matrix = self.preprocess_.fit_transform(self.features(data).to_numpy(dtype=float), data.y)
         self.estimator_ = self.make_estimator(data)
         self.estimator_.fit(matrix, data.y)
         return self
