@@ -1,13 +1,13 @@
 """Plan the cell grid, run what is not finished, and record every cell's outcome.
 
-Each cell fits one method on one training fold and scores it on the test fold. Cells are
-independent and seeded from (seed, repeat, fold), so serial and parallel runs give the same
-files; finished cells are skipped, errored cells are recorded with their traceback and retried
-on the next run, and the run goes on.
+Each cell fits one method on one training fold (tuning it there first with `--tune`) and scores
+it on the test fold. Cells are independent and seeded from (seed, repeat, fold); a backend
+computes them (see benchmark.backends) and this process writes every result, so serial, parallel
+and cluster runs give the same files. Finished cells are skipped, errored cells are recorded with
+their traceback and retried on the next run, and the run goes on.
 """
 from __future__ import annotations
 
-import os
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import artefacts, datasets, methods, results, splits
+from . import artefacts, backends, datasets, methods, results, splits, tuning
 from .cohort import N_YEARS, Cohort
 from .metrics import evaluate, year_status_from_survival
 from .resources import measure
@@ -39,6 +39,11 @@ class RunConfig:
     data_dir: Path = Path("data")
     force: bool = False
     params: dict = field(default_factory=dict)   # method name -> parameter overrides
+    tune: bool = False                       # nested Optuna tuning of every tunable method
+    trials: int = tuning.DEFAULT_TRIALS
+    storage: str | None = None               # None: a journal file under `output`
+    backend: str = "local"                   # "local" or "dask" (benchmark.backends)
+    scheduler: str | None = None             # dask only; None: a LocalCluster of n_jobs workers
 
 
 @dataclass
@@ -46,6 +51,12 @@ class Plan:
     cells: list[results.Cell]
     skipped: list[tuple[str, str, str]]   # (dataset, method, reason)
     specs: dict[str, datasets.DatasetSpec]
+    splits: dict[tuple[str, str, str], list[splits.Split]] = field(default_factory=dict)
+
+    def split(self, cell: results.Cell) -> splits.Split:
+        """The outer split of a cell (workers get it from here, not from the results directory)."""
+        return next(s for s in self.splits[(cell.dataset, cell.endpoint, cell.protocol)]
+                    if (s.repeat, s.fold) == (cell.repeat, cell.fold))
 
 
 @lru_cache(maxsize=4)
@@ -60,7 +71,7 @@ def cell_seed(seed: int, repeat: int, fold: int) -> int:
 
 def plan(config: RunConfig) -> Plan:
     """Every cell of the configuration, with the splits written (or reused) on the way."""
-    cells, skipped, specs = [], [], {}
+    cells, skipped, specs, outer = [], [], {}, {}
     for spec_text in config.datasets:
         spec = datasets.parse_spec(spec_text)
         cohort = load_cohort(spec, Path(config.data_dir), config.n_jobs)
@@ -77,6 +88,9 @@ def plan(config: RunConfig) -> Plan:
             if reason:
                 skipped.append((cohort.name, name, reason))
                 continue
+            params = dict(config.params.get(name, {}))
+            if config.tune and tuning.tunable(method):
+                params[tuning.PARAM_KEY] = tuning.cell_spec(config.trials)
             for endpoint in endpoints:
                 if endpoint not in cohort.outcomes:
                     skipped.append((cohort.name, name, f"no endpoint {endpoint!r} (has {', '.join(cohort.outcomes)})"))
@@ -84,11 +98,13 @@ def plan(config: RunConfig) -> Plan:
                 for protocol in protocols:
                     if protocol == "paper" and not spec.is_imaging:
                         continue
-                    for split in splits.load_or_make(cohort, endpoint, protocol, config.folds, config.repeats,
-                                                     config.seed, config.output, remake_stale=config.force):
-                        cells.append(results.Cell(cohort.name, endpoint, protocol, feature_set, name,
-                                                  split.repeat, split.fold, dict(config.params.get(name, {}))))
-    return Plan(cells, skipped, specs)
+                    key = (cohort.name, endpoint, protocol)
+                    if key not in outer:
+                        outer[key] = splits.load_or_make(cohort, endpoint, protocol, config.folds, config.repeats,
+                                                         config.seed, config.output, remake_stale=config.force)
+                    cells += [results.Cell(*key, feature_set, name, split.repeat, split.fold, params)
+                              for split in outer[key]]
+    return Plan(cells, skipped, specs, outer)
 
 
 def prediction_frame(ids, y_test, prediction, cohort: Cohort) -> pd.DataFrame:
@@ -103,22 +119,54 @@ def prediction_frame(ids, y_test, prediction, cohort: Cohort) -> pd.DataFrame:
     return frame
 
 
-def run_cell(cell: results.Cell, spec: datasets.DatasetSpec, config: RunConfig) -> tuple[results.Cell, str, str | None]:
-    """Fit, predict and score one cell; always writes a result file, never raises."""
-    record: dict = {"status": "error"}
-    predictions = None
+@dataclass
+class CellOutput:
+    """What computing a cell yields; the driver writes it (tuning report, predictions, then result)."""
+
+    cell: results.Cell
+    record: dict
+    predictions: pd.DataFrame | None = None
+    tuning: dict | None = None
+
+    @property
+    def status(self) -> str:
+        return self.record["status"]
+
+    def write(self, root: Path) -> None:
+        if self.tuning is not None:
+            results.atomic_write_text(tuning_path(self.cell, root), tuning.report_text(self.tuning))
+        results.write_cell(root, self.cell, self.record, self.predictions)
+
+
+def tuning_path(cell: results.Cell, root: Path) -> Path:
+    """Trials, best parameters and inner scores of a tuned cell, beside its result file.
+
+    Named tuning_<stem>.json, not <stem>.tuning.json: result files are found by the r*_f*.json glob.
+    """
+    return cell.result_path(root).with_name(f"tuning_{cell.stem}.json")
+
+
+def compute_cell(cell: results.Cell, spec: datasets.DatasetSpec, split: splits.Split,
+                 config: RunConfig) -> CellOutput:
+    """Tune (if asked), fit, predict and score one cell; never raises, writes nothing."""
+    output = CellOutput(cell, {"status": "error"})
     try:
         cohort = load_cohort(spec, Path(config.data_dir))
-        split = next(s for s in splits.load_or_make(cohort, cell.endpoint, cell.protocol, config.folds,
-                                                     config.repeats, config.seed, config.output)
-                     if (s.repeat, s.fold) == (cell.repeat, cell.fold))
         seed = cell_seed(config.seed, cell.repeat, cell.fold)
-        seed_everything(seed)
         common = dict(cohort=cohort, endpoint=cell.endpoint, feature_set=cell.feature_set, seed=seed,
                       data_dir=config.data_dir)
         train = methods.FoldData(ids=np.array(split.train), **common)
         test = methods.FoldData(ids=np.array(split.test), **common)
-        model = methods.get(cell.method)(**cell.params)
+        method = methods.get(cell.method)
+        params = dict(cell.params)
+        tuning_spec = params.pop(tuning.PARAM_KEY, None)
+        if tuning_spec:
+            study = f"{cell.directory.as_posix()}/{cell.stem}/k{config.folds}r{config.repeats}s{config.seed}"
+            tuned = tuning.tune(method, train, params, tuning_spec, tuning.storage_url(config.storage, config.output),
+                                study, reseed=seed_everything, fresh=config.force)
+            params, output.tuning = tuned.params, tuned.report
+        seed_everything(seed)
+        model = method(**params)
         with measure() as fit_usage:
             model.fit(train)
         with measure() as predict_usage:
@@ -131,16 +179,16 @@ def run_cell(cell: results.Cell, spec: datasets.DatasetSpec, config: RunConfig) 
             "status": "ok", "metrics": values, "nan_reasons": reasons, "n_params": int(model.n_params()),
             "n_train": len(train), "n_test": len(test), "params": model.params, "seed": seed,
             "notes": list(getattr(model, "notes", [])),
+            **({"tuning": tuned.summary} if tuning_spec else {}),
             "timings": {"fit_s": fit_usage.seconds, "predict_s": predict_usage.seconds,
                         "peak_mem_mb": max(fit_usage.peak_mb, predict_usage.peak_mb),
                         "mem_increase_mb": max(fit_usage.increase_mb, predict_usage.increase_mb)},
         }
-        predictions = prediction_frame(test.ids, test.y, prediction, cohort)
+        output.record, output.predictions = record, prediction_frame(test.ids, test.y, prediction, cohort)
     except Exception as error:  # recorded in the cell, the run goes on
-        record = {"status": "error", "error": f"{type(error).__name__}: {error}",
-                  "traceback": traceback.format_exc()}
-    results.write_cell(config.output, cell, record, predictions)
-    return cell, record["status"], record.get("error")
+        output.record = {"status": "error", "error": f"{type(error).__name__}: {error}",
+                         "traceback": traceback.format_exc()}
+    return output
 
 
 def seed_everything(seed: int) -> None:
@@ -180,28 +228,17 @@ def execute(config: RunConfig, progress: bool = True) -> Summary:
         needed = [r for c in {c.method for c in pending if c.dataset == name} for r in methods.get(c).requires]
         artefacts.ensure(load_cohort(spec, Path(config.data_dir), config.n_jobs), dict.fromkeys(needed),
                          config.data_dir, config.n_jobs)
-    jobs = [(cell, the_plan.specs[cell.dataset]) for cell in pending]
+    jobs = [(cell, the_plan.specs[cell.dataset], the_plan.split(cell), config) for cell in pending]
     bar = tqdm(total=len(jobs), desc="cells", unit="cell", disable=not progress or not jobs)
-    for cell, status, error in _map(jobs, config):
+    for output in backends.imap_unordered(compute_cell, jobs, config.backend, config.n_jobs, config.scheduler):
+        output.write(config.output)
         bar.update()
-        if status == "ok":
+        if output.status == "ok":
             summary.done += 1
         else:
-            summary.errors.append((cell.label(), error))
-            bar.write(f"error in {cell.label()}: {error}")
+            summary.errors.append((output.cell.label(), output.record["error"]))
+            bar.write(f"error in {output.cell.label()}: {output.record['error']}")
     bar.close()
     summary.seconds = time.perf_counter() - start
     return summary
 
-
-def _map(jobs, config: RunConfig):
-    if config.n_jobs == 1 or len(jobs) <= 1:
-        for cell, spec in jobs:
-            yield run_cell(cell, spec, config)
-        return
-    from joblib import Parallel, delayed, parallel_config
-
-    threads = max(1, (os.cpu_count() or 1) // config.n_jobs)
-    with parallel_config(backend="loky", inner_max_num_threads=threads):
-        yield from Parallel(n_jobs=config.n_jobs, return_as="generator_unordered")(
-            delayed(run_cell)(cell, spec, config) for cell, spec in jobs)
