@@ -78,10 +78,12 @@ def _layout(patient: pd.Series, tumours: pd.DataFrame, size: str, prone: bool):
 
 
 def render(patient_id: str, patient: pd.Series, tumours: pd.DataFrame, vessels: pd.DataFrame,
-           size: str = "small", seed: int = 0) -> Phantom:
-    """Render one patient from its latent rows (patients row, its tumours and vessel segments)."""
+           size: str = "small", seed: int = 0, prone: bool | None = None) -> Phantom:
+    """Render one patient from its latent rows (patients row, its tumours and vessel segments);
+    `prone` defaults to whether the patient is in PRONE_PATIENTS."""
     rng = np.random.default_rng([seed, int(patient_id.rsplit("-", 1)[-1])])
-    centre, body, geometry, shape = _layout(patient, tumours, size, patient_id in PRONE_PATIENTS)
+    prone = patient_id in PRONE_PATIENTS if prone is None else prone
+    centre, body, geometry, shape = _layout(patient, tumours, size, prone)
     axes = patient[["semi_axis_x_mm", "semi_axis_y_mm", "semi_axis_z_mm"]].to_numpy(float)
     plane_x = float(patient["remnant_plane_x_mm"])
     widen = 0.5 * float(np.linalg.norm(geometry.spacing))

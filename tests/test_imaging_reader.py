@@ -1,0 +1,250 @@
+"""The TCIA reader and prepare step on small DICOM trees written in the exact NBIA layout.
+
+The tree holds, besides two good patients (one supine, one prone), every kind of bad input the
+loader must survive: a corrupt CT file, a SEG drawn on another series, a missing slice, images
+without a clinical row and a clinical row without images.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark import cli, clinical, datasets, synthetic
+from benchmark.imaging import prepare, tcia_reader, writer
+from benchmark.imaging.tcia_reader import ImagingError
+from benchmark.prepared import NODE_NAMES, PreparedCase, geometry_columns
+
+SPACING = (3.0, 2.0, 2.0)  # (z, y, x) mm of the test CTs
+VOXEL_ML = 3.0 * 2.0 * 2.0 / 1000
+EXACT = prepare.PrepareOptions(spacing=SPACING, margin_mm=6.0)  # same grid as the CT: no interpolation
+SEED = 7
+
+
+def supine_case():
+    """CT (10, 16, 16) with a liver on slices 3-6 only, two overlapping tumours, all four vessels."""
+    shape = (10, 16, 16)
+    hu = np.full(shape, 40.0)
+    hu[:, :2, :2] = writer.PADDING_HU  # field-of-view padding in a corner
+    segments = {name: np.zeros(shape, bool) for name in ("Liver", "Liver Remnant", "Hepatic", "Portal",
+                                                         "Tumor_1", "Tumor_2")}
+    segments["Liver"][3:7, 4:12, 4:12] = True
+    segments["Liver Remnant"][3:7, 4:12, 9:12] = True
+    segments["Tumor_1"][4:6, 5:8, 5:8] = True
+    segments["Tumor_2"][4:6, 6:9, 6:9] = True      # overlaps Tumor_1 on 2 x 2 x 2 voxels
+    segments["Portal"][3:7, 10, 5] = True          # 2 voxels below Tumor_2 in y, 1 left in x: no contact
+    segments["Hepatic"][5, 7, 9:11] = True         # x = 9 next to Tumor_2's x = 8: contact
+    hu[segments["Liver"]] = 110.0
+    hu[segments["Tumor_1"] | segments["Tumor_2"]] = 45.0
+    geometry = writer.CTGeometry(origin=(-15.0, -15.0, -100.0), spacing=SPACING)
+    return hu, geometry, segments
+
+
+def prone_case():
+    """CT (8, 12, 12) scanned prone, no Hepatic segment, remnant spelled Liver_Remnant."""
+    shape = (8, 12, 12)
+    hu = np.full(shape, 40.0)
+    segments = {name: np.zeros(shape, bool) for name in ("Liver", "Liver_Remnant", "Portal", "Tumor_1")}
+    segments["Liver"][2:6, 2:6, 3:9] = True
+    segments["Liver_Remnant"][2:6, 2:6, 3:5] = True
+    segments["Portal"][3, 3, 4:7] = True
+    segments["Tumor_1"][4, 4, 7] = True
+    geometry = writer.CTGeometry(origin=(20.0, 30.0, -50.0), spacing=SPACING, row=(-1.0, 0.0, 0.0),
+                                 column=(0.0, -1.0, 0.0))
+    return hu, geometry, segments
+
+
+def write_patient(root, patient_id, case):
+    hu, geometry, segments = case
+    series = writer.write_ct(root, hu, geometry, patient_id, SEED)
+    return series, writer.write_seg(root, series.datasets, segments, SEED)
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    """The NBIA tree plus the clinical xlsx (rows for 1001-1005 and 1007; 1006 has images only)."""
+    root = tmp_path_factory.mktemp("tcia")
+    write_patient(root, "CRLM-CT-1001", supine_case())
+    write_patient(root, "CRLM-CT-1002", prone_case())
+    series, _ = write_patient(root, "CRLM-CT-1003", supine_case())
+    (series.directory / "1-004.dcm").write_bytes(b"this is not a DICOM file")
+    hu, geometry, segments = supine_case()
+    writer.write_ct(root, hu, geometry, "CRLM-CT-1004", SEED)
+    other = writer.ct_slices(hu, geometry, "CRLM-CT-1004", SEED, series_number=9)  # never written
+    writer.write_seg(root, other, segments, SEED)
+    series, _ = write_patient(root, "CRLM-CT-1005", supine_case())
+    (series.directory / "1-006.dcm").unlink()
+    write_patient(root, "CRLM-CT-1006", prone_case())
+    table = synthetic.generate(10, seed=1).clinical
+    clinical.write_clinical_xlsx(table.drop(index=["CRLM-CT-1006", "CRLM-CT-1008", "CRLM-CT-1009",
+                                                   "CRLM-CT-1010"]), root / clinical.CLINICAL_FILENAME)
+    return root
+
+
+def patient_dir(root, patient_id):
+    return tcia_reader.collection_directory(root) / patient_id
+
+
+def read(root, patient_id):
+    files = tcia_reader.find_series(patient_dir(root, patient_id))
+    ct = tcia_reader.read_ct(files.ct_dir)
+    return ct, tcia_reader.read_seg(files.seg_file, ct)
+
+
+def test_tree_has_the_nbia_layout(tree):
+    seg = next(patient_dir(tree, "CRLM-CT-1001").glob("*/*-Segmentation-*/1-1.dcm"))
+    study, series = seg.parent.parent.name, seg.parent.name
+    assert study.startswith("01-01-2000-NA-") and series.startswith("3.000000-Segmentation-")
+    assert len(list(patient_dir(tree, "CRLM-CT-1001").glob("*/2.000000-*/*.dcm"))) == 10
+
+
+def test_ct_grid_spacing_and_padding(tree):
+    ct, _ = read(tree, "CRLM-CT-1001")
+    hu, geometry, _ = supine_case()
+    assert ct.hu.shape == (10, 16, 16) and ct.spacing == pytest.approx(SPACING)
+    assert ct.origin == pytest.approx(geometry.origin)
+    assert ct.hu.min() == tcia_reader.AIR_HU  # -3024 padding became air
+    np.testing.assert_array_equal(ct.hu, np.maximum(hu, tcia_reader.AIR_HU))
+
+
+def test_seg_masks_are_voxel_exact_on_partial_z_range(tree):
+    _, seg = read(tree, "CRLM-CT-1001")
+    _, _, segments = supine_case()
+    np.testing.assert_array_equal(seg.nodes["liver"], segments["Liver"])
+    np.testing.assert_array_equal(seg.nodes["remnant"], segments["Liver Remnant"])
+    np.testing.assert_array_equal(seg.nodes["hepatic"], segments["Hepatic"])
+    np.testing.assert_array_equal(seg.nodes["portal"], segments["Portal"])
+    assert seg.tumour_labels == ["Tumor_1", "Tumor_2"]
+    np.testing.assert_array_equal(seg.tumours[0], segments["Tumor_1"])
+    np.testing.assert_array_equal(seg.tumours[1], segments["Tumor_2"])
+    assert (seg.tumours[0] & seg.tumours[1]).sum() == 8
+
+
+def test_prone_scan_keeps_orientation_and_other_spelling(tree):
+    ct, seg = read(tree, "CRLM-CT-1002")
+    np.testing.assert_allclose(ct.direction, np.diag([-1.0, -1.0, 1.0]))
+    assert seg.nodes["hepatic"] is None
+    np.testing.assert_array_equal(seg.nodes["remnant"], prone_case()[2]["Liver_Remnant"])
+
+
+@pytest.mark.parametrize("label, node", [("Liver", "liver"), ("Liver Remnant", "remnant"),
+                                         ("Liver_Remnant", "remnant"), ("Hepatic", "hepatic"),
+                                         ("Portal", "portal"), ("Tumor_12", "tumour"), ("Spleen", None)])
+def test_segment_labels(label, node):
+    assert tcia_reader.node_of_label(label) == node
+
+
+def test_seg_with_another_frame_of_reference_is_refused(tmp_path):
+    hu, geometry, segments = supine_case()
+    series = writer.write_ct(tmp_path, hu, geometry, "CRLM-CT-1001", SEED)
+    moved = writer.ct_slices(hu, geometry, "CRLM-CT-1001", SEED, frame_of_reference_uid="1.2.3.4")
+    seg_file = writer.write_seg(tmp_path / "other", moved, segments, SEED)
+    with pytest.raises(ImagingError, match="frame of reference"):
+        tcia_reader.read_seg(seg_file, tcia_reader.read_ct(series.directory))
+
+
+def test_prepared_case_is_the_ct_crop_when_spacing_matches(tree):
+    ct, seg = read(tree, "CRLM-CT-1001")
+    case = prepare.prepare_case("CRLM-CT-1001", ct, seg, EXACT)
+    # liver voxels z 3-6, y/x 4-11; margin 6 mm = 2 slices in z and 3 voxels in y, x
+    assert case.volume.shape == (8, 14, 14)
+    assert case.origin == pytest.approx((-15.0 + 1 * 2, -15.0 + 1 * 2, -100.0 + 1 * 3))
+    crop = (slice(1, 9), slice(1, 15), slice(1, 15))
+    np.testing.assert_allclose(case.volume, ct.hu[crop], atol=1e-3)
+    _, _, segments = supine_case()
+    for node, label in (("liver", "Liver"), ("remnant", "Liver Remnant"), ("hepatic", "Hepatic"),
+                        ("portal", "Portal")):
+        np.testing.assert_array_equal(case.masks[node], segments[label][crop])
+    np.testing.assert_array_equal(case.tumours[1], segments["Tumor_2"][crop])
+    np.testing.assert_array_equal(case.masks["tumour"], (segments["Tumor_1"] | segments["Tumor_2"])[crop])
+
+
+def test_geometry_of_the_supine_case(tree):
+    ct, seg = read(tree, "CRLM-CT-1001")
+    case = prepare.prepare_case("CRLM-CT-1001", ct, seg, EXACT)
+    row = prepare.geometry_row(case)
+    assert list(row) == geometry_columns()
+    assert row["liver_volume_ml"] == pytest.approx(4 * 8 * 8 * VOXEL_ML)
+    assert row["tumour_volume_ml"] == pytest.approx(28 * VOXEL_ML)  # 18 + 18 - 8 overlapping voxels
+    assert row["n_tumours"] == 2
+    # liver centroid: voxel centres z 3..6, y 4..11, x 4..11 -> index means 4.5, 7.5, 7.5
+    assert (row["liver_centroid_x_mm"], row["liver_centroid_y_mm"], row["liver_centroid_z_mm"]) == pytest.approx(
+        (-15.0 + 7.5 * 2, -15.0 + 7.5 * 2, -100.0 + 4.5 * 3))
+    assert row["contact_portal_tumour"] == 0 and row["mindist_portal_tumour_mm"] == pytest.approx(np.hypot(4.0, 2.0))
+    assert row["contact_hepatic_tumour"] == 1 and row["mindist_hepatic_tumour_mm"] == 0
+    assert row["contact_liver_tumour"] == 1 and row["contact_remnant_tumour"] == 1
+    assert row["mindist_hepatic_portal_mm"] == pytest.approx(np.hypot(3 * 2.0, 4 * 2.0))
+
+
+def test_absent_segment_is_an_empty_mask_with_nan_geometry(tree):
+    ct, seg = read(tree, "CRLM-CT-1002")
+    case = prepare.prepare_case("CRLM-CT-1002", ct, seg, EXACT)
+    assert set(case.masks) == set(NODE_NAMES) and not case.masks["hepatic"].any()
+    row = prepare.geometry_row(case)
+    assert row["hepatic_present"] == 0 and row["hepatic_volume_ml"] == 0
+    assert np.isnan(row["mindist_hepatic_portal_mm"]) and np.isnan(row["hepatic_centroid_x_mm"])
+    # prone: array x runs towards -x, so liver voxel index 3..8 sits at x = 20 - 2 * (3..8)
+    assert row["liver_centroid_x_mm"] == pytest.approx(20.0 - 2 * 5.5)
+    assert row["liver_volume_ml"] == pytest.approx(4 * 4 * 6 * VOXEL_ML)
+
+
+def test_resampling_keeps_volumes_close(tree):
+    ct, seg = read(tree, "CRLM-CT-1001")
+    case = prepare.prepare_case("CRLM-CT-1001", ct, seg, prepare.PrepareOptions(spacing=(1.0, 0.8, 0.8)))
+    assert case.masks["liver"].sum() * 0.64 / 1000 == pytest.approx(4 * 8 * 8 * VOXEL_ML, rel=0.05)
+    assert np.median(case.volume[case.masks["liver"] & ~case.masks["tumour"]]) == pytest.approx(110.0)
+
+
+@pytest.fixture(scope="module")
+def loaded(tree, tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("data")
+    return datasets.load(f"tcia:{tree}", data_dir), data_dir
+
+
+def test_attach_images_prepares_good_and_excludes_bad_patients(loaded):
+    cohort, _ = loaded
+    assert sorted(cohort.images) == ["CRLM-CT-1001", "CRLM-CT-1002"]
+    assert list(cohort.patient_ids) == ["CRLM-CT-1001", "CRLM-CT-1002"]
+    reasons = cohort.excluded
+    assert set(reasons) == {"CRLM-CT-1003", "CRLM-CT-1004", "CRLM-CT-1005", "CRLM-CT-1006", "CRLM-CT-1007"}
+    assert "1-004.dcm" in reasons["CRLM-CT-1003"] and "unreadable DICOM" in reasons["CRLM-CT-1003"]
+    assert "references series" in reasons["CRLM-CT-1004"]
+    assert "uneven slice spacing" in reasons["CRLM-CT-1005"]
+    assert "no clinical row" in reasons["CRLM-CT-1006"]
+    assert "no images" in reasons["CRLM-CT-1007"]
+
+
+def test_geometry_frame_and_prepared_files(loaded):
+    cohort, _ = loaded
+    geometry = cohort.artefacts["geometry"]
+    assert list(geometry.columns) == geometry_columns() and list(geometry.index) == ["CRLM-CT-1001", "CRLM-CT-1002"]
+    case = PreparedCase.load(cohort.images["CRLM-CT-1001"])
+    assert case.patient_id == "CRLM-CT-1001" and len(case.tumours) == 2
+    assert geometry.loc["CRLM-CT-1002", "hepatic_present"] == 0
+
+
+def test_manifest_lists_every_patient_with_status(loaded):
+    cohort, data_dir = loaded
+    manifest = pd.read_csv(prepare.manifest_path(data_dir / "cache" / cohort.name))
+    status = dict(zip(manifest["patient_id"], manifest["status"]))
+    assert status == {"CRLM-CT-1001": "prepared", "CRLM-CT-1002": "prepared", "CRLM-CT-1003": "excluded",
+                      "CRLM-CT-1004": "excluded", "CRLM-CT-1005": "excluded", "CRLM-CT-1006": "skipped",
+                      "CRLM-CT-1007": "excluded"}
+
+
+def test_warm_load_reads_the_cache_only(loaded, tree, monkeypatch):
+    cohort, data_dir = loaded
+
+    def fail(*args, **kwargs):
+        raise AssertionError("prepared again although nothing changed")
+
+    monkeypatch.setattr(prepare, "prepare_patient", fail)
+    again = datasets.load(f"tcia:{tree}", data_dir)
+    assert again.images == cohort.images and again.excluded == cohort.excluded
+    pd.testing.assert_frame_equal(again.artefacts["geometry"], cohort.artefacts["geometry"])
+
+
+def test_prepare_command_on_the_tree(tree, tmp_path, capsys):
+    assert cli.main(["prepare", "--data", f"tcia:{tree}", "--data-dir", str(tmp_path), "-j", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "2 patient(s) with prepared images, 5 excluded" in out and "CRLM-CT-1004" in out
