@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import datasets, methods, reports, runner
+from . import datasets, html_report, methods, plots, reports, runner
 from .clinical import ClinicalTableError
 
 #: Datasets of `run --all` when no -d is given: the embedded default, then the real tabular sets.
@@ -61,8 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--data-dir", type=Path, default=Path("data"))
     prepare.add_argument("-j", "--jobs", type=positive_int, default=1)
 
-    report = commands.add_parser("report", help="write the tables from finished cells")
-    report.add_argument("--output", type=Path, default=Path("results"))
+    report = commands.add_parser("report", help="tables, plots and the HTML report from finished cells")
+    report.add_argument("--output", type=Path, default=Path("results"), help="results root (default results/)")
+    report.add_argument("--data-dir", type=Path, default=Path("data"),
+                        help="where the cohorts are, to record excluded patients (default data/)")
+    report.add_argument("-d", "--dataset", action="append", default=[],
+                        help="dataset spec whose name alone does not give it, e.g. tcia:PATH (repeatable)")
+    report.add_argument("--reference", help="method every other is tested against (default: stg, else coxph)")
     return parser
 
 
@@ -125,11 +130,24 @@ def command_prepare(args) -> int:
 
 
 def command_report(args) -> int:
-    tables = reports.write_tables(args.output)
-    if not tables:
+    """Record the cohorts' exclusions, then write every table, every plot and report.html."""
+    for spec in args.dataset:
+        datasets.parse_spec(spec)
+    reports.record_cohorts(args.output, args.data_dir, args.dataset)
+    groups = [g for g in reports.collect(args.output, args.reference) if not g.summary.empty]
+    if not groups:
         raise UsageError(f"report: no finished cells under {args.output / 'runs'}")
-    for path in tables:
-        print(path)
+    command = reports.default_command()
+    tables = reports.write_tables(args.output, command, groups=groups)
+    sections, figures = [], set()
+    for group in groups:
+        pngs = plots.write_plots(args.output, group)
+        figures |= {p.with_suffix(s) for p in pngs for s in (".png", ".svg")}
+        sections.append((group.stem, group.title, reports.group_tables(group, command), pngs))
+    reports.remove_stale(args.output / "plots", figures, (".png", ".svg"))
+    page = html_report.write_html(args.output / "report.html", sections)
+    print(f"{len(tables)} table(s) in {args.output / 'tables'}, {len(figures) // 2} plot(s) in "
+          f"{args.output / 'plots'}, report: {page}")
     return 0
 
 
