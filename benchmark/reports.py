@@ -327,13 +327,22 @@ def full_vs_lite(group: Group) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(rows), pd.DataFrame(numeric)
 
 
-def significance_table(group: Group) -> pd.DataFrame:
-    """Mean difference to the reference and p for the main metrics (CV groups only)."""
+def significance_table(group: Group) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Mean difference to the reference and its p per main metric: formatted (one row per
+    method, 'difference (p)' per metric) and long numbers (CV groups only)."""
     tests = stats.paired_tests(group.ok, group.reference, [m for m, _, _ in MAIN_METRICS])
-    headers = dict((m, h) for m, h, _ in MAIN_METRICS)
-    tests["metric"] = tests["metric"].map(headers)
-    return tests.rename(columns={"method": "Method", "metric": "Metric", "n_pairs": "Pairs",
-                                 "mean_difference": "Mean difference", "p": "p"}).drop(columns="t")
+    rows = []
+    for method, part in tests.groupby("method", sort=False):
+        row = {"Method": method}
+        for metric, header, _ in MAIN_METRICS:
+            found = part[part["metric"] == metric]
+            if found.empty or pd.isna(found["p"].iloc[0]):
+                row[header] = "n/a"
+                continue
+            difference, p = found["mean_difference"].iloc[0], found["p"].iloc[0]
+            row[header] = f"{difference:+.3f} (p={p:.3f}){stats.MARK if p < stats.SIGNIFICANCE else ''}"
+        rows.append(row)
+    return pd.DataFrame(rows), tests
 
 
 # --------------------------------------------------------------------------- footers and files
@@ -438,11 +447,9 @@ def group_tables(group: Group, command: str) -> list[Table]:
                       f"{stats.MARK} on the lite row = p < {stats.SIGNIFICANCE} against the full model."] + notes
         tables.append(Table("full_vs_lite", f"Full vs lite ({split})", formatted, numbers, lite_notes))
     if group.reference and group.protocol != "paper" and len(summary) > 1:
-        significance = significance_table(group)
-        shown = significance.assign(**{"Mean difference": significance["Mean difference"].map("{:+.4f}".format),
-                                       "p": significance["p"].map(lambda p: "n/a" if pd.isna(p) else f"{p:.4f}")})
-        tables.append(Table("significance", f"Against {group.reference}: paired tests ({split})",
-                            shown, significance, notes))
+        formatted, numbers = significance_table(group)
+        tables.append(Table("significance", f"Difference to {group.reference} (p, paired over folds) ({split})",
+                            formatted, numbers, notes))
     return tables
 
 
