@@ -217,6 +217,14 @@ class Summary:
         return out
 
 
+def prepare_inputs(the_plan: Plan, cells: list[results.Cell], config: RunConfig) -> None:
+    """Build, in this process, every artefact the methods of `cells` require."""
+    for name, spec in the_plan.specs.items():
+        needed = [r for c in {c.method for c in cells if c.dataset == name} for r in methods.get(c).requires]
+        artefacts.ensure(load_cohort(spec, Path(config.data_dir), config.n_jobs), dict.fromkeys(needed),
+                         config.data_dir, config.n_jobs)
+
+
 def execute(config: RunConfig, progress: bool = True) -> Summary:
     """Run every unfinished cell of the configuration."""
     start = time.perf_counter()
@@ -224,10 +232,7 @@ def execute(config: RunConfig, progress: bool = True) -> Summary:
     summary = Summary(not_applicable=the_plan.skipped)
     pending = [c for c in the_plan.cells if config.force or not results.is_finished(c, config.output)]
     summary.skipped_finished = len(the_plan.cells) - len(pending)
-    for name, spec in the_plan.specs.items():
-        needed = [r for c in {c.method for c in pending if c.dataset == name} for r in methods.get(c).requires]
-        artefacts.ensure(load_cohort(spec, Path(config.data_dir), config.n_jobs), dict.fromkeys(needed),
-                         config.data_dir, config.n_jobs)
+    prepare_inputs(the_plan, pending, config)
     jobs = [(cell, the_plan.specs[cell.dataset], the_plan.split(cell), config) for cell in pending]
     bar = tqdm(total=len(jobs), desc="cells", unit="cell", disable=not progress or not jobs)
     for output in backends.imap_unordered(compute_cell, jobs, config.backend, config.n_jobs, config.scheduler):

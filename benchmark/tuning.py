@@ -35,6 +35,7 @@ PARAM_KEY = "tuning"
 INNER_FOLDS = 3
 DEFAULT_TRIALS = 20
 DONE_STATES = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
+optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial would bury the run's progress
 
 
 class TuningError(RuntimeError):
@@ -116,7 +117,6 @@ def tune(method: type[Method], train: FoldData, fixed: dict, spec: dict, storage
         finite = [s for s in scores if math.isfinite(s)]
         return float(np.mean(finite)) if finite else float("nan")  # NaN: Optuna records a failed trial
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name=study_name, storage=backend, direction="maximize", load_if_exists=True)
     while (done := len(study.get_trials(deepcopy=False, states=DONE_STATES))) < spec["trials"]:
         study.sampler = optuna.samplers.TPESampler(seed=(train.seed + done) % 2**32)
