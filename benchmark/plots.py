@@ -78,7 +78,7 @@ def km_risk_groups(oof: pd.DataFrame, methods: list[str], units_per_year: float,
         else:
             title = f"{method}\none risk group only"
         axis.set_title(title, fontsize=9)
-        axis.legend(fontsize=7, frameon=False, loc="lower left")
+        axis.legend(fontsize=7, frameon=False, loc="upper right")
         axis.set_ylim(0, 1.02)
     for axis in axes.flat[len(methods):]:
         axis.set_visible(False)
@@ -117,7 +117,10 @@ def calibration(oof: pd.DataFrame, methods: list[str], units_per_year: float, di
         axis.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=0.8)
         axis.set(xlim=(0, 1), ylim=(0, 1), xlabel=f"predicted survival at {years} y",
                  ylabel="observed (Kaplan–Meier)", title=f"{years} year{'s' if years > 1 else ''}")
-    axes[0, -1].legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    labelled = {label: handle for axis in axes[0] for handle, label in zip(*axis.get_legend_handles_labels())}
+    if labelled:
+        axes[0, -1].legend(labelled.values(), labelled.keys(), fontsize=7, frameon=False, loc="center left",
+                           bbox_to_anchor=(1.02, 0.5))
     figure.suptitle("Calibration by quintile of predicted survival (out-of-fold)", fontsize=10)
     figure.tight_layout()
     return save(figure, directory, "calibration")

@@ -62,9 +62,9 @@ def paired_tests(cells: pd.DataFrame, reference: str, metrics: list[str]) -> pd.
     """
     rows = []
     ok = cells[cells["status"] == "ok"]
-    base = ok[ok["method"] == reference].set_index(["repeat", "fold"])
+    base = ok[ok["method"] == reference]
     for method, group in ok[ok["method"] != reference].groupby("method"):
-        joined = group.set_index(["repeat", "fold"]).join(base, rsuffix="__ref", how="inner")
+        joined = group.merge(base, on=["repeat", "fold"], suffixes=("", "__ref"))
         for metric in metrics:
             if metric not in joined or f"{metric}__ref" not in joined:
                 continue

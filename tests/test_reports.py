@@ -1,0 +1,223 @@
+"""Report: tables recomputed from the cell files, paired tests on hand cases, plots and the HTML
+rendered in headless Chromium."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as scipy_stats
+
+from baselines.coxph import CoxPH
+from benchmark import cli, html_report, methods, plots, reports, runner, stats
+from benchmark.methods import Registered
+
+
+class Full(CoxPH):
+    name = "toy"
+    family = "stg"
+
+
+class Lite(CoxPH):
+    name = "toy-lite"
+    family = "stg"
+    defaults = {"alpha": 30.0}
+
+    def n_params(self) -> int:
+        return 2
+
+
+class Ablation(CoxPH):
+    name = "toy-no-ridge"
+    family = "ablation"
+    defaults = {"alpha": 3.0}
+
+
+@pytest.fixture(scope="module")
+def registry():
+    extra = {cls.name: Registered(cls.name, cls, __name__) for cls in (Full, Lite, Ablation)}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(methods, "_REGISTRY", {**methods.registry(), **extra})
+        yield
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory, registry):
+    """A results tree: 4 methods × 3 folds × 2 repeats on veterans, then `report`."""
+    root = tmp_path_factory.mktemp("report") / "results"
+    config = runner.RunConfig(datasets=["veterans"], methods=["coxph", "toy", "toy-lite", "toy-no-ridge"],
+                              folds=3, repeats=2, output=root, data_dir=root.parent / "data")
+    assert not runner.execute(config, progress=False).errors
+    assert cli.main(["report", "--output", str(root), "--data-dir", str(root.parent / "data")]) == 0
+    return root
+
+
+def cell_metric(root: Path, method: str, metric: str) -> np.ndarray:
+    files = sorted(f for f in (root / "runs" / "veterans").rglob("r*_f*.json")
+                   if f.parent.name.rsplit("-", 1)[0] == method)
+    assert len(files) == 6
+    return np.array([json.loads(f.read_text())["metrics"][metric] for f in files])
+
+
+STEM = "veterans__os__cv__clinical"
+
+
+def test_main_table_matches_the_cell_files(tree):
+    numbers = pd.read_csv(tree / "tables" / f"{STEM}__main.csv").set_index("method")
+    assert list(numbers.index) == ["coxph", "toy", "toy-lite"]  # the ablation has its own table
+    for method in numbers.index:
+        values = cell_metric(tree, method, "cindex_harrell")
+        assert numbers.at[method, "cindex_harrell_mean"] == pytest.approx(values.mean(), rel=1e-5)
+        assert numbers.at[method, "cindex_harrell_sd"] == pytest.approx(values.std(ddof=1), rel=1e-5)
+        low, high = numbers.loc[method, ["cindex_harrell_ci_low", "cindex_harrell_ci_high"]]
+        assert low <= values.mean() <= high
+    markdown = (tree / "tables" / f"{STEM}__main.md").read_text()
+    values = cell_metric(tree, "coxph", "taa_pm1")
+    assert f"{values.mean():.3f} ± {values.std(ddof=1):.3f}" in markdown
+    for header in ("TAA ±1y", "MAE (y)", "C-index", "Uno C", "AUC 1y", "AUC 3y", "AUC 5y", "IBS", "#Params",
+                   "Fit s/fold"):
+        assert f" {header} " in markdown.splitlines()[2]
+    assert "toy (ref.)" not in markdown  # the STG-family "toy" is not named stg: coxph is the reference
+    for text in ("Dataset veterans", "endpoint os", "feature set clinical", "3-fold CV × 2 repeats", "seed 0",
+                 "137 patients", "Excluded patients: none.", "Git commit", "--folds 3 --repeats 2", "-m toy-lite"):
+        assert text in markdown.replace("coxph (ref.)", ""), text
+    latex = (tree / "tables" / f"{STEM}__main.tex").read_text()
+    assert "\\toprule" in latex and "\\bottomrule" in latex
+
+
+def test_reference_defaults_to_coxph_without_stg_and_marks_significance(tree):
+    markdown = (tree / "tables" / f"{STEM}__main.md").read_text()
+    assert "coxph (ref.)" in markdown and "against coxph" in markdown
+    tests = pd.read_csv(tree / "tables" / f"{STEM}__significance.csv")
+    assert set(tests["method"]) == {"toy", "toy-lite", "toy-no-ridge"}
+    summary = pd.read_csv(tree / "tables" / f"{STEM}__main.csv").set_index("method")
+    significant = summary.loc["toy-lite", "cindex_harrell_p"] < stats.SIGNIFICANCE
+    row = [line for line in markdown.splitlines() if line.startswith("| toy-lite")][0]
+    assert (stats.MARK in row.split("|")[5]) == significant  # C-index column
+
+
+def test_ablation_and_full_vs_lite_tables(tree):
+    ablation = pd.read_csv(tree / "tables" / f"{STEM}__ablations.csv")
+    assert set(ablation["method"]) == {"toy", "toy-lite", "toy-no-ridge"}
+    lite = pd.read_csv(tree / "tables" / f"{STEM}__full_vs_lite.csv").set_index("method")
+    full_params = cell_metric(tree, "toy", "cindex_harrell").size and lite.at["toy", "n_params_mean"]
+    assert lite.at["toy-lite", "params_ratio"] == pytest.approx(2 / full_params)
+    markdown = (tree / "tables" / f"{STEM}__full_vs_lite.md").read_text()
+    assert f"{200 / full_params:.2f} %" in markdown
+
+
+def test_plots_are_written_as_png_and_svg(tree):
+    directory = tree / "plots" / STEM
+    for name in plots.PLOT_NAMES:
+        assert (directory / f"{name}.png").stat().st_size > 5000
+        assert (directory / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_report_is_idempotent_and_removes_stale_files(tree):
+    stale = tree / "tables" / "gone__os__cv__clinical__main.md"
+    stale.write_text("old")
+    written = sorted((tree / "tables").glob("*")) + sorted(tree.rglob("*.svg"))
+    before = {p: p.read_bytes() for p in written if p != stale}
+    assert cli.main(["report", "--output", str(tree), "--data-dir", str(tree.parent / "data")]) == 0
+    assert not stale.exists()
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_excluded_patients_reach_the_footer(tree, monkeypatch):
+    cohort = reports.datasets.load("veterans")
+    cohort.exclude("veterans-0003", "unreadable CT series")
+    monkeypatch.setattr(reports.datasets, "load", lambda spec, data_dir: cohort)
+    copy = tree.parent / "excluded"
+    shutil.copytree(tree, copy)
+    assert reports.record_cohorts(copy, tree.parent / "data") == ["veterans"]
+    reports.write_tables(copy, command="python -m benchmark report")
+    markdown = (copy / "tables" / f"{STEM}__main.md").read_text()
+    assert "Excluded patients (1): veterans-0003: unreadable CT series." in markdown
+
+
+def test_corrected_resampled_ttest_hand_case():
+    differences = np.array([0.02, 0.05, -0.01, 0.04, 0.03])
+    mean, variance = 0.026, np.var(differences, ddof=1)
+    t_expected = mean / np.sqrt((1 / 5 + 20 / 80) * variance)
+    t, p = stats.corrected_resampled_ttest(differences, n_train=80, n_test=20)
+    assert t == pytest.approx(t_expected)
+    assert p == pytest.approx(2 * scipy_stats.t.sf(t_expected, df=4))
+    naive = scipy_stats.ttest_1samp(differences, 0).pvalue
+    assert p > naive  # the correction widens the variance
+    assert stats.corrected_resampled_ttest([0.0, 0.0, 0.0], 80, 20) == (0.0, 1.0)
+    assert np.isnan(stats.corrected_resampled_ttest([0.1], 80, 20)[1])
+
+
+def test_paired_tests_pair_the_same_folds():
+    rows = []
+    for repeat in range(2):
+        for fold in range(3):
+            base = 0.6 + 0.05 * fold + 0.01 * repeat
+            rows.append({"method": "ref", "repeat": repeat, "fold": fold, "status": "ok", "c": base,
+                         "n_train": 60, "n_test": 30})
+            rows.append({"method": "better", "repeat": repeat, "fold": fold, "status": "ok",
+                         "c": base + 0.1 + 0.001 * fold, "n_train": 60, "n_test": 30})
+    tests = stats.paired_tests(pd.DataFrame(rows), "ref", ["c"])
+    row = tests.iloc[0]
+    assert row["method"] == "better" and row["n_pairs"] == 6
+    assert row["mean_difference"] == pytest.approx(0.101)
+    assert row["p"] < 1e-4  # tiny spread of the paired differences; unpaired it would not be
+
+
+def test_bootstrap_intervals():
+    values = np.array([0.6, 0.7, 0.65, 0.72, np.nan])
+    low, high = stats.bootstrap_interval(values)
+    assert low < np.nanmean(values) < high and (low, high) == stats.bootstrap_interval(values)
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"time": rng.uniform(1, 100, 30), "event": rng.integers(0, 2, 30),
+                          "risk": rng.normal(size=30), "year": rng.uniform(0, 8, 30)})
+    intervals = stats.patient_bootstrap(frame, 12.0, n_resamples=500)
+    point = stats.harrell_cindex(frame["time"].to_numpy()[None], frame["event"].to_numpy().astype(bool)[None],
+                                 frame["risk"].to_numpy()[None])[0]
+    assert intervals["cindex_harrell"][0] < point < intervals["cindex_harrell"][1]
+
+
+def test_format_marks_partial_and_significant_cells():
+    row = pd.Series({"n_cells": 5, "m_mean": 0.7, "m_sd": 0.05, "m_ci_low": 0.66, "m_ci_high": 0.74, "m_n": 4,
+                     "m_p": 0.01})
+    assert reports.format_metric(row, "m", 3, mark=True) == "0.700 ± 0.050 [0.660, 0.740]*†"
+    assert reports.format_metric(row, "m", 3, mark=False) == "0.700 ± 0.050 [0.660, 0.740]*"
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's chromium, installed when absent (the test setup runs as root)."""
+    if shutil.which("chromium") is None:
+        environment = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+        install = subprocess.run("apt-get update && apt-get install -y chromium", shell=True, capture_output=True,
+                                 text=True, env=environment)
+        if install.returncode != 0 or shutil.which("chromium") is None:
+            pytest.skip(f"chromium could not be installed: {install.stderr.strip()[-300:]}")
+    return shutil.which("chromium")
+
+
+def test_html_report_renders_in_headless_chromium(tree, chromium, tmp_path):
+    page = tree / "report.html"
+    text = page.read_text()
+    assert "http://" not in text and "https://" not in text  # readable offline
+    command = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([*command, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    tables = re.findall(r'<table class="(\w+)"', dom)
+    assert tables.count("main") == 1 and {"ablations", "full_vs_lite", "significance"} <= set(tables)
+    images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,', dom)
+    assert len(images) == len(plots.PLOT_NAMES)
+    assert set(images) == set(html_report.CAPTIONS.values())
+    assert "toy-no-ridge" in dom and "Excluded patients: none." in dom
+    shot = tmp_path / "report.png"
+    subprocess.run([*command, "--window-size=1400,1600", f"--screenshot={shot}", page.as_uri()],
+                   capture_output=True, timeout=120, cwd=tmp_path)
+    assert shot.stat().st_size > 20000
