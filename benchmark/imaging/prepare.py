@@ -68,14 +68,22 @@ def _image(array: np.ndarray, ct: CTVolume, origin) -> sitk.Image:
     return image
 
 
+def _box_corners(ct: CTVolume, low_zyx, high_zyx) -> np.ndarray:
+    """(8, 3) patient positions of the corners of the CT index box [low, high] (z, y, x)."""
+    corners = np.array(np.meshgrid(*zip(low_zyx[::-1], high_zyx[::-1]))).reshape(3, -1).T  # (x, y, z) indices
+    return np.asarray(ct.origin) + (corners * np.asarray(ct.spacing[::-1])) @ ct.direction.T
+
+
 def output_grid(ct: CTVolume, region: np.ndarray, options: PrepareOptions) -> tuple[np.ndarray, list[int]]:
-    """Origin (x, y, z) and size (x, y, z) of the prepared grid around the voxels of `region`."""
+    """Origin (x, y, z) and size (x, y, z) of the prepared grid around the voxels of `region`.
+
+    The grid's lattice is anchored on the CT voxel centre nearest patient (-inf, -inf, -inf), so
+    a scan and its mirrored (prone) acquisition give the same grid."""
     zyx = np.argwhere(region)
-    low, high = zyx.min(axis=0) - 0.5, zyx.max(axis=0) + 0.5
-    corners = np.array([[c[2], c[1], c[0]] for c in np.array(np.meshgrid(*zip(low, high))).reshape(3, -1).T])
-    points = np.asarray(ct.origin) + (corners * np.asarray(ct.spacing[::-1])) @ ct.direction.T
+    points = _box_corners(ct, zyx.min(axis=0) - 0.5, zyx.max(axis=0) + 0.5)
     lo, hi = points.min(axis=0) - options.margin_mm, points.max(axis=0) + options.margin_mm
-    step, anchor = np.asarray(options.spacing[::-1], float), np.asarray(ct.origin)
+    step = np.asarray(options.spacing[::-1], float)
+    anchor = _box_corners(ct, np.zeros(3), np.array(ct.hu.shape) - 1).min(axis=0)
     first = np.ceil((lo - anchor) / step - 1e-6)
     size = np.floor((hi - anchor) / step + 1e-6) - first + 1
     return anchor + first * step, [int(n) for n in size]

@@ -1,0 +1,102 @@
+"""Speed and memory of generating and preparing the default synthetic imaging cohort.
+
+    python -m benchmark.perf.prepare_perf [--n 197] [--jobs 2] [--size small]
+
+Prints the seconds to generate the synthetic DICOM tree, to prepare it (cold cache), to load it
+again (warm cache, what every worker process pays), patients per second, and the peak resident
+memory of this process and of this process plus its worker processes. Goal on 2 cores for the
+197-patient default: generation + preparation under 3 minutes, under 4 GB.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from benchmark import datasets
+from benchmark.resources import rss_mb
+
+
+def _tree_rss_mb(root_pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MiB (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stream:
+                    parent = int(stream.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    total, stack = 0.0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        try:
+            with open(f"/proc/{pid}/statm") as stream:
+                total += int(stream.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        except OSError:
+            pass
+        stack += children.get(pid, [])
+    return total
+
+
+class PeakMemory:
+    """Samples this process's and its process tree's resident memory in a thread."""
+
+    def __init__(self, interval: float = 0.2):
+        self.interval, self.own, self.tree = interval, 0.0, 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        while not self._done.wait(self.interval):
+            self.own, self.tree = max(self.own, rss_mb()), max(self.tree, _tree_rss_mb(os.getpid()))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join()
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=197)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--size", default="small", choices=["small", "real"])
+    parser.add_argument("--data-dir", type=Path, help="default: a fresh temporary directory")
+    args = parser.parse_args(argv)
+    spec = datasets.parse_spec(f"crlm-synthetic:n={args.n},size={args.size}")
+    with tempfile.TemporaryDirectory(prefix="prepare-perf-") as scratch:
+        data_dir = args.data_dir or Path(scratch)
+        with PeakMemory() as peak:
+            start = time.perf_counter()
+            root = datasets.ensure_synthetic(data_dir, spec, args.jobs)
+            generated = time.perf_counter()
+            cohort = datasets.load_tcia(root, spec.name, data_dir, args.jobs)
+            prepared = time.perf_counter()
+        warm_start = time.perf_counter()
+        datasets.load_tcia(root, spec.name, data_dir, 1)
+        warm = time.perf_counter() - warm_start
+        tree_mb = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 2**20
+    generate_s, prepare_s = generated - start, prepared - generated
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"machine load      {load} (1/5/15 min; figures are inflated when load > CPUs)")
+    print(f"cohort            {spec.name}: {args.n} patients, {args.size} images, {args.jobs} job(s), "
+          f"{os.cpu_count()} CPU(s)")
+    print(f"prepared          {len(cohort.images)} patients, {len(cohort.excluded)} excluded")
+    print(f"DICOM tree        {tree_mb:.0f} MiB")
+    print(f"generation        {generate_s:.1f} s  ({args.n / generate_s:.2f} patients/s)")
+    print(f"prepare (cold)    {prepare_s:.1f} s  ({args.n / prepare_s:.2f} patients/s)")
+    print(f"total             {generate_s + prepare_s:.1f} s  (goal < 180 s)")
+    print(f"warm load         {warm:.2f} s  (goal < 2 s)")
+    print(f"peak memory       {peak.own:.0f} MiB this process, {peak.tree:.0f} MiB with workers (goal < 4096)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""The synthetic phantoms: rendered from the latents, read back through the TCIA path, faithful to them."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmark import datasets, synthetic
+from benchmark.imaging import phantom, prepare, tcia_reader
+from benchmark.prepared import geometry_columns
+
+
+@pytest.fixture(scope="module")
+def drawn():
+    return synthetic.generate(10, seed=5)
+
+
+def latents(drawn, patient_id):
+    return (drawn.patients.loc[patient_id], drawn.tumours[drawn.tumours["patient_id"] == patient_id],
+            drawn.vessels[drawn.vessels["patient_id"] == patient_id])
+
+
+def test_render_uses_the_latent_anatomy(drawn):
+    pid = "CRLM-CT-1003"
+    patient, tumours, vessels = latents(drawn, pid)
+    image = phantom.render(pid, patient, tumours, vessels, seed=5)
+    labels = list(image.segments)
+    assert labels[0] == "Liver" and labels[1] in {"Liver Remnant", "Liver_Remnant"}
+    assert labels[2:4] == ["Hepatic", "Portal"]
+    assert labels[4:] == [f"Tumor_{i}" for i in range(1, len(tumours) + 1)]
+    assert image.hu.shape[1:] == (64, 64) and image.geometry.spacing[0] == 5.0
+    voxel_ml = np.prod(image.geometry.spacing) / 1000
+    assert image.segments["Liver"].sum() * voxel_ml == pytest.approx(patient["liver_volume_ml"], rel=0.1)
+    remnant = image.segments[labels[1]].sum() / image.segments["Liver"].sum()
+    assert remnant == pytest.approx(patient["remnant_fraction"], abs=0.08)
+    liver_hu = np.median(image.hu[image.segments["Liver"]])
+    tumour = np.logical_or.reduce([image.segments[label] for label in labels[4:]])
+    assert np.median(image.hu[tumour]) < liver_hu - 40  # hypodense tumours
+    assert np.median(image.hu[image.segments["Portal"]]) > liver_hu + 40  # contrast-filled vessels
+    assert image.hu.min() == -3024  # padding outside the circular field of view
+    again = phantom.render(pid, patient, tumours, vessels, seed=5)
+    np.testing.assert_array_equal(again.hu, image.hu)
+
+
+def test_prone_and_supine_renderings_prepare_to_the_same_masks(drawn, tmp_path):
+    pid = "CRLM-CT-1002"
+    prepared = []
+    for prone in (False, True):
+        root = tmp_path / str(prone)
+        phantom.write_patient(root, pid, phantom.render(pid, *latents(drawn, pid), seed=5, prone=prone), seed=5)
+        files = tcia_reader.find_series(tcia_reader.collection_directory(root) / pid)
+        ct = tcia_reader.read_ct(files.ct_dir)
+        case = prepare.prepare_case(pid, ct, tcia_reader.read_seg(files.seg_file, ct), prepare.PrepareOptions())
+        prepared.append(case)
+    supine, prone = prepared
+    assert supine.origin == pytest.approx(prone.origin)
+    for node, mask in supine.masks.items():
+        np.testing.assert_array_equal(mask, prone.masks[node], err_msg=node)
+
+
+def test_default_path_generates_reads_and_caches(tmp_path):
+    cohort = datasets.load("crlm-synthetic:n=10,seed=2", tmp_path)
+    truth = synthetic.read_latents(datasets.synthetic_root(tmp_path, datasets.parse_spec("crlm-synthetic:n=10,seed=2"))
+                                   / "latents").patients
+    assert len(cohort.images) == 10 and not cohort.excluded
+    geometry = cohort.artefacts["geometry"]
+    assert list(geometry.columns) == geometry_columns()
+    np.testing.assert_array_equal(geometry["n_tumours"], truth.loc[geometry.index, "n_tumours"])
+    ratio = geometry["liver_volume_ml"] / truth.loc[geometry.index, "liver_volume_ml"]
+    assert ratio.between(0.85, 1.2).all()
+    assert (geometry["tumour_present"] == 1).all()
