@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from . import datasets, html_report, methods, plots, reports, runner
@@ -122,10 +123,17 @@ def command_prepare(args) -> int:
     spec = datasets.parse_spec(args.dataset)
     if not spec.is_imaging:
         raise UsageError(f"prepare: {args.dataset} has no images")
+    start = time.perf_counter()
     cohort = datasets.load(spec, args.data_dir, args.jobs)
-    print(f"{cohort.name}: {len(cohort.images)} patient(s) with prepared images, {len(cohort.excluded)} excluded")
+    seconds = time.perf_counter() - start
+    seen = len(cohort.images) + len(cohort.excluded)
+    print(f"{cohort.name}: {len(cohort.images)} patient(s) with prepared images, {len(cohort.excluded)} excluded "
+          f"({seconds:.1f} s, {seen / max(seconds, 1e-9):.1f} patients/s)")
     for patient, reason in sorted(cohort.excluded.items()):
         print(f"  excluded {patient}: {reason}")
+    from . import artefacts
+    from .imaging import manifest_path  # imported late: the DICOM stack is only needed here
+    print(f"manifest: {manifest_path(artefacts.cache_dir(args.data_dir, cohort))}")
     return 0
 
 
