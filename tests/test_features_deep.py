@@ -1,0 +1,94 @@
+"""CT encoder node features: shapes, determinism, MedicalNet checkpoints, table notes and caching."""
+import numpy as np
+import pytest
+import torch
+from feature_fakes import fake_case, imaging_cohort
+
+from benchmark import artefacts, deep_features
+from benchmark.deep_features import EncoderConfig, MultiScaleEncoder, build_encoder
+from benchmark.feature_table import NODE_COLUMNS
+
+SMALL = EncoderConfig(width=16, input_size=16)
+
+
+def test_encoder_output_shape_and_pooling_width():
+    encoder = build_encoder(width=24)
+    fmap = encoder.backbone(torch.zeros(2, 1, 32, 32, 32))
+    assert fmap.shape == (2, 512, 4, 4, 4)              # stride 8, layer3/4 dilated
+    assert encoder.projection.in_features == 512 * (1 + 8 + 64)
+    assert encoder(torch.randn(3, 1, 16, 16, 16)).shape == (3, 24)
+    assert not any(p.requires_grad for p in encoder.parameters()) and not encoder.training
+
+
+def test_seeded_encoder_is_deterministic_and_seed_matters():
+    x = torch.randn(2, 1, 16, 16, 16, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        a, b = build_encoder(8, seed=0)(x), build_encoder(8, seed=0)(x)
+        c = build_encoder(8, seed=1)(x)
+    assert torch.equal(a, b)
+    assert not torch.allclose(a, c)
+
+
+@pytest.mark.parametrize("shortcut", ["A", "B"])
+def test_medicalnet_checkpoint_round_trip(tmp_path, shortcut):
+    """A checkpoint in MedicalNet's format (DataParallel prefix, segmentation head) loads exactly."""
+    source = MultiScaleEncoder(8, shortcut).backbone
+    torch.nn.init.normal_(source.conv1.weight, generator=torch.Generator().manual_seed(7))
+    state = {f"module.{key}": value for key, value in source.state_dict().items()}
+    state["module.conv_seg.0.weight"] = torch.zeros(32, 512, 3, 3, 3)
+    path = tmp_path / "resnet_18.pth"
+    torch.save({"ecpoch": 10, "state_dict": state}, path)
+
+    loaded = build_encoder(8, path)
+    for key, value in source.state_dict().items():
+        assert torch.equal(loaded.backbone.state_dict()[key].cpu(), value), key
+    assert (loaded.backbone.layer2[0].downsample is not None) == (shortcut == "B")
+
+
+def test_foreign_checkpoint_is_refused_by_name(tmp_path):
+    path = tmp_path / "other.pth"
+    torch.save({"state_dict": {"module.fc.weight": torch.zeros(2, 2)}}, path)
+    with pytest.raises(ValueError, match="other.pth: not a MedicalNet ResNet-18"):
+        build_encoder(8, path)
+
+
+def test_case_features_nan_for_empty_node_and_context_differs_from_liver():
+    [features] = SMALL([fake_case(empty=("portal",))])
+    assert features.values["portal"] is None and features.reasons["portal"] == "empty mask"
+    assert all(len(features.values[node]) == 16 for node in NODE_COLUMNS if node != "portal")
+    assert not np.allclose(features.values["liver"], features.values["ct_global"])
+    [again] = SMALL([fake_case(empty=("portal",))])
+    assert again.values == features.values
+
+
+def test_table_says_random_init_and_caches(tmp_path, monkeypatch):
+    monkeypatch.delenv(deep_features.WEIGHTS_ENV, raising=False)
+    monkeypatch.setenv(deep_features.WIDTH_ENV, "12")
+    monkeypatch.setenv(deep_features.INPUT_ENV, "16")
+    cohort = imaging_cohort(tmp_path / "cases", n=3)
+    table = deep_features.deep_table(cohort, tmp_path / "cache", n_jobs=1)
+    assert "random-init encoder" in table.notes
+    assert table.values.shape == (3, 12 * len(NODE_COLUMNS))
+    assert np.isfinite(table.values.to_numpy()).all()
+
+    monkeypatch.setattr(deep_features, "cached_encoder", lambda *_: pytest.fail("encoder ran on a warm cache"))
+    assert deep_features.deep_table(cohort, tmp_path / "cache", n_jobs=1).values.equals(table.values)
+    monkeypatch.setenv(deep_features.WIDTH_ENV, "10")   # another width is another cache key
+    with pytest.raises(BaseException, match="encoder ran on a warm cache"):
+        deep_features.deep_table(cohort, tmp_path / "cache", n_jobs=1)
+
+
+def test_bad_configuration_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv(deep_features.WIDTH_ENV, "wide")
+    with pytest.raises(ValueError, match="STG_BENCH_ENCODER_WIDTH='wide'"):
+        EncoderConfig.from_env()
+    monkeypatch.setenv(deep_features.WIDTH_ENV, "8")
+    monkeypatch.setenv(deep_features.WEIGHTS_ENV, str(tmp_path / "missing.pth"))
+    with pytest.raises(FileNotFoundError, match="missing.pth"):
+        EncoderConfig.from_env()
+
+
+def test_provider_is_registered_and_refuses_a_cohort_without_images(tmp_path, clinical_cohort):
+    assert artefacts.PROVIDERS["deep"] == "benchmark.deep_features:deep_table"
+    with pytest.raises(artefacts.ArtefactError, match="need CT images"):
+        deep_features.deep_table(clinical_cohort, tmp_path, n_jobs=1)
