@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pydicom
 import pytest
 
 from benchmark import cli, clinical, datasets, synthetic
@@ -141,6 +142,19 @@ def test_seg_with_another_frame_of_reference_is_refused(tmp_path):
     seg_file = writer.write_seg(tmp_path / "other", moved, segments, SEED)
     with pytest.raises(ImagingError, match="frame of reference"):
         tcia_reader.read_seg(seg_file, tcia_reader.read_ct(series.directory))
+
+
+def test_seg_without_instance_references_is_mapped_by_position(tmp_path):
+    series, seg_file = write_patient(tmp_path, "CRLM-CT-1001", supine_case())
+    ds = pydicom.dcmread(seg_file)
+    for item in ds.PerFrameFunctionalGroupsSequence:
+        del item.DerivationImageSequence
+    del ds.ReferencedSeriesSequence
+    ds.save_as(seg_file)
+    seg = tcia_reader.read_seg(seg_file, tcia_reader.read_ct(series.directory))
+    _, _, segments = supine_case()
+    np.testing.assert_array_equal(seg.nodes["liver"], segments["Liver"])
+    np.testing.assert_array_equal(seg.tumours[1], segments["Tumor_2"])
 
 
 def test_prepared_case_is_the_ct_crop_when_spacing_matches(tree):

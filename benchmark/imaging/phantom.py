@@ -15,8 +15,8 @@ plus Gaussian noise (sd 12 HU). The SEG holds the TCIA segments in TCIA order: L
 tumours), Liver Remnant (some patients spelled Liver_Remnant, as in the real release), Hepatic,
 Portal (both clipped to the liver ellipsoid), Tumor_1..N.
 
-Sizes: "small" (default, CPU): 64 x 64 pixels of 4.4-6 mm, 5 mm slices, about 35-55 slices.
-"real": 512 x 512 pixels of 0.55-0.75 mm, 2.5 mm slices. Vessels thinner than the voxel grid are
+Sizes: "small" (default, CPU): 64 x 64 pixels of 4.3-5.8 mm, 5 mm slices, 27-37 slices (seed 0).
+"real": 512 x 512 pixels of 0.5-0.75 mm, 2.5 mm slices. Vessels thinner than the voxel grid are
 widened to half a voxel diagonal so they stay connected; a tumour smaller than one voxel still
 marks the voxel nearest its centre. CRLM-CT-1074 is scanned prone, as in the real cohort.
 """

@@ -227,7 +227,8 @@ def read_seg(path: Path, ct: CTVolume) -> SegMasks:
     if (seg.Rows, seg.Columns) != ct.hu.shape[1:]:
         raise ImagingError(f"{path}: frames are {seg.Rows}x{seg.Columns}, CT slices {ct.hu.shape[1]}x{ct.hu.shape[2]}")
     sources = seg.get_source_image_uids()
-    foreign = sorted({sop for _, series, sop in sources if series != ct.series_uid or sop not in set(ct.sop_uids)})
+    ct_instances = set(ct.sop_uids)
+    foreign = sorted({sop for _, series, sop in sources if series != ct.series_uid or sop not in ct_instances})
     if foreign:
         raise ImagingError(f"{path}: frames reference {len(foreign)} instance(s) not in CT series {ct.series_uid} "
                            f"({ct.directory})")
