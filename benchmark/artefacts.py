@@ -15,6 +15,8 @@ from .cohort import Cohort
 PROVIDERS: dict[str, str] = {
     "radiomics": "benchmark.radiomics_features:radiomics_table",
     "deep": "benchmark.deep_features:deep_table",
+    "graphs_radiomics": "stg.graphs:radiomics_graphs",
+    "graphs_deep": "stg.graphs:deep_graphs",
 }
 #: Requirements met by the cohort itself.
 INTRINSIC = {"clinical", "truth", "images"}

@@ -1,0 +1,244 @@
+"""Per-patient heterogeneous graphs (DESIGN.md §4), built once per cohort and feature source.
+
+Node types (every patient has all of them, with the same counts):
+  ``anatomy``   5 nodes, one per NODE_NAMES structure (liver, remnant, hepatic, portal, tumour)
+  ``ct``        1 node, the CT-global (whole-liver) node
+  ``clinical``  1 node, the patient's clinical vector
+Edge types (each relation and its reverse, so messages flow both ways):
+  ``ct_anatomy`` / ``anatomy_ct``     CT-global <-> each anatomical node, with attributes
+  ``anatomy_anatomy``                 the structures that touch: tumour-portal, tumour-hepatic,
+                                      remnant-liver (both directions), with attributes
+  ``clinical_ct`` / ``ct_clinical``, ``clinical_anatomy`` / ``anatomy_clinical``   cross-modal
+
+Node data: ``x`` raw features (float32, NaN where a feature could not be computed), ``present``
+(1 when the mask was non-empty), on anatomy nodes ``structure`` (index into NODE_NAMES). A missing
+mask keeps its node, with present 0. Features are stored raw on purpose: standardisation and
+imputation are fitted inside each model's fit on training patients only (see stg.features).
+The clinical node carries no stored features: the clinical vector depends on the run's feature set
+(pre- or post-operative) and is attached by the model at fit time.
+
+Edge data ``a`` (E, 5) from the prepared geometry (fixed scales, nothing fitted):
+  [ln(volume ratio)/5, centroid distance/50 mm, contact, minimum distance/50 mm, both present]
+For CT-global edges the pair is (liver, node): the CT-global node is the whole liver. Attributes
+of a pair with an empty mask are 0 with ``both present`` 0. Anatomy pairs are connected whether or
+not they touch: contact and minimum distance are the attributes that say how close they are.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from benchmark.artefacts import get as get_artefact
+from benchmark.cohort import Cohort
+from benchmark.feature_table import FeatureTable
+from benchmark.prepared import NODE_NAMES
+from benchmark.results import atomic_write_text
+
+from .dgl_import import dgl
+
+NODE_TYPES = ("anatomy", "ct", "clinical")
+IMAGE_NODE_TYPES = ("anatomy", "ct")
+#: (src, dst) index pairs into NODE_NAMES of the anatomical structures that touch.
+TOUCHING = (("tumour", "portal"), ("tumour", "hepatic"), ("remnant", "liver"))
+EDGE_ATTRIBUTES = ("log_volume_ratio", "centroid_distance", "contact", "min_distance", "both_present")
+ATTRIBUTE_EDGE_TYPES = ("ct_anatomy", "anatomy_ct", "anatomy_anatomy")
+DISTANCE_SCALE_MM = 50.0
+LOG_RATIO_SCALE = 5.0
+MIN_VOLUME_RATIO = 1e-4
+FEATURE_SOURCES = ("radiomics", "deep")
+
+
+class GraphBuildError(ValueError):
+    """Inputs that cannot make a patient's graph; the message names the patient."""
+
+
+def _edges() -> dict[tuple[str, str, str], tuple[list[int], list[int]]]:
+    """The fixed topology of one patient graph: canonical edge type -> (src ids, dst ids)."""
+    anatomy = list(range(len(NODE_NAMES)))
+    index = {name: i for i, name in enumerate(NODE_NAMES)}
+    touch_src = [index[a] for a, b in TOUCHING] + [index[b] for a, b in TOUCHING]
+    touch_dst = [index[b] for a, b in TOUCHING] + [index[a] for a, b in TOUCHING]
+    zeros = [0] * len(anatomy)
+    return {
+        ("ct", "ct_anatomy", "anatomy"): (zeros, anatomy),
+        ("anatomy", "anatomy_ct", "ct"): (anatomy, zeros),
+        ("anatomy", "anatomy_anatomy", "anatomy"): (touch_src, touch_dst),
+        ("clinical", "clinical_ct", "ct"): ([0], [0]),
+        ("ct", "ct_clinical", "clinical"): ([0], [0]),
+        ("clinical", "clinical_anatomy", "anatomy"): (zeros, anatomy),
+        ("anatomy", "anatomy_clinical", "clinical"): (anatomy, zeros),
+    }
+
+
+EDGES = _edges()
+
+
+def _pair(geometry: pd.Series, a: str, b: str, column: str) -> float:
+    """A pairwise geometry value; the columns exist once per unordered pair, in NODE_NAMES order."""
+    if a == b:
+        return {"mindist": 0.0, "contact": 1.0, "centroid_dist": 0.0}[column]
+    first, second = sorted((a, b), key=NODE_NAMES.index)
+    name = f"contact_{first}_{second}" if column == "contact" else f"{column}_{first}_{second}_mm"
+    return float(geometry[name])
+
+
+def edge_attributes(geometry: pd.Series, src: str, dst: str) -> list[float]:
+    """The EDGE_ATTRIBUTES of the pair (src, dst) of one patient's geometry row."""
+    present = bool(geometry[f"{src}_present"]) and bool(geometry[f"{dst}_present"])
+    if not present:
+        return [0.0] * len(EDGE_ATTRIBUTES)
+    ratio = float(geometry[f"{src}_volume_ml"]) / max(float(geometry[f"{dst}_volume_ml"]), 1e-9)
+    values = [np.log(max(ratio, MIN_VOLUME_RATIO)) / LOG_RATIO_SCALE,
+              _pair(geometry, src, dst, "centroid_dist") / DISTANCE_SCALE_MM,
+              _pair(geometry, src, dst, "contact"),
+              _pair(geometry, src, dst, "mindist") / DISTANCE_SCALE_MM,
+              1.0]
+    return [0.0 if not np.isfinite(v) else float(v) for v in values]
+
+
+def _node_matrix(table: FeatureTable, pid: str, nodes, features: list[str]) -> np.ndarray:
+    """(len(nodes), len(features)) raw features of one patient, NaN where absent."""
+    row = table.values.loc[pid]
+    out = np.full((len(nodes), len(features)), np.nan, dtype=np.float32)
+    for i, node in enumerate(nodes):
+        if node in row.index.get_level_values(0):
+            out[i] = row[node].reindex(features).to_numpy(dtype=np.float32)
+    return out
+
+
+def _structure(ntype: str, index: int) -> str:
+    """The structure a node stands for in the geometry table: the CT-global node is the whole liver."""
+    return "liver" if ntype == "ct" else NODE_NAMES[index]
+
+
+def patient_graph(pid: str, table: FeatureTable, geometry: pd.Series, anatomy_features: list[str],
+                  ct_features: list[str]):
+    """One patient's heterograph (see the module docstring)."""
+    graph = dgl.heterograph({etype: (torch.tensor(s), torch.tensor(d)) for etype, (s, d) in EDGES.items()},
+                            num_nodes_dict={"anatomy": len(NODE_NAMES), "ct": 1, "clinical": 1})
+    present = table.present.loc[pid]
+    graph.nodes["anatomy"].data["x"] = torch.from_numpy(_node_matrix(table, pid, NODE_NAMES, anatomy_features))
+    graph.nodes["anatomy"].data["present"] = torch.tensor([[float(present[n])] for n in NODE_NAMES])
+    graph.nodes["anatomy"].data["structure"] = torch.arange(len(NODE_NAMES))
+    graph.nodes["ct"].data["x"] = torch.from_numpy(_node_matrix(table, pid, ["ct_global"], ct_features))
+    graph.nodes["ct"].data["present"] = torch.tensor([[float(present["ct_global"])]])
+    for etype in ATTRIBUTE_EDGE_TYPES:
+        canonical = graph.to_canonical_etype(etype)
+        rows = [edge_attributes(geometry, _structure(canonical[0], s), _structure(canonical[2], d))
+                for s, d in zip(*EDGES[canonical])]
+        graph.edges[etype].data["a"] = torch.tensor(rows, dtype=torch.float32)
+    return graph
+
+
+@dataclass
+class PatientGraphs:
+    """Every patient's graph of one cohort and feature source, in cohort order."""
+
+    source: str
+    ids: np.ndarray
+    graphs: list
+    anatomy_features: list[str]
+    ct_features: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        self._position = {pid: i for i, pid in enumerate(self.ids)}
+
+    def batch(self, ids):
+        """The batched graph of these patients, in the order given."""
+        missing = [pid for pid in ids if pid not in self._position]
+        if missing:
+            raise GraphBuildError(f"no graph for patient(s) {missing[:5]} ({self.source} graphs)")
+        return dgl.batch([self.graphs[self._position[pid]] for pid in ids])
+
+
+def _feature_names(table: FeatureTable, nodes) -> list[str]:
+    names: list[str] = []
+    for node in nodes:
+        if node in table.values.columns.get_level_values(0):
+            names += [f for f in table.values[node].columns if f not in names]
+    return names
+
+
+def fingerprint(table: FeatureTable, geometry: pd.DataFrame, ids) -> str:
+    """Hash of the inputs, so a cache built from other features or geometry is never reused."""
+    digest = hashlib.sha256()
+    for frame in (table.values.loc[ids], table.present.loc[ids].astype(float), geometry.loc[ids]):
+        digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+        digest.update(repr(list(frame.columns)).encode())
+    return digest.hexdigest()[:16]
+
+
+def build(ids, table: FeatureTable, geometry: pd.DataFrame) -> PatientGraphs:
+    """Graphs of these patients; a patient without features or geometry is an error naming it."""
+    ids = np.asarray(ids)
+    for name, index in (("node features", table.values.index), ("feature presence", table.present.index),
+                        ("geometry", geometry.index)):
+        missing = [pid for pid in ids if pid not in index]
+        if missing:
+            raise GraphBuildError(f"{len(missing)} patient(s) have no {name} ({table.source}): {missing[:5]}")
+    anatomy_features = _feature_names(table, NODE_NAMES)
+    ct_features = _feature_names(table, ["ct_global"])
+    if not anatomy_features or not ct_features:
+        raise GraphBuildError(f"{table.source} feature table has no anatomical or no ct_global features")
+    graphs = [patient_graph(pid, table, geometry.loc[pid], anatomy_features, ct_features) for pid in ids]
+    return PatientGraphs(table.source, ids, graphs, anatomy_features, ct_features, list(table.notes))
+
+
+def save(graphs: PatientGraphs, path: Path, key: str) -> None:
+    """DGL's own binary format for the graphs, a JSON sidecar for ids, feature names and notes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.partial")
+    dgl.save_graphs(str(staging), graphs.graphs)
+    staging.replace(path)
+    meta = {"source": graphs.source, "ids": [str(i) for i in graphs.ids], "anatomy_features": graphs.anatomy_features,
+            "ct_features": graphs.ct_features, "notes": graphs.notes, "key": key}
+    atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=1))
+
+
+def load(path: Path, key: str | None = None) -> PatientGraphs | None:
+    """The saved graphs, or None when absent or built from other inputs than `key` says."""
+    path = Path(path)
+    sidecar = path.with_suffix(".json")
+    if not path.is_file() or not sidecar.is_file():
+        return None
+    meta = json.loads(sidecar.read_text())
+    if key is not None and meta.get("key") != key:
+        return None
+    graphs, _ = dgl.load_graphs(str(path))
+    return PatientGraphs(meta["source"], np.asarray(meta["ids"], dtype=object), graphs, meta["anatomy_features"],
+                         meta["ct_features"], meta["notes"])
+
+
+def cohort_graphs(cohort: Cohort, cache_dir: Path, source: str, data_dir: Path | None = None) -> PatientGraphs:
+    """The cohort's graphs for one feature source, read from the cache or built and saved there."""
+    if source not in FEATURE_SOURCES:
+        raise GraphBuildError(f"unknown feature source {source!r} (choose from {', '.join(FEATURE_SOURCES)})")
+    data_dir = Path(cache_dir).parent.parent if data_dir is None else data_dir  # cache_dir = data/cache/<cohort>
+    table = get_artefact(cohort, source, data_dir)
+    geometry = get_artefact(cohort, "geometry", data_dir)
+    ids = cohort.patient_ids
+    key = fingerprint(table, geometry, ids)
+    path = Path(cache_dir) / f"graphs_{source}.bin"
+    graphs = load(path, key)
+    if graphs is None:
+        graphs = build(ids, table, geometry)
+        save(graphs, path, key)
+    return graphs
+
+
+def radiomics_graphs(cohort: Cohort, cache_dir: Path, n_jobs: int = 1) -> PatientGraphs:
+    """Artefact provider ``graphs_radiomics``."""
+    return cohort_graphs(cohort, cache_dir, "radiomics")
+
+
+def deep_graphs(cohort: Cohort, cache_dir: Path, n_jobs: int = 1) -> PatientGraphs:
+    """Artefact provider ``graphs_deep``."""
+    return cohort_graphs(cohort, cache_dir, "deep")

@@ -1,0 +1,154 @@
+"""Model inputs from the stored raw graphs, standardised with statistics of training patients only.
+
+`GraphInputs.fit` learns per-(structure, feature) means and scales from the training fold's
+patients (absent nodes and NaN excluded), and the clinical pipeline of the tabular baselines;
+`GraphInputs.transform` applies them to any patients: NaN becomes the training mean (0 after
+scaling), an absent node is all zeros with its present flag 0, values are clipped to +-CLIP.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from benchmark.methods import FoldData
+from benchmark.prepared import NODE_NAMES
+from benchmark.preprocessing import tabular_pipeline
+
+from .dgl_import import dgl
+from .graphs import IMAGE_NODE_TYPES, PatientGraphs
+
+CLIP = 5.0
+
+
+@dataclass
+class Standardiser:
+    """Column means and scales of a (rows, features) matrix, NaN rows/cells ignored."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, matrix: np.ndarray) -> "Standardiser":
+        finite = np.isfinite(matrix)
+        count = finite.sum(axis=0)
+        filled = np.where(finite, matrix, 0.0)
+        mean = filled.sum(axis=0) / np.maximum(count, 1)
+        var = (np.where(finite, matrix - mean, 0.0) ** 2).sum(axis=0) / np.maximum(count - 1, 1)
+        scale = np.sqrt(var)
+        return cls(mean, np.where((count > 1) & (scale > 1e-12), scale, 1.0))
+
+    def transform(self, matrix: np.ndarray) -> np.ndarray:
+        scaled = (matrix - self.mean) / self.scale
+        return np.clip(np.nan_to_num(scaled, nan=0.0, posinf=CLIP, neginf=-CLIP), -CLIP, CLIP)
+
+
+@dataclass
+class Batch:
+    """The inputs of n patients: their batched graph with features ``h0``, and their outcomes."""
+
+    graph: object
+    n: int
+    year: torch.Tensor    # (n,) long, event/censoring year bin
+    years: torch.Tensor   # (n,) float, follow-up in years
+    time: torch.Tensor    # (n,) float, follow-up in the cohort's unit (Cox)
+    event: torch.Tensor   # (n,) bool
+
+    def to(self, device) -> "Batch":
+        return Batch(self.graph.to(device), self.n, self.year.to(device), self.years.to(device),
+                     self.time.to(device), self.event.to(device))
+
+
+def _anatomy(graph) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 5, F) raw anatomical features with absent nodes NaN, and (n, 5) presence."""
+    x = graph.nodes["anatomy"].data["x"].numpy().astype(float)
+    present = graph.nodes["anatomy"].data["present"].numpy()[:, 0] > 0
+    x[~present] = np.nan
+    n = len(x) // len(NODE_NAMES)
+    return x.reshape(n, len(NODE_NAMES), -1), present.reshape(n, len(NODE_NAMES))
+
+
+class GraphInputs:
+    """Fitted on a training FoldData; turns any FoldData into a Batch.
+
+    Without patient graphs (clinical-only methods, tabular cohorts) each patient is a single
+    clinical node.
+    """
+
+    def __init__(self, graphs: PatientGraphs | None):
+        self.graphs = graphs
+
+    def fit(self, data: FoldData) -> "GraphInputs":
+        self.clinical_ = tabular_pipeline().fit(data.X.to_numpy(dtype=float))
+        if self.graphs is None:
+            return self
+        graph = self.graphs.batch(data.ids)
+        anatomy, _ = _anatomy(graph)
+        self.anatomy_ = Standardiser.fit(anatomy.reshape(len(anatomy), -1))
+        ct = graph.nodes["ct"].data["x"].numpy().astype(float)
+        ct[graph.nodes["ct"].data["present"].numpy()[:, 0] <= 0] = np.nan
+        self.ct_ = Standardiser.fit(ct)
+        return self
+
+    @property
+    def dims(self) -> dict[str, int]:
+        """Input width per node type (features + present flag; clinical: the pipeline's output)."""
+        dims = {"clinical": int(self.clinical_.transform(np.zeros((1, self.clinical_.n_features_in_))).shape[1])}
+        if self.graphs is not None:
+            dims.update(anatomy=len(self.anatomy_.mean) // len(NODE_NAMES) + 1, ct=len(self.ct_.mean) + 1)
+        return dims
+
+    def transform(self, data: FoldData) -> Batch:
+        graph = self._image_features(data.ids) if self.graphs is not None else _clinical_only(len(data))
+        graph.nodes["clinical"].data["h0"] = _tensor(self.clinical_.transform(data.X.to_numpy(dtype=float)))
+        outcome = data.cohort.outcome(data.endpoint, data.ids)
+        years = outcome["time"].to_numpy(dtype=float) / data.units_per_year
+        return Batch(graph=graph, n=len(data),
+                     year=torch.as_tensor(data.cohort.year_bins(data.endpoint, data.ids), dtype=torch.long),
+                     years=_tensor(years), time=_tensor(outcome["time"].to_numpy(dtype=float)),
+                     event=torch.as_tensor(outcome["event"].to_numpy().astype(bool)))
+
+    def _image_features(self, ids):
+        """The patients' batched graph with standardised image features ``h0`` (raw ``x`` dropped)."""
+        graph = self.graphs.batch(ids)
+        anatomy, present = _anatomy(graph)
+        n = len(anatomy)
+        scaled = self.anatomy_.transform(anatomy.reshape(n, -1)).reshape(n * len(NODE_NAMES), -1)
+        flags = present.reshape(-1, 1).astype(float)
+        graph.nodes["anatomy"].data["h0"] = _tensor(np.hstack([scaled * flags, flags]))
+        ct_present = graph.nodes["ct"].data["present"].numpy().astype(float)
+        ct = self.ct_.transform(graph.nodes["ct"].data["x"].numpy().astype(float))
+        graph.nodes["ct"].data["h0"] = _tensor(np.hstack([ct * ct_present, ct_present]))
+        for ntype in IMAGE_NODE_TYPES:
+            graph.nodes[ntype].data.pop("x")
+        return graph
+
+
+def _clinical_only(n: int):
+    """A batch of n one-node graphs, each a patient's clinical node (no edges)."""
+    etype = ("clinical", "none", "clinical")
+    graph = dgl.heterograph({etype: ([], [])}, num_nodes_dict={"clinical": n})
+    graph.set_batch_num_nodes({"clinical": torch.ones(n, dtype=torch.long)})
+    graph.set_batch_num_edges({etype: torch.zeros(n, dtype=torch.long)})
+    return graph
+
+
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    return torch.tensor(np.asarray(array), dtype=torch.float32)
+
+
+def keep_node_types(graph, ntypes):
+    """The batched graph restricted to some node types, with its per-patient batch sizes kept."""
+    if set(ntypes) == set(graph.ntypes):
+        return graph
+    if not any(src in ntypes and dst in ntypes for src, _, dst in graph.canonical_etypes):
+        if list(ntypes) != ["clinical"]:
+            raise ValueError(f"node types {list(ntypes)} share no edge type")
+        sub = _clinical_only(graph.num_nodes("clinical"))
+        sub.nodes["clinical"].data["h0"] = graph.nodes["clinical"].data["h0"]
+        return sub
+    sub = dgl.node_type_subgraph(graph, list(ntypes))
+    sub.set_batch_num_nodes({nt: graph.batch_num_nodes(nt) for nt in sub.ntypes})
+    sub.set_batch_num_edges({et: graph.batch_num_edges(et) for et in sub.canonical_etypes})
+    return sub
