@@ -48,7 +48,7 @@ class NeuralSurvivalMethod(Method):
     #: Scale the width down to LITE_RATIO of the full network's trainable parameters.
     lite: ClassVar[bool] = False
     defaults = {"profile": "cpu", "features": "radiomics", "hidden": 64, "layers": 2, "year_dim": 16,
-                "projection": 32, "dropout": 0.1, "lr": 5e-3, "weight_decay": 1e-4, "max_epochs": 150,
+                "projection": 32, "dropout": 0.3, "lr": 5e-3, "weight_decay": 1e-3, "max_epochs": 150,
                 "patience": 20, "val_fraction": 0.2, "contrastive_weight": 0.1, "regression_weight": 0.1,
                 "temperature": 0.1, "device": "cpu", "threads": 1}
 

@@ -3,8 +3,10 @@
     node encoders (one Linear per node type, + a structure embedding on anatomy nodes)
       -> message passing: HeteroGraphConv of SAGEConv (STG), or one SAGE/GCN/GAT conv on the
          homogeneous view of the same graph, or none (MLP on the concatenated node features)
-      -> readout: image-graph embedding (mean, max of anatomy nodes + CT-global node) and the
-         clinical node -> patient embedding (the spatial part)
+      -> readout: image-graph embedding (the five anatomy nodes, in structure order, and the
+         CT-global node, concatenated: every patient has the same structures, and pooling them
+         would mix the tumour with the liver) and the clinical node -> patient embedding
+         (the spatial part)
       -> head: the temporal module (12 learned year embeddings combined with the patient
          embedding -> per-year hazard logits), a single risk score + year baselines, or a Cox risk.
 
@@ -221,7 +223,7 @@ class SurvivalGNN(nn.Module):
             width = h * ((len(NODE_NAMES) if has_image else 0) + ("ct" in ntypes) + ("clinical" in ntypes))
             self.image_readout = None
         else:
-            self.image_readout = nn.Linear(3 * h, h) if has_image else None
+            self.image_readout = nn.Linear((len(NODE_NAMES) + 1) * h, h) if has_image else None
             width = h * (has_image + ("clinical" in ntypes))
         self.fuse = nn.Sequential(nn.Linear(width, h), nn.ReLU(), nn.Dropout(config.dropout))
         if config.uses_contrastive:
@@ -246,9 +248,7 @@ class SurvivalGNN(nn.Module):
             parts = [h[nt].reshape(n, -1) for nt in ("anatomy", "ct", "clinical") if nt in h]
         else:
             if self.image_readout is not None:
-                graph.nodes["anatomy"].data["h"] = h["anatomy"]
-                pooled = [dgl.mean_nodes(graph, "h", ntype="anatomy"), dgl.max_nodes(graph, "h", ntype="anatomy"),
-                          h["ct"]]
+                pooled = [h["anatomy"].reshape(n, -1), h["ct"]]
                 image = torch.relu(self.image_readout(torch.cat(pooled, dim=1)))
                 parts.append(image)
             if "clinical" in h:

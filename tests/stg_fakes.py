@@ -78,3 +78,16 @@ def attach_fakes(cohort, sources=("radiomics",), seed: int = 0) -> None:
     cohort.artefacts["geometry"] = geometry
     for source in sources:
         cohort.artefacts[source] = fake_features(geometry, source, seed)
+
+
+def fake_cohort(drawn, name: str = "stg-test"):
+    """A clinical-only Cohort from a synthetic draw, with fake imaging artefacts and its graphs."""
+    from benchmark import datasets
+    from stg import graphs
+
+    cohort = datasets.cohort_from_clinical(drawn.clinical, name, None)
+    cohort.truth = drawn.patients
+    attach_fakes(cohort)
+    cohort.artefacts["graphs_radiomics"] = graphs.build(cohort.patient_ids, cohort.artefacts["radiomics"],
+                                                        cohort.artefacts["geometry"])
+    return cohort

@@ -1,0 +1,91 @@
+"""STG model, training and method contract: parameter counts, lite ratio, determinism, learning, leakage."""
+import numpy as np
+import pytest
+import torch
+from stg_fakes import fake_cohort
+
+from benchmark import methods, splits
+from benchmark.methods import FoldData
+from benchmark.metrics import evaluate
+from stg.inputs import GraphInputs
+from stg.methods import LITE_RATIO
+from stg.model import ModelConfig, SurvivalGNN, lite_config, n_trainable
+
+NEURAL = ["stg", "stg-lite", "stg-no-contrastive", "stg-no-temporal", "stg-no-edge-attributes", "stg-homogeneous",
+          "stg-clinical-only", "stg-image-only", "gcn", "gat", "sage", "mlp", "deepsurv"]
+#: Input widths of the CPU profile on the synthetic cohort: 107 radiomics features + present flag, 18 clinical.
+DIMS = {"anatomy": 108, "ct": 108, "clinical": 18}
+FULL_PARAMS = 169_395
+LITE_PARAMS = 36_573   # hidden 28, year embeddings 7, contrastive 14: 21.59 %
+
+
+@pytest.fixture(scope="module")
+def cohort(drawn_cohort):
+    return fake_cohort(drawn_cohort)
+
+
+@pytest.fixture(scope="module")
+def folds(cohort):
+    split = splits.make_splits(cohort, "dfs", "cv", 4, 1, seed=0)[0]
+
+    def side(ids):
+        return FoldData(cohort, np.array(ids), "dfs", "preoperative", seed=7)
+    return side(split.train), side(split.test)
+
+
+def test_parameter_counts_full_and_lite():
+    full = SurvivalGNN(DIMS, ModelConfig())
+    lite = SurvivalGNN(DIMS, lite_config(DIMS, ModelConfig(), LITE_RATIO))
+    assert (n_trainable(full), n_trainable(lite)) == (FULL_PARAMS, LITE_PARAMS)
+    assert abs(n_trainable(lite) / n_trainable(full) - LITE_RATIO) <= 0.01
+
+
+def test_lite_ratio_holds_for_other_input_widths():
+    for dims in ({"anatomy": 9, "ct": 9, "clinical": 30}, {"anatomy": 513, "ct": 513, "clinical": 15}):
+        ratio = n_trainable(SurvivalGNN(dims, lite_config(dims, ModelConfig(), LITE_RATIO))) / n_trainable(
+            SurvivalGNN(dims, ModelConfig()))
+        assert abs(ratio - LITE_RATIO) <= 0.01, dims
+
+
+@pytest.mark.parametrize("name", NEURAL)
+def test_method_contract(name, folds):
+    train, test = folds
+    model = methods.get(name)(max_epochs=4).fit(train)
+    prediction = model.predict(test)
+    prediction.validate(len(test), len(test.time_grid))
+    assert prediction.year_status.shape == (len(test), 12)
+    assert prediction.year.min() >= 0 and prediction.year.max() <= 12
+    assert model.n_params() == sum(p.numel() for p in model.model_.parameters() if p.requires_grad) > 0
+    assert "profile cpu" in model.notes and model.stochastic
+
+
+def test_same_seed_same_metrics(folds):
+    train, test = folds
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(123)   # a different global state must not matter: the fit seeds itself
+        prediction = methods.get("stg")(max_epochs=15).fit(train).predict(test)
+        runs.append(evaluate(prediction, train.y, test.y, test.time_grid, test.units_per_year)[0])
+        torch.manual_seed(999)
+    for key, value in runs[0].items():
+        assert runs[1][key] == pytest.approx(value, abs=1e-6, nan_ok=True), key
+
+
+def test_fit_reduces_the_loss_and_ranks_better_than_chance(folds):
+    from sksurv.metrics import concordance_index_censored
+    train, test = folds
+    model = methods.get("stg")().fit(train)
+    assert model.history_.train_loss[-1] < 0.9 * model.history_.train_loss[0]
+    risk = model.predict(test).risk
+    assert concordance_index_censored(test.y["event"], test.y["time"], risk)[0] > 0.6
+
+
+def test_standardisation_uses_training_patients_only(cohort, folds):
+    train, test = folds
+    graphs = cohort.artefacts["graphs_radiomics"]
+    inputs = GraphInputs(graphs).fit(train)
+    raw = np.stack([graphs.graphs[list(graphs.ids).index(pid)].nodes["anatomy"].data["x"].numpy() for pid in train.ids])
+    expected = np.nanmean(raw.reshape(len(train), -1), axis=0)
+    assert np.allclose(inputs.anatomy_.mean, expected, atol=1e-5)
+    batch = inputs.transform(test)
+    assert batch.n == len(test) and torch.isfinite(batch.graph.nodes["anatomy"].data["h0"]).all()
