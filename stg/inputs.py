@@ -101,6 +101,7 @@ class GraphInputs:
 
     def transform(self, data: FoldData) -> Batch:
         graph = self._image_features(data.ids) if self.graphs is not None else _clinical_only(len(data))
+        graph.create_formats_()   # sparse formats once per batch, not once per relation per epoch
         graph.nodes["clinical"].data["h0"] = _tensor(self.clinical_.transform(data.X.to_numpy(dtype=float)))
         outcome = data.cohort.outcome(data.endpoint, data.ids)
         years = outcome["time"].to_numpy(dtype=float) / data.units_per_year
