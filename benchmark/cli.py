@@ -1,4 +1,4 @@
-"""Command line: ``python -m benchmark list | run | report``.
+"""Command line: ``python -m benchmark list | run | prepare | report | check``.
 
 Unknown names and bad values print one line and exit 2; a run with any errored cell exits 1.
 """
@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import datasets, html_report, methods, plots, reports, runner
+from . import backends, datasets, html_report, methods, plots, reports, runner, tuning
+from . import check as ci
 from .clinical import ClinicalTableError
 
 #: Datasets of `run --all` when no -d is given: the embedded default, then the real tabular sets.
@@ -55,12 +56,29 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="recompute finished cells")
     run.add_argument("--collect", action="store_true", help="compute nothing: report what is finished and write tables")
     run.add_argument("--no-progress", action="store_true")
+    run.add_argument("--tune", action="store_true",
+                     help="tune each method's search space by Optuna inner CV on every training fold")
+    run.add_argument("--trials", type=positive_int,
+                     help=f"trials per cell with --tune (default {tuning.DEFAULT_TRIALS})")
+    run.add_argument("--storage", help="Optuna storage URL with --tune (default: journal file under --output)")
+    run.add_argument("--backend", choices=backends.BACKENDS, default="local",
+                     help="local (default; -j worker processes) or dask (a cluster; -j workers of a LocalCluster)")
+    run.add_argument("--scheduler", help="Dask scheduler address tcp://HOST:PORT (default: start a LocalCluster)")
 
     prepare = commands.add_parser("prepare", help="generate (synthetic) and prepare a CRLM imaging cohort")
     prepare.add_argument("-d", "--dataset", "--data", dest="dataset", default=datasets.DEFAULT_DATASET,
                          help="crlm-synthetic[:...] (default) or tcia:PATH")
     prepare.add_argument("--data-dir", type=Path, default=Path("data"))
     prepare.add_argument("-j", "--jobs", type=positive_int, default=1)
+
+    check = commands.add_parser("check", help="CI regression guard on metrics, or the smoke test of one method")
+    check.add_argument("-m", "--method", action="append", default=[],
+                       help="smoke-test this method on a tiny cohort instead (repeatable)")
+    check.add_argument("--update", action="store_true", help="rewrite the reference from this run")
+    check.add_argument("--reference", type=Path, default=ci.REFERENCE,
+                       help=f"reference metrics (default {ci.REFERENCE})")
+    check.add_argument("-j", "--jobs", type=positive_int, default=1, help="parallel worker processes")
+    check.add_argument("--data-dir", type=Path, default=Path("data"), help="generated data and caches (default data/)")
 
     report = commands.add_parser("report", help="tables, plots and the HTML report from finished cells")
     report.add_argument("--output", type=Path, default=Path("results"), help="results root (default results/)")
@@ -95,11 +113,15 @@ def run_config(args) -> runner.RunConfig:
     for spec in chosen:
         datasets.parse_spec(spec)
     method_names = [c.name for c in methods.available()] if args.all and not args.method else args.method
+    if not args.tune and (args.trials or args.storage):
+        raise UsageError("run: --trials and --storage need --tune")
+    backends.check(args.backend, args.scheduler)
     return runner.RunConfig(
         datasets=chosen or (ALL_DATASETS if args.all else [datasets.DEFAULT_DATASET]),
         methods=method_names, endpoints=args.endpoint, protocols=args.protocol, feature_set=args.feature_set,
         folds=args.folds, repeats=args.repeats, seed=args.seed, n_jobs=args.jobs, output=args.output,
-        data_dir=args.data_dir, force=args.force)
+        data_dir=args.data_dir, force=args.force, tune=args.tune, trials=args.trials or tuning.DEFAULT_TRIALS,
+        storage=args.storage, backend=args.backend, scheduler=args.scheduler)
 
 
 def command_run(args) -> int:
@@ -159,13 +181,21 @@ def command_report(args) -> int:
     return 0
 
 
+def command_check(args) -> int:
+    if args.method:
+        if args.update:
+            raise UsageError("check: --update rewrites the whole reference; give no -m")
+        return ci.smoke(args.method, args.data_dir)
+    return ci.regression(args.reference, args.data_dir, args.jobs, update=args.update)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"list": lambda a: command_list(), "run": command_run, "prepare": command_prepare,
-                "report": command_report}
+                "report": command_report, "check": command_check}
     try:
         return handlers[args.command](args)
     except (UsageError, methods.MethodError, datasets.DatasetError, ClinicalTableError,
-            runner.splits.SplitError) as error:
+            runner.splits.SplitError, backends.BackendError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
