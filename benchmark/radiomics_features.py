@@ -22,6 +22,8 @@ from .node_features import CaseFeatures, build_table, mask_problem, node_masks
 from .prepared import PreparedCase
 
 PARAMS = Path(__file__).with_name("radiomics.yaml")
+#: Bump when the extraction code changes what it stores, so caches from older code are not reused.
+CODE_VERSION = 2
 
 
 def quiet_radiomics() -> None:
@@ -59,7 +61,14 @@ def node_radiomics(case: PreparedCase, mask: np.ndarray, params: Path = PARAMS
         result = extractor(params).execute(image, label, label=1)
     except (ValueError, RuntimeError) as error:  # pyradiomics' verdict on a degenerate ROI
         return None, f"pyradiomics: {str(error).splitlines()[0]}"
-    return {key: float(value) for key, value in result.items() if not key.startswith("diagnostics_")}, None
+    return {key: _real(value) for key, value in result.items() if not key.startswith("diagnostics_")}, None
+
+
+def _real(value) -> float:
+    """A feature value as float; pyradiomics returns a complex number where a feature is undefined
+    (e.g. elongation of a degenerate shape): NaN, not its real part."""
+    value = np.asarray(value).item()
+    return float("nan") if isinstance(value, complex) and value.imag != 0 else float(np.real(value))
 
 
 def extract_cases(cases: Sequence[PreparedCase], params: Path = PARAMS) -> list[CaseFeatures]:
@@ -82,7 +91,8 @@ def extract_cases(cases: Sequence[PreparedCase], params: Path = PARAMS) -> list[
 
 def cache_salt(params: Path = PARAMS) -> str:
     import radiomics
-    return f"radiomics-{radiomics.__version__}-{hashlib.sha256(Path(params).read_bytes()).hexdigest()}"
+    params_hash = hashlib.sha256(Path(params).read_bytes()).hexdigest()
+    return f"radiomics-{radiomics.__version__}-code{CODE_VERSION}-{params_hash}"
 
 
 def radiomics_table(cohort, cache_dir: Path, n_jobs: int = 1) -> FeatureTable:

@@ -79,3 +79,8 @@ def test_provider_is_registered_and_refuses_a_cohort_without_images(tmp_path, cl
     assert artefacts.PROVIDERS["radiomics"] == "benchmark.radiomics_features:radiomics_table"
     with pytest.raises(ArtefactError, match="need CT images.*crlm-test"):
         radiomics_features.radiomics_table(clinical_cohort, tmp_path, n_jobs=1)
+
+
+def test_complex_feature_value_is_nan_not_its_real_part():
+    assert np.isnan(radiomics_features._real(np.array(1 + 2j)))
+    assert radiomics_features._real(np.complex128(2.0)) == 2.0 and radiomics_features._real(np.array(1.5)) == 1.5
