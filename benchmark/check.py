@@ -69,7 +69,7 @@ def measure_methods(data_dir: Path, n_jobs: int) -> dict[str, dict]:
         else:
             runnable.append(name)
     with tempfile.TemporaryDirectory(prefix="stg-check-") as output:
-        summary = runner.execute(profile_config(runnable, Path(output), data_dir, n_jobs), progress=False)
+        summary = runner.execute(profile_config(runnable, Path(output), data_dir, n_jobs))
         frame = results.read_all(Path(output))
     for _, name, reason in summary.not_applicable:
         entries[name] = {"kind": kind(methods.get(name)), "status": "not applicable", "error": reason}
@@ -157,6 +157,11 @@ def regression(reference_path: Path, data_dir: Path, n_jobs: int = 1, update: bo
               "run `python -m benchmark check --update`")
         return 1
     rows = compare(reference, current)
+    if update:
+        new = [row["method"] for row in rows if row["verdict"] == "MISSING"]
+        rows = [row for row in rows if row["verdict"] != "MISSING"]
+        if new:
+            print(f"\nnew in the reference: {', '.join(new)}")
     if rows:
         print("\nWhat moved:")
         print_rows(rows)
