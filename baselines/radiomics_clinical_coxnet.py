@@ -5,7 +5,7 @@ from benchmark.feature_selection import RadiomicsInputs
 
 class RadiomicsClinicalCoxNet(RadiomicsInputs, CoxNet):
     name = "radiomics_clinical_coxnet"
-    description = ("elastic-net Cox (alpha by inner CV) on clinical + per-node radiomics features; "
+    description = ("elastic-net Cox (alpha by inner CV) on clinical + per-node radiomics + morphometry; "
                    "correlation filter and top univariate Cox features fitted on the training fold")
     with_clinical = True
     defaults = {**CoxNet.defaults, **RadiomicsInputs.selection_defaults}

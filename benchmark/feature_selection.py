@@ -85,7 +85,9 @@ class UnivariateCoxSelector(SelectorMixin, BaseEstimator):
 
 
 class RadiomicsInputs:
-    """Mixin for an `SksurvMethod`: radiomics features (plus clinical ones when `with_clinical`),
+    """Mixin for an `SksurvMethod`: per-node radiomics plus the segmentation's morphometry (the
+    prepared geometry row: node volumes, tumour count, tumour-vessel distances and contacts, the
+    same quantities STG reads as edge attributes), plus clinical features when `with_clinical`;
     reduced by a correlation filter and univariate Cox ranking fitted on the training fold."""
 
     requires = ("images", "radiomics")
@@ -94,7 +96,9 @@ class RadiomicsInputs:
 
     def features(self, data) -> pd.DataFrame:
         radiomics = data.artefact("radiomics").loc(data.ids).flat()
-        return pd.concat([data.X, radiomics], axis=1) if self.with_clinical else radiomics
+        morphometry = data.artefact("geometry").loc[data.ids].add_prefix("geometry:")
+        imaging = pd.concat([radiomics, morphometry], axis=1)
+        return pd.concat([data.X, imaging], axis=1) if self.with_clinical else imaging
 
     def selection(self) -> list:
         return [CorrelationFilter(self.params["max_correlation"]), UnivariateCoxSelector(self.params["n_selected"])]

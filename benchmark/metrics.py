@@ -115,9 +115,13 @@ def year_metrics(pred_years, time_years, event) -> tuple[dict, dict]:
         "n_evaluable_mae": float(exact_known.sum()),
     }
     within = gap <= 1
-    out["taa_pm1"] = float(within[taa_known].mean()) if taa_known.any() else _nan(reasons, "taa_pm1", "no evaluable patient")
-    out["acc_exact"] = float((gap == 0)[exact_known].mean()) if exact_known.any() else _nan(reasons, "acc_exact", "no evaluable patient")
-    out["mae_years"] = float(gap[exact_known].mean()) if exact_known.any() else _nan(reasons, "mae_years", "no evaluable patient")
+
+    def mean_over(values: np.ndarray, known: np.ndarray, key: str) -> float:
+        return float(values[known].mean()) if known.any() else _nan(reasons, key, "no evaluable patient")
+
+    out["taa_pm1"] = mean_over(within, taa_known, "taa_pm1")
+    out["acc_exact"] = mean_over(gap == 0, exact_known, "acc_exact")
+    out["mae_years"] = mean_over(gap, exact_known, "mae_years")
     if event.any():
         out["taa_pm1_events"] = float(within[event].mean())
         out["acc_exact_events"] = float((gap == 0)[event].mean())

@@ -66,7 +66,7 @@ def spec_from_name(name: str) -> str | None:
 def data_present(spec: datasets.DatasetSpec, data_dir: Path) -> bool:
     """True when loading `spec` reads existing data (a report never generates a cohort)."""
     if spec.kind == "crlm-synthetic":
-        return (datasets.synthetic_root(data_dir, spec) / "COMPLETE").is_file()
+        return datasets.synthetic_ready(data_dir, spec)
     if spec.kind == "tcia":
         return spec.path is not None and spec.path.is_dir()
     return True

@@ -68,7 +68,8 @@ class Cell:
         return Path(root) / self.directory / f"{self.stem}.predictions.csv"
 
     def label(self) -> str:
-        return f"{self.dataset}/{self.endpoint}/{self.protocol}/{self.feature_set}/{self.method} r{self.repeat} f{self.fold}"
+        where = f"{self.dataset}/{self.endpoint}/{self.protocol}/{self.feature_set}/{self.method}"
+        return f"{where} r{self.repeat} f{self.fold}"
 
 
 @lru_cache(maxsize=1)

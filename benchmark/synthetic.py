@@ -2,7 +2,8 @@
 
 Per patient a latent anatomy (liver ellipsoid, future-liver-remnant plane, portal and hepatic
 vessel centrelines, tumours with sizes and positions) is drawn first. The clinical columns are
-read off that anatomy (max_tumor_size, multiple_metastases, bilobar_disease, CEA, Fong score, ...)
+read off that anatomy (max_tumor_size as a noisy one-axis measurement, multiple_metastases,
+bilobar_disease, CEA, Fong score, ...)
 and the event times come from a known hazard of anatomical and clinical terms, so the true risk
 of each patient is known and tables can show the oracle C-index, the ceiling no model can pass.
 
@@ -38,6 +39,11 @@ DEATH_SCALE = 320.0
 LIVER_ONLY_RECURRENCE = 0.5
 ORACLE_HORIZON_MONTHS = 36.0
 MAX_TUMOURS = 35
+#: The clinical max_tumor_size is a reported one-axis measurement, not the true largest diameter:
+#: log-normal error of this sd (about 25 %, the inter-observer spread of 1-D lesion measurements).
+MAX_SIZE_MEASUREMENT_SD = 0.25
+#: Bumped whenever a change to this module changes the drawn cohort, so cached trees are redrawn.
+GENERATOR_VERSION = 2
 
 #: Canonical vessel centrelines in unit-ellipsoid coordinates: (name, start, end, radius in mm).
 PORTAL_SEGMENTS = [
@@ -161,7 +167,8 @@ def _draw_clinical(rng: np.random.Generator, anatomy: pd.DataFrame) -> pd.DataFr
     table["multiple_metastases"] = (anatomy["n_tumours"].to_numpy() > 1).astype(int)
     cea = np.exp(1.8 + 0.55 * burden + rng.normal(0, 1.3, n))
     table["carcinoembryonic_antigen"] = np.clip(cea, 0.5, 20000).round(1)
-    table["max_tumor_size"] = (anatomy["max_diameter_mm"].to_numpy() / 10).round(1)
+    measured = anatomy["max_diameter_mm"].to_numpy() * np.exp(rng.normal(0, MAX_SIZE_MEASUREMENT_SD, n))
+    table["max_tumor_size"] = (measured / 10).round(1)
     score = (table["node_positive_primary"] + table["synchronous_crlm"] + table["multiple_metastases"]
              + (table["carcinoembryonic_antigen"] > 200) + (table["max_tumor_size"] > 5)).astype(float)
     table["clinrisk_score"] = score

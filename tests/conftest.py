@@ -1,7 +1,6 @@
 """Shared fixtures: small cohorts built in memory so tests stay fast."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from benchmark import datasets, synthetic

@@ -10,6 +10,7 @@ from benchmark import methods, splits
 from benchmark.feature_selection import CorrelationFilter, UnivariateCoxSelector, cox_scores
 from benchmark.feature_table import NODE_COLUMNS, FeatureTable
 from benchmark.methods import FoldData
+from benchmark.prepared import geometry_columns
 
 RADIOMICS = ["radiomics_rsf", "radiomics_coxnet", "radiomics_clinical_coxnet"]
 
@@ -50,6 +51,14 @@ def fake_radiomics(cohort, leak_ids=(), seed=0) -> FeatureTable:
     return FeatureTable("radiomics", values, present, [])
 
 
+def fake_geometry(cohort) -> pd.DataFrame:
+    """A noise geometry row per patient, in the prepared schema."""
+    rng = np.random.default_rng(7)
+    columns = geometry_columns()
+    return pd.DataFrame(rng.normal(size=(len(cohort.patient_ids), len(columns))),
+                        index=cohort.patient_ids, columns=columns)
+
+
 def c_index(model, data) -> float:
     prediction = model.predict(data)
     return concordance_index_censored(data.y["event"], data.y["time"], prediction.risk)[0]
@@ -63,9 +72,9 @@ def test_a_feature_leaking_test_labels_does_not_help(clinical_cohort):
     train = FoldData(cohort, np.array(split.train), "dfs", "preoperative", seed=0)
     test = FoldData(cohort, np.array(split.test), "dfs", "preoperative", seed=0)
 
-    cohort.artefacts = {"radiomics": fake_radiomics(cohort, leak_ids=split.test)}
+    cohort.artefacts = {"radiomics": fake_radiomics(cohort, leak_ids=split.test), "geometry": fake_geometry(cohort)}
     with_leak = methods.get("radiomics_coxnet")(n_selected=5).fit(train)
-    cohort.artefacts = {"radiomics": fake_radiomics(cohort)}
+    cohort.artefacts = {"radiomics": fake_radiomics(cohort), "geometry": fake_geometry(cohort)}
     without_leak = methods.get("radiomics_coxnet")(n_selected=5).fit(train)
     assert abs(c_index(with_leak, test) - c_index(without_leak, test)) < 0.05
 
@@ -80,13 +89,16 @@ def test_a_feature_leaking_test_labels_does_not_help(clinical_cohort):
 @pytest.mark.parametrize("name", RADIOMICS)
 def test_radiomics_methods_contract(name, clinical_cohort):
     cohort = copy.copy(clinical_cohort)
-    cohort.artefacts = {"radiomics": fake_radiomics(cohort)}
+    cohort.artefacts = {"radiomics": fake_radiomics(cohort), "geometry": fake_geometry(cohort)}
     split = splits.make_splits(cohort, "dfs", "cv", 4, 1, seed=0)[0]
     train = FoldData(cohort, np.array(split.train), "dfs", "preoperative", seed=0)
     test = FoldData(cohort, np.array(split.test), "dfs", "preoperative", seed=0)
     method = methods.get(name)
     assert method.requires == ("images", "radiomics")
     assert method.applicable(cohort) == "needs CT images; the dataset has none"
+    columns = method().features(train).columns
+    assert {"tumour:f0", "geometry:n_tumours"} <= set(columns)
+    assert ("preoperative" in name or "clinical" in name) == ("age" in columns)
     model = method(n_selected=4).fit(train)
     model.predict(test).validate(len(test), len(test.time_grid))
     assert model.preprocess_[-1].get_support().sum() == 4

@@ -18,7 +18,6 @@ from benchmark.metrics import (
 )
 
 
-
 def test_taa_17_of_20_within_one_year_is_085():
     true_years = np.arange(20) % 8 + 3.5
     predicted = true_years.copy()
