@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import clinical, synthetic
+from . import clinical, results, synthetic
 from .cohort import Cohort
 
 DEFAULT_DATASET = "crlm-synthetic"
@@ -153,6 +153,7 @@ def ensure_synthetic(data_dir: Path, spec: DatasetSpec, n_jobs: int = 1) -> Path
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=root.name + ".", dir=root.parent))
+    staging.chmod(0o777 & ~results.current_umask())   # mkdtemp's private mode would outlive the rename
     try:
         drawn = synthetic.generate(spec.n_patients, seed=spec.seed)
         clinical.write_clinical_xlsx(drawn.clinical, staging / clinical.CLINICAL_FILENAME)

@@ -24,11 +24,20 @@ VERSIONED_PACKAGES = ("numpy", "scipy", "pandas", "scikit-learn", "scikit-surviv
                       "pyradiomics-bhklab", "SimpleITK", "pydicom", "highdicom", "optuna")
 
 
+def current_umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def atomic_write_text(path: Path, text: str) -> None:
+    """Write `path` whole or not at all (temporary file + rename), readable like any other file
+    (mkstemp's private 0600 mode would otherwise survive the rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(handle, 0o666 & ~current_umask())
         with os.fdopen(handle, "w") as stream:
             stream.write(text)
         os.replace(temporary, path)

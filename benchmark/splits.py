@@ -45,6 +45,11 @@ def strata(event: np.ndarray, bins: np.ndarray, n_splits: int) -> np.ndarray:
     return labels
 
 
+def paper_split_possible(cohort: Cohort) -> bool:
+    """The fixed split holds out PAPER_TEST_SIZE patients; it needs a training side at least as big."""
+    return len(cohort.patient_ids) > 2 * PAPER_TEST_SIZE
+
+
 def make_splits(cohort: Cohort, endpoint: str, protocol: str, folds: int, repeats: int, seed: int) -> list[Split]:
     ids = cohort.patient_ids
     outcome = cohort.outcome(endpoint)
@@ -52,7 +57,7 @@ def make_splits(cohort: Cohort, endpoint: str, protocol: str, folds: int, repeat
     bins = cohort.year_bins(endpoint)
     splits = []
     if protocol == "paper":
-        if len(ids) <= PAPER_TEST_SIZE * 2:
+        if not paper_split_possible(cohort):
             raise SplitError(f"{cohort.name}: the fixed split needs more than {2 * PAPER_TEST_SIZE} patients")
         labels = strata(event, bins, 2)
         splitter = StratifiedShuffleSplit(n_splits=1, test_size=PAPER_TEST_SIZE, random_state=seed)

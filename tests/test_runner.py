@@ -1,4 +1,5 @@
 """Runner and CLI: resumable, atomic cells; errors recorded without losing the run; clear usage errors."""
+import copy
 import json
 import subprocess
 import sys
@@ -62,6 +63,18 @@ def test_cells_are_written_with_metrics_and_skipped_on_rerun(tmp_path):
     assert result_files(tmp_path / "out") == files
 
 
+def test_a_small_imaging_cohort_runs_without_the_fixed_split_and_says_why(tmp_path, monkeypatch, clinical_cohort):
+    small = copy.deepcopy(clinical_cohort)
+    for patient in small.patient_ids[30:]:
+        small.exclude(patient, "left out by the test")
+    monkeypatch.setattr(runner, "load_cohort", lambda *args, **kwargs: small)
+    the_plan = runner.plan(config(tmp_path, datasets=["crlm-synthetic:n=30"]))
+    assert {cell.protocol for cell in the_plan.cells} == {"cv"}
+    assert [reason for *_, reason in the_plan.skipped] == ["fixed 177/20 split: needs more than 40 patients, has 30"]
+    with pytest.raises(runner.splits.SplitError, match="needs more than 40"):
+        runner.plan(config(tmp_path, datasets=["crlm-synthetic:n=30"], protocols=["paper"]))
+
+
 def test_same_seed_same_metrics(tmp_path):
     runner.execute(config(tmp_path / "a", methods=["rsf"]), progress=False)
     runner.execute(config(tmp_path / "b", methods=["rsf"]), progress=False)
@@ -85,6 +98,7 @@ def test_an_errored_cell_is_recorded_and_the_run_goes_on(tmp_path, with_explodin
 def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
     target = tmp_path / "cell.json"
     results.atomic_write_text(target, "old")
+    assert target.stat().st_mode & 0o777 == 0o666 & ~results.current_umask()   # not mkstemp's private 0600
 
     def crash(*args):
         raise KeyboardInterrupt
