@@ -5,11 +5,14 @@ Unknown names and bad values print one line and exit 2; a run with any errored c
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
-from . import backends, datasets, html_report, methods, plots, reports, runner, tuning
+import yaml
+
+from . import backends, datasets, deep_features, html_report, methods, plots, reports, runner, tuning
 from . import check as ci
 from .clinical import ClinicalTableError
 
@@ -29,6 +32,39 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1: {value}")
     return value
+
+
+def existing_file(text: str) -> Path:
+    if not Path(text).is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    return Path(text)
+
+
+def method_overrides(texts: list[str], method_names: list[str]) -> dict[str, dict]:
+    """``METHOD.KEY=VALUE`` strings -> {method: {key: value}}, values read as YAML scalars
+    (``64`` is an int, ``1e-3`` a float, ``paper`` a string); every override is checked against
+    the method's parameters before anything runs."""
+    overrides: dict[str, dict] = {}
+    for text in texts:
+        target, equals, value = text.partition("=")
+        method, dot, key = target.partition(".")
+        if not (equals and dot and method and key):
+            raise UsageError(f"run: --set {text!r}: expected METHOD.KEY=VALUE, e.g. stg.profile=paper")
+        if method not in method_names:
+            raise UsageError(f"run: --set {text!r}: method {method!r} is not part of this run")
+        overrides.setdefault(method, {})[key] = yaml.safe_load(value)
+    for method, params in overrides.items():
+        methods.get(method)(**params)   # raises MethodError naming the valid parameters
+    return overrides
+
+
+def set_encoder_environment(args) -> None:
+    """The CT encoder reads its configuration from the environment, which worker processes inherit."""
+    for value, name in ((args.encoder_weights, deep_features.WEIGHTS_ENV),
+                        (args.encoder_width, deep_features.WIDTH_ENV),
+                        (args.encoder_input, deep_features.INPUT_ENV)):
+        if value is not None:
+            os.environ[name] = str(Path(value).resolve() if isinstance(value, Path) else value)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--backend", choices=backends.BACKENDS, default="local",
                      help="local (default; -j worker processes) or dask (a cluster; -j workers of a LocalCluster)")
     run.add_argument("--scheduler", help="Dask scheduler address tcp://HOST:PORT (default: start a LocalCluster)")
+    run.add_argument("--set", action="append", default=[], metavar="METHOD.KEY=VALUE", dest="overrides",
+                     help="override one parameter of one method, e.g. stg.profile=paper (repeatable)")
+    run.add_argument("--encoder-weights", type=existing_file,
+                     help="MedicalNet-format ResNet-18 checkpoint for the CT encoder (default: seeded random init)")
+    run.add_argument("--encoder-width", type=positive_int,
+                     help=f"CT encoder features per node (default {deep_features.DEFAULT_WIDTH}; the paper: 4096)")
+    run.add_argument("--encoder-input", type=positive_int,
+                     help=f"CT encoder input cube side in voxels (default {deep_features.INPUT_SIZE})")
 
     prepare = commands.add_parser("prepare", help="generate (synthetic) and prepare a CRLM imaging cohort")
     prepare.add_argument("-d", "--dataset", "--data", dest="dataset", default=datasets.DEFAULT_DATASET,
@@ -116,12 +160,14 @@ def run_config(args) -> runner.RunConfig:
     if not args.tune and (args.trials or args.storage):
         raise UsageError("run: --trials and --storage need --tune")
     backends.check(args.backend, args.scheduler)
+    overrides = method_overrides(args.overrides, method_names)
+    set_encoder_environment(args)
     return runner.RunConfig(
         datasets=chosen or (ALL_DATASETS if args.all else [datasets.DEFAULT_DATASET]),
         methods=method_names, endpoints=args.endpoint, protocols=args.protocol, feature_set=args.feature_set,
         folds=args.folds, repeats=args.repeats, seed=args.seed, n_jobs=args.jobs, output=args.output,
         data_dir=args.data_dir, force=args.force, tune=args.tune, trials=args.trials or tuning.DEFAULT_TRIALS,
-        storage=args.storage, backend=args.backend, scheduler=args.scheduler)
+        storage=args.storage, backend=args.backend, scheduler=args.scheduler, params=overrides)
 
 
 def command_run(args) -> int:

@@ -105,6 +105,11 @@ class Method(abc.ABC):
             return "needs the true risk; only synthetic cohorts have it"
         return None
 
+    def inputs(self) -> tuple[str, ...]:
+        """The derived inputs this configured instance reads (the runner builds them before any
+        cell runs); `requires` unless a parameter changes them."""
+        return self.requires
+
     @classmethod
     def search_space(cls, trial) -> dict:
         """Hyper-parameters to tune (Optuna trial -> params); empty when nothing is tuned."""

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from . import datasets, results, stats
+from . import datasets, results, stats, tuning
 from .results import atomic_write_text
 
 #: (result column, header, decimals) of the formatted tables; metrics get mean ± sd [interval].
@@ -173,7 +173,19 @@ def load_cells(root: Path) -> pd.DataFrame:
     frame["n_test"] = [record.get("n_test") for record in sizes]
     families = method_families()
     frame["family"] = frame["method"].map(lambda m: families.get(m, "baseline"))
+    frame["method"] = [variant_name(m, p) for m, p in zip(frame["method"], frame["params"])]
     return frame
+
+
+def variant_name(method: str, params: dict) -> str:
+    """The row name of a method run with `params`: its own name with the defaults, else the
+    overrides in brackets, so a tuned or re-configured run is never averaged with the default one."""
+    params = dict(params or {})
+    spec = params.pop(tuning.PARAM_KEY, None)
+    parts = [f"{key}={value}" for key, value in sorted(params.items())]
+    if spec:
+        parts.insert(0, f"tuned, {spec['trials']} trials")
+    return f"{method} [{'; '.join(parts)}]" if parts else method
 
 
 def match_split(root: Path, dataset: str, endpoint: str, protocol: str,

@@ -8,6 +8,7 @@ their traceback and retried on the next run, and the run goes on.
 """
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -224,7 +225,10 @@ class Summary:
 def prepare_inputs(the_plan: Plan, cells: list[results.Cell], config: RunConfig) -> None:
     """Build, in this process, every artefact the methods of `cells` require."""
     for name, spec in the_plan.specs.items():
-        needed = [r for c in {c.method for c in cells if c.dataset == name} for r in methods.get(c).requires]
+        configured = {(c.method, json.dumps({k: v for k, v in c.params.items() if k != tuning.PARAM_KEY},
+                                            sort_keys=True)) for c in cells if c.dataset == name}
+        needed = [requirement for method, params in sorted(configured)
+                  for requirement in methods.get(method)(**json.loads(params)).inputs()]
         artefacts.ensure(load_cohort(spec, Path(config.data_dir), config.n_jobs), dict.fromkeys(needed),
                          config.data_dir, config.n_jobs)
 

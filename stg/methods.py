@@ -60,9 +60,10 @@ class NeuralSurvivalMethod(Method):
         self.params = {**self.defaults, **PROFILES[profile], **params}   # explicit values win
         self.notes = [f"profile {profile}"]
 
-    @property
-    def uses_graphs(self) -> bool:
-        return any(r.startswith("graphs_") for r in self.requires)
+    def inputs(self) -> tuple[str, ...]:
+        """The graphs of the chosen node features (the paper profile reads the CT encoder's)."""
+        graphs = f"graphs_{self.params['features']}"
+        return tuple(graphs if r.startswith("graphs_") else r for r in self.requires)
 
     def model_config(self) -> ModelConfig:
         return ModelConfig(**{**{k: v for k, v in self.params.items() if k in _MODEL_FIELDS}, **self.architecture})
@@ -76,7 +77,8 @@ class NeuralSurvivalMethod(Method):
                             "cpu" if wanted == "auto" else wanted)
 
     def fit(self, data: FoldData) -> "NeuralSurvivalMethod":
-        graphs = data.artefact(f"graphs_{self.params['features']}") if self.uses_graphs else None
+        graph_inputs = [r for r in self.inputs() if r.startswith("graphs_")]
+        graphs = data.artefact(graph_inputs[0]) if graph_inputs else None
         if graphs is not None:
             self.notes = [f"profile {self.params['profile']}", f"{graphs.source} node features", *graphs.notes]
         self.inputs_ = GraphInputs(graphs).fit(data)

@@ -221,3 +221,10 @@ def test_html_report_renders_in_headless_chromium(tree, chromium, tmp_path):
     subprocess.run([*command, "--window-size=1400,1600", f"--screenshot={shot}", page.as_uri()],
                    capture_output=True, timeout=120, cwd=tmp_path)
     assert shot.stat().st_size > 20000
+
+
+def test_a_reconfigured_or_tuned_run_is_its_own_row():
+    assert reports.variant_name("rsf", {}) == "rsf"
+    assert reports.variant_name("stg", {"profile": "paper", "hidden": 128}) == "stg [hidden=128; profile=paper]"
+    tuned = {"tuning": {"trials": 20, "inner_folds": 3}}
+    assert reports.variant_name("rsf", tuned) == "rsf [tuned, 20 trials]"

@@ -134,11 +134,20 @@ def test_killing_a_run_loses_no_finished_cell_and_recomputes_none(tmp_path):
     (["run", "--all", "-d", "nosuch"], "unknown dataset 'nosuch'"),
     (["run"], "give --all or at least one -m NAME"),
     (["run", "-m", "coxph", "-d", "gbsg2", "--feature-set", "postop"], "unknown feature set 'postop'"),
+    (["run", "-m", "coxph", "--set", "coxph.alhpa=1"], "coxph: unknown parameter(s) ['alhpa']"),
+    (["run", "-m", "coxph", "--set", "rsf.n_estimators=10"], "method 'rsf' is not part of this run"),
+    (["run", "-m", "coxph", "--set", "coxph"], "expected METHOD.KEY=VALUE"),
 ])
 def test_bad_command_lines_exit_2_with_one_line(argv, message, capsys, tmp_path):
     code = cli.main([*argv, "--output", str(tmp_path)] if argv != ["run"] else argv)
     error = capsys.readouterr().err
     assert code == 2 and message in error and len(error.strip().splitlines()) == 1
+
+
+def test_a_parameter_override_reaches_the_cells_as_its_own_variant(tmp_path):
+    args = cli.build_parser().parse_args(["run", "-m", "rsf", "-d", "veterans", "--set", "rsf.n_estimators=20",
+                                          "--set", "rsf.max_features=sqrt"])
+    assert cli.run_config(args).params == {"rsf": {"n_estimators": 20, "max_features": "sqrt"}}
 
 
 def test_bad_numbers_are_rejected_by_the_parser(capsys):

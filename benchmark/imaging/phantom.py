@@ -22,12 +22,14 @@ marks the voxel nearest its centre. CRLM-CT-1074 is scanned prone, as in the rea
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from tqdm.auto import tqdm
 
 from . import writer
 
@@ -161,4 +163,7 @@ def write_synthetic_tree(drawn, root, size: str = "small", seed: int = 0, n_jobs
     vessels = dict(tuple(drawn.vessels.groupby("patient_id")))
     jobs = [delayed(_render_and_write)(Path(root), pid, row, tumours[pid], vessels[pid], size, seed)
             for pid, row in drawn.patients.iterrows()]
-    Parallel(n_jobs=n_jobs)(jobs)
+    written = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs)
+    for _ in tqdm(written, total=len(jobs), desc="render synthetic CT + SEG", unit="patient", disable=None,
+                  file=sys.stderr):
+        pass
