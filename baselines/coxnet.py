@@ -2,7 +2,7 @@
 import warnings
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 from sklearn.model_selection import GridSearchCV, KFold
 from sksurv.linear_model import CoxnetSurvivalAnalysis
 
@@ -19,12 +19,16 @@ class InnerCVCoxnet:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             warnings.filterwarnings("ignore", "all coefficients are zero")  # strongest penalties of the path
+            # The weakest penalties can diverge on an inner fold ("weights are too large"); such an
+            # alpha scores NaN, ranks last and is counted in n_failed_alphas_ instead of printed.
+            warnings.simplefilter("ignore", FitFailedWarning)
             path = CoxnetSurvivalAnalysis(l1_ratio=self.l1_ratio, n_alphas=20, alpha_min_ratio=0.01).fit(X, y)
             search = GridSearchCV(
                 CoxnetSurvivalAnalysis(l1_ratio=self.l1_ratio, fit_baseline_model=True),
                 {"alphas": [[alpha] for alpha in path.alphas_]},
-                cv=KFold(self.inner_folds, shuffle=True, random_state=self.seed), error_score=0.5,
+                cv=KFold(self.inner_folds, shuffle=True, random_state=self.seed), error_score=np.nan,
             ).fit(X, y)
+        self.n_failed_alphas_ = int(np.isnan(search.cv_results_["mean_test_score"]).sum())
         self.alpha_ = float(search.best_params_["alphas"][0])
         self.model_ = search.best_estimator_
         return self

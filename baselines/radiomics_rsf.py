@@ -5,6 +5,6 @@ from benchmark.feature_selection import RadiomicsInputs
 
 class RadiomicsRSF(RadiomicsInputs, RSF):
     name = "radiomics_rsf"
-    description = (f"random survival forest ({RSF.defaults['n_estimators']} trees) on per-node radiomics and morphometry; "
-                   "correlation filter and top univariate Cox features fitted on the training fold")
+    description = (f"random survival forest ({RSF.defaults['n_estimators']} trees) on per-node radiomics and "
+                   "morphometry; correlation filter and top univariate Cox features fitted on the training fold")
     defaults = {**RSF.defaults, **RadiomicsInputs.selection_defaults}
