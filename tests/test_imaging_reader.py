@@ -226,6 +226,8 @@ def test_attach_images_prepares_good_and_excludes_bad_patients(loaded):
     assert "uneven slice spacing" in reasons["CRLM-CT-1005"]
     assert "no clinical row" in reasons["CRLM-CT-1006"]
     assert "no images" in reasons["CRLM-CT-1007"]
+    assert not any(str(cohort.root) in reason for reason in reasons.values())   # footers name no local paths
+    assert reasons["CRLM-CT-1007"].startswith("no images: Colorectal-Liver-Metastases/CRLM-CT-1007")
 
 
 def test_geometry_frame_and_prepared_files(loaded):

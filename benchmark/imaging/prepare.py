@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -222,6 +223,12 @@ def manifest_path(cache_dir: Path) -> Path:
     return Path(cache_dir) / MANIFEST_NAME
 
 
+def _relative(reason: str, root: Path) -> str:
+    """A reason with paths relative to the dataset root: table footers and committed results stay
+    free of this machine's directories (the manifest keeps the full paths)."""
+    return reason.replace(f"{Path(root).resolve()}{os.sep}", "").replace(f"{root}{os.sep}", "")
+
+
 def attach_images(cohort, cache_dir, n_jobs: int = 1, options: PrepareOptions = PrepareOptions()) -> None:
     """Find, validate and prepare each patient's CT + SEG; record them on `cohort.images`,
     exclude (with the reason) patients whose images cannot be used.
@@ -241,11 +248,11 @@ def attach_images(cohort, cache_dir, n_jobs: int = 1, options: PrepareOptions = 
         if pid not in directories:
             reason = f"no images: {collection_directory(cohort.root) / pid} does not exist"
             manifest.append({"patient_id": pid, "status": "excluded", "reason": reason})
-            cohort.exclude(pid, reason)
+            cohort.exclude(pid, _relative(reason, cohort.root))
     for pid in sorted(set(directories) - set(clinical_ids)):
         reason = f"{directories[pid]}: images but no clinical row"
         manifest.append({"patient_id": pid, "status": "skipped", "reason": reason})
-        cohort.exclude(pid, reason)
+        cohort.exclude(pid, _relative(reason, cohort.root))
 
     wanted = [pid for pid in clinical_ids if pid in directories]
     index = _read_index(cache_dir)
@@ -268,7 +275,7 @@ def attach_images(cohort, cache_dir, n_jobs: int = 1, options: PrepareOptions = 
             cohort.images[pid] = cache_dir / record["file"]
             rows[pid] = record["geometry"]
         else:
-            cohort.exclude(pid, record["reason"])
+            cohort.exclude(pid, _relative(record["reason"], cohort.root))
     geometry = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=geometry_columns())
     geometry.index.name = cohort.clinical.index.name
     cohort.artefacts["geometry"] = geometry.astype(float)
