@@ -18,6 +18,7 @@ from pathlib import Path
 
 from benchmark import datasets
 from benchmark.deep_features import EncoderConfig, deep_table
+from benchmark.perf import print_machine_load
 from benchmark.perf.prepare_perf import PeakMemory
 from benchmark.radiomics_features import radiomics_table
 
@@ -51,8 +52,7 @@ def main(argv=None) -> None:
                 print(f"{name:<9} -j {jobs}    cold {cold:6.1f} s ({n / cold:5.2f} patients/s, goal < {goal:.0f} s)  "
                       f"warm {warm:4.2f} s (goal < 5 s)  peak {peak.own:.0f} MiB, {peak.tree:.0f} MiB with workers  "
                       f"[{table.values.shape[1]} features]")
-        load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-        print(f"machine load      {load} (1/5/15 min; figures are inflated when load > CPUs)")
+        print_machine_load()
 
 
 if __name__ == "__main__":

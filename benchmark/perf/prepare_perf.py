@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from benchmark import datasets
+from benchmark.perf import print_machine_load
 from benchmark.resources import rss_mb
 
 
@@ -85,8 +86,7 @@ def main(argv=None) -> None:
         warm = time.perf_counter() - warm_start
         tree_mb = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 2**20
     generate_s, prepare_s = generated - start, prepared - generated
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    print(f"machine load      {load} (1/5/15 min; figures are inflated when load > CPUs)")
+    print_machine_load()
     print(f"cohort            {spec.name}: {args.n} patients, {args.size} images, {args.jobs} job(s), "
           f"{os.cpu_count()} CPU(s)")
     print(f"prepared          {len(cohort.images)} patients, {len(cohort.excluded)} excluded")

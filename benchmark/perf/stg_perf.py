@@ -24,6 +24,7 @@ from torch import nn
 
 from benchmark import datasets, methods
 from benchmark.feature_table import NODE_COLUMNS, FeatureTable
+from benchmark.perf import print_machine_load
 from benchmark.prepared import NODE_NAMES, geometry_columns
 from benchmark.resources import measure
 from stg import graphs
@@ -138,8 +139,7 @@ def main(argv=None) -> None:
         print(f"{name:<9} epoch {seconds * 1e3:7.1f} ms  {args.n / seconds:8.0f} graphs/s  "
               f"floor {floor * 1e3:6.2f} ms  ratio {seconds / floor:6.1f}x (goal <= 1.5x)  "
               f"peak RSS {usage.peak_mb:.0f} MiB (+{usage.increase_mb:.0f})  params {n_trainable(model):,}")
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    print(f"machine load      {load} (1/5/15 min; figures are inflated when load > CPUs)")
+    print_machine_load()
 
 
 if __name__ == "__main__":
