@@ -8,8 +8,10 @@ censoring year, it is unknown and left out. MAE counts such a patient with its k
 the gap between censoring year and predicted year. The ``*_events`` variants use only patients
 with an observed event, the reading closest to the paper.
 
-Survival metrics use scikit-survival. A metric that cannot be computed on a fold (a single
-event, a horizon outside follow-up, ...) is NaN with the reason returned beside it.
+Survival metrics use scikit-survival; the IPCW ones (Uno's C, AUC, IBS) up to the last training
+time with a positive censoring survival, on the test fold censored there. A metric that cannot be
+computed on a fold (a single event, a horizon outside follow-up, ...) is NaN with the reason
+returned beside it.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from sksurv.metrics import (
     cumulative_dynamic_auc,
     integrated_brier_score,
 )
+from sksurv.nonparametric import CensoringDistributionEstimator
 
 from .cohort import N_YEARS, year_bin
 
@@ -145,6 +148,22 @@ def yearwise_accuracy(year_status, time_years, event) -> tuple[float, str | None
     return float(((year_status >= 0.5) == truth_event_free)[known].mean()), None
 
 
+def ipcw_limit(y_train) -> float:
+    """The last training time at which the Kaplan-Meier estimate of the censoring survival is > 0."""
+    times = np.unique(y_train["time"])
+    censoring = CensoringDistributionEstimator().fit(y_train).predict_proba(times)
+    return float(times[censoring > 0].max())
+
+
+def censored_at(y, limit: float) -> np.ndarray:
+    """`y` with every time after `limit` censored at `limit`."""
+    out = y.copy()
+    beyond = out["time"] > limit
+    out["event"][beyond] = False
+    out["time"][beyond] = limit
+    return out
+
+
 def survival_metrics(pred: Prediction, y_train, y_test, time_grid, units_per_year) -> tuple[dict, dict]:
     """Harrell and Uno C-index, cumulative/dynamic AUC at 1/3/5 years, and the IBS."""
     reasons: dict[str, str] = {}
@@ -155,15 +174,19 @@ def survival_metrics(pred: Prediction, y_train, y_test, time_grid, units_per_yea
         out["cindex_harrell"] = _nan(reasons, "cindex_harrell", "no event in the test fold")
     else:
         out["cindex_harrell"] = float(concordance_index_censored(event, time, pred.risk)[0])
-    # Uno's C and the IPCW metrics need test times inside the training follow-up.
-    tau = min(time.max(), y_train["time"].max())
+    # Uno's C, the AUC and the IBS weight test patients by the training fold's censoring survival G,
+    # so they exist only up to `limit`, the last training time with G > 0: they are computed up to it,
+    # on the test fold censored there (which leaves every value before `limit` unchanged).
+    limit = ipcw_limit(y_train)
+    y_test = censored_at(y_test, limit)
+    tau = min(time.max(), limit)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out["cindex_uno"] = float(concordance_index_ipcw(y_train, y_test, pred.risk, tau=tau)[0])
     except ValueError as error:
         out["cindex_uno"] = _nan(reasons, "cindex_uno", str(error))
-    low, high = time.min(), min(time.max(), train_max)
+    low, high = time.min(), min(time.max(), train_max, limit)
     for years in AUC_HORIZONS_YEARS:
         name, horizon = f"auc_{years}y", years * units_per_year
         if not low <= horizon < high:

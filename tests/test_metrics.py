@@ -105,6 +105,42 @@ def test_survival_metrics_agree_with_scikit_survival():
     assert not reasons
 
 
+def raises_value_error(function) -> bool:
+    try:
+        function()
+    except ValueError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("last_training_time_is_event", [False, True])
+@pytest.mark.parametrize("test_patient_event", [False, True])
+def test_a_test_patient_beyond_the_training_follow_up_leaves_the_ipcw_metrics_defined(
+        last_training_time_is_event, test_patient_event):
+    """scikit-survival refuses test times past the training fold's last time (the censoring survival
+    is zero there, or unknown); the metrics before that time do not depend on them, so they are
+    computed, and are the same however far beyond the patient is."""
+    y_train, y_test, risk = random_fold()
+    y_train["event"][y_train["time"].argmax()] = last_training_time_is_event
+    grid = np.arange(0, 400, 1.0)
+    surv = np.exp(-np.outer(np.exp(risk), grid) / 40)
+    prediction = Prediction(risk=risk, surv=surv, year=median_survival_years(surv, grid, 12.0))
+    last = y_test["time"].argmax()
+    results = []
+    for beyond in (10.0, 200.0):
+        y_far = y_test.copy()
+        y_far["time"][last], y_far["event"][last] = y_train["time"].max() + beyond, test_patient_event
+        refused = raises_value_error(lambda: (
+            cumulative_dynamic_auc(y_train, y_far, 1 - surv[:, 36], [36.0]),
+            integrated_brier_score(y_train, y_far, surv[:, 12:100], grid[12:100])))
+        assert refused == (test_patient_event or last_training_time_is_event)
+        values, reasons = evaluate(prediction, y_train, y_far, grid, 12.0)
+        assert not reasons
+        results.append(values)
+    for name in ("cindex_uno", "auc_1y", "auc_3y", "auc_5y", "ibs"):
+        assert np.isfinite(results[0][name]) and results[0][name] == pytest.approx(results[1][name])
+
+
 def test_uncomputable_metrics_are_nan_with_reasons():
     y_train, _, _ = random_fold()
     y_test = make_outcome([2.0, 5.0, 8.0], [False, False, False])  # no event, short follow-up
