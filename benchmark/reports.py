@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -418,16 +419,28 @@ def footer(group: Group, command: str) -> list[str]:
 
 
 def nan_notes(group: Group) -> list[str]:
-    """Per-metric NaN reasons, method notes and errored cells."""
-    notes = []
+    """Per-metric NaN reasons, method notes and errored cells; a note shared by several methods is
+    written once with their names (or "every method"), and metrics NaN for the same reason on the
+    same folds share one line."""
+    everyone = set(group.ok["method"])
+    nan_methods: dict[tuple[str, str], set[str]] = defaultdict(set)    # (metric, what happened) -> methods
+    note_methods: dict[str, set[str]] = defaultdict(set)
     for method, cells in group.ok.groupby("method"):
-        counts: dict[tuple[str, str], int] = {}
-        for reason_map in cells["nan_reasons"]:
-            for metric, reason in reason_map.items():
-                counts[(metric, reason)] = counts.get((metric, reason), 0) + 1
-        notes += [f"{method}: {metric} NaN on {count}/{len(cells)} fold(s): {reason}"
-                  for (metric, reason), count in sorted(counts.items())]
-        notes += [f"{method}: {note}" for note in sorted({n for cell_notes in cells["notes"] for n in cell_notes})]
+        counts = Counter((metric, reason) for reasons in cells["nan_reasons"] for metric, reason in reasons.items())
+        for (metric, reason), count in counts.items():
+            nan_methods[(metric, f"NaN on {count}/{len(cells)} fold(s): {reason}")].add(method)
+        for note in {n for cell_notes in cells["notes"] for n in cell_notes}:
+            note_methods[note].add(method)
+    metrics_by_line: dict[tuple[str, frozenset], list[str]] = defaultdict(list)
+    for (metric, happened), methods_ in nan_methods.items():
+        metrics_by_line[(happened, frozenset(methods_))].append(metric)
+
+    def who(methods_) -> str:
+        return "every method" if set(methods_) == everyone and len(everyone) > 1 else ", ".join(sorted(methods_))
+
+    notes = sorted(f"{who(methods_)}: {', '.join(sorted(metrics))} {happened}"
+                   for (happened, methods_), metrics in metrics_by_line.items())
+    notes += sorted(f"{who(methods_)}: {note}" for note, methods_ in note_methods.items())
     failed = group.cells[group.cells["status"] != "ok"]
     for (method, error), cells in failed.groupby(["method", "error"], dropna=False):
         notes.append(f"{method}: {len(cells)} cell(s) errored: {error}")

@@ -215,7 +215,11 @@ class Summary:
     def lines(self) -> list[str]:
         out = [f"{self.done} cell(s) computed, {self.skipped_finished} already finished, "
                f"{len(self.errors)} errored, in {self.seconds:.1f} s"]
-        out += [f"  not run: {d} / {m}: {reason}" for d, m, reason in self.not_applicable]
+        not_run: dict[tuple[str, str], list[str]] = {}
+        for dataset, method, reason in self.not_applicable:
+            not_run.setdefault((dataset, reason), []).append(method)
+        out += [f"  not run on {dataset} ({reason}): {', '.join(names)}"
+                for (dataset, reason), names in not_run.items()]
         out += [f"  ERROR {label}: {message}" for label, message in self.errors[:20]]
         if len(self.errors) > 20:
             out.append(f"  ... and {len(self.errors) - 20} more errors")

@@ -130,9 +130,9 @@ def test_a_test_patient_beyond_the_training_follow_up_leaves_the_ipcw_metrics_de
     for beyond in (10.0, 200.0):
         y_far = y_test.copy()
         y_far["time"][last], y_far["event"][last] = y_train["time"].max() + beyond, test_patient_event
-        refused = raises_value_error(lambda: (
-            cumulative_dynamic_auc(y_train, y_far, 1 - surv[:, 36], [36.0]),
-            integrated_brier_score(y_train, y_far, surv[:, 12:100], grid[12:100])))
+        refused = raises_value_error(lambda y=y_far: (
+            cumulative_dynamic_auc(y_train, y, 1 - surv[:, 36], [36.0]),
+            integrated_brier_score(y_train, y, surv[:, 12:100], grid[12:100])))
         assert refused == (test_patient_event or last_training_time_is_event)
         values, reasons = evaluate(prediction, y_train, y_far, grid, 12.0)
         assert not reasons

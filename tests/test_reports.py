@@ -228,3 +228,17 @@ def test_a_reconfigured_or_tuned_run_is_its_own_row():
     assert reports.variant_name("stg", {"profile": "paper", "hidden": 128}) == "stg [hidden=128; profile=paper]"
     tuned = {"tuning": {"trials": 20, "inner_folds": 3}}
     assert reports.variant_name("rsf", tuned) == "rsf [tuned, 20 trials]"
+
+
+def test_footer_notes_shared_by_methods_are_written_once():
+    reason = {"auc_1y": "censoring survival is zero", "auc_3y": "censoring survival is zero"}
+    ok = pd.DataFrame({"method": ["a", "a", "b", "b", "c", "c"],
+                       "nan_reasons": [reason, {}, reason, {}, reason, {"ibs": "too short"}],
+                       "notes": [["profile cpu"], ["profile cpu"], ["profile cpu"], ["profile cpu"], [], []],
+                       "status": "ok"})
+    group = type("FakeGroup", (), {"ok": ok, "cells": ok.assign(error=None)})()
+    assert reports.nan_notes(group) == [
+        "c: ibs NaN on 1/2 fold(s): too short",
+        "every method: auc_1y, auc_3y NaN on 1/2 fold(s): censoring survival is zero",
+        "a, b: profile cpu",
+    ]

@@ -75,6 +75,14 @@ def test_a_small_imaging_cohort_runs_without_the_fixed_split_and_says_why(tmp_pa
         runner.plan(config(tmp_path, datasets=["crlm-synthetic:n=30"], protocols=["paper"]))
 
 
+def test_the_summary_lists_methods_not_run_once_per_dataset_and_reason():
+    summary = runner.Summary(done=2, not_applicable=[("gbsg2", "stg", "needs CT images"),
+                                                     ("gbsg2", "gcn", "needs CT images"),
+                                                     ("gbsg2", "oracle", "needs the true risk")])
+    assert summary.lines()[1:] == ["  not run on gbsg2 (needs CT images): stg, gcn",
+                                   "  not run on gbsg2 (needs the true risk): oracle"]
+
+
 def test_same_seed_same_metrics(tmp_path):
     runner.execute(config(tmp_path / "a", methods=["rsf"]), progress=False)
     runner.execute(config(tmp_path / "b", methods=["rsf"]), progress=False)
