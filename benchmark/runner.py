@@ -85,8 +85,9 @@ def plan(config: RunConfig) -> Plan:
         protocols = config.protocols or (["cv", "paper"] if spec.is_imaging else ["cv"])
         if not config.protocols and "paper" in protocols and not splits.paper_split_possible(cohort):
             protocols = ["cv"]   # asked for by default only: a small cohort runs without it, saying so
-            skipped.append((cohort.name, "every method", f"fixed 177/20 split: needs more than "
-                                              f"{2 * splits.PAPER_TEST_SIZE} patients, has {len(cohort.patient_ids)}"))
+            reason = (f"fixed 177/20 split: needs more than {2 * splits.PAPER_TEST_SIZE} patients, "
+                      f"has {len(cohort.patient_ids)}")
+            skipped.append((cohort.name, "every method", reason))
         for name in config.methods:
             method = methods.get(name)
             reason = method.applicable(cohort)
