@@ -58,13 +58,15 @@ def method_overrides(texts: list[str], method_names: list[str]) -> dict[str, dic
     return overrides
 
 
-def set_encoder_environment(args) -> None:
-    """The CT encoder reads its configuration from the environment, which worker processes inherit."""
-    for value, name in ((args.encoder_weights, deep_features.WEIGHTS_ENV),
-                        (args.encoder_width, deep_features.WIDTH_ENV),
-                        (args.encoder_input, deep_features.INPUT_ENV)):
-        if value is not None:
-            os.environ[name] = str(Path(value).resolve() if isinstance(value, Path) else value)
+def encoder_environment(args) -> dict[str, str]:
+    """The CT encoder reads its configuration from the environment: set here for this process and
+    its local workers, and passed with every cell for workers elsewhere (a Dask cluster)."""
+    environment = {name: str(Path(value).resolve() if isinstance(value, Path) else value)
+                   for value, name in ((args.encoder_weights, deep_features.WEIGHTS_ENV),
+                                       (args.encoder_width, deep_features.WIDTH_ENV),
+                                       (args.encoder_input, deep_features.INPUT_ENV)) if value is not None}
+    os.environ.update(environment)
+    return environment
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,13 +163,14 @@ def run_config(args) -> runner.RunConfig:
         raise UsageError("run: --trials and --storage need --tune")
     backends.check(args.backend, args.scheduler)
     overrides = method_overrides(args.overrides, method_names)
-    set_encoder_environment(args)
+    environment = encoder_environment(args)
     return runner.RunConfig(
         datasets=chosen or (ALL_DATASETS if args.all else [datasets.DEFAULT_DATASET]),
         methods=method_names, endpoints=args.endpoint, protocols=args.protocol, feature_set=args.feature_set,
         folds=args.folds, repeats=args.repeats, seed=args.seed, n_jobs=args.jobs, output=args.output,
         data_dir=args.data_dir, force=args.force, tune=args.tune, trials=args.trials or tuning.DEFAULT_TRIALS,
-        storage=args.storage, backend=args.backend, scheduler=args.scheduler, params=overrides)
+        storage=args.storage, backend=args.backend, scheduler=args.scheduler, params=overrides,
+        environment=environment)
 
 
 def command_run(args) -> int:

@@ -9,6 +9,7 @@ their traceback and retried on the next run, and the run goes on.
 from __future__ import annotations
 
 import json
+import os
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ class RunConfig:
     storage: str | None = None               # None: a journal file under `output`
     backend: str = "local"                   # "local" or "dask" (benchmark.backends)
     scheduler: str | None = None             # dask only; None: a LocalCluster of n_jobs workers
+    environment: dict = field(default_factory=dict)   # variables every cell sets first (CT encoder options),
+                                                     # so remote workers see what the driver was given
 
 
 @dataclass
@@ -156,6 +159,7 @@ def compute_cell(cell: results.Cell, spec: datasets.DatasetSpec, split: splits.S
                  config: RunConfig) -> CellOutput:
     """Tune (if asked), fit, predict and score one cell; never raises, writes nothing."""
     output = CellOutput(cell, {"status": "error"})
+    os.environ.update(config.environment)
     try:
         cohort = load_cohort(spec, Path(config.data_dir))
         seed = cell_seed(config.seed, cell.repeat, cell.fold)

@@ -1,6 +1,7 @@
 """Runner and CLI: resumable, atomic cells; errors recorded without losing the run; clear usage errors."""
 import copy
 import json
+import os
 import subprocess
 import sys
 import time
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark import cli, methods, results, runner
+from benchmark import cli, deep_features, methods, results, runner
 from benchmark.methods import Method, Registered
 
 
@@ -152,10 +153,16 @@ def test_bad_command_lines_exit_2_with_one_line(argv, message, capsys, tmp_path)
     assert code == 2 and message in error and len(error.strip().splitlines()) == 1
 
 
-def test_a_parameter_override_reaches_the_cells_as_its_own_variant(tmp_path):
+def test_overrides_and_encoder_options_reach_the_cells(monkeypatch):
+    monkeypatch.delenv(deep_features.WIDTH_ENV, raising=False)   # restored after the test
     args = cli.build_parser().parse_args(["run", "-m", "rsf", "-d", "veterans", "--set", "rsf.n_estimators=20",
-                                          "--set", "rsf.max_features=sqrt"])
-    assert cli.run_config(args).params == {"rsf": {"n_estimators": 20, "max_features": "sqrt"}}
+                                          "--set", "rsf.max_features=sqrt", "--encoder-width", "12"])
+    config = cli.run_config(args)
+    assert config.params == {"rsf": {"n_estimators": 20, "max_features": "sqrt"}}
+    assert config.environment == {deep_features.WIDTH_ENV: "12"}   # travels with every cell to any worker
+    monkeypatch.delenv(deep_features.WIDTH_ENV)
+    runner.compute_cell(results.Cell("veterans", "os", "cv", "clinical", "nosuch", 0, 0, {}), None, None, config)
+    assert os.environ[deep_features.WIDTH_ENV] == "12"
 
 
 def test_bad_numbers_are_rejected_by_the_parser(capsys):
