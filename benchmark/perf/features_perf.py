@@ -19,8 +19,8 @@ from pathlib import Path
 from benchmark import datasets
 from benchmark.deep_features import EncoderConfig, deep_table
 from benchmark.perf import print_machine_load
-from benchmark.perf.prepare_perf import PeakMemory
 from benchmark.radiomics_features import radiomics_table
+from benchmark.resources import measure
 
 EXTRACTORS = {"radiomics": (radiomics_table, 180.0), "deep": (deep_table, 120.0)}
 
@@ -42,7 +42,7 @@ def main(argv=None) -> None:
             provider, goal = EXTRACTORS[name]
             for jobs in args.jobs:
                 cache = Path(scratch) / f"{name}-j{jobs}"
-                with PeakMemory() as peak:
+                with measure(interval=0.2, with_workers=True) as usage:
                     start = time.perf_counter()
                     table = provider(cohort, cache, jobs)
                     cold = time.perf_counter() - start
@@ -50,7 +50,8 @@ def main(argv=None) -> None:
                 provider(cohort, cache, jobs)
                 warm = time.perf_counter() - start
                 print(f"{name:<9} -j {jobs}    cold {cold:6.1f} s ({n / cold:5.2f} patients/s, goal < {goal:.0f} s)  "
-                      f"warm {warm:4.2f} s (goal < 5 s)  peak {peak.own:.0f} MiB, {peak.tree:.0f} MiB with workers  "
+                      f"warm {warm:4.2f} s (goal < 5 s)  peak {usage.peak_mb:.0f} MiB, "
+                      f"{usage.peak_tree_mb:.0f} MiB with workers  "
                       f"[{table.values.shape[1]} features]")
         print_machine_load()
 

@@ -12,57 +12,12 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 from benchmark import datasets
 from benchmark.perf import print_machine_load
-from benchmark.resources import rss_mb
-
-
-def _tree_rss_mb(root_pid: int) -> float:
-    """Resident memory of a process and all its descendants, in MiB (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stream:
-                    parent = int(stream.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry))
-    total, stack = 0.0, [root_pid]
-    while stack:
-        pid = stack.pop()
-        try:
-            with open(f"/proc/{pid}/statm") as stream:
-                total += int(stream.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-        except OSError:
-            pass
-        stack += children.get(pid, [])
-    return total
-
-
-class PeakMemory:
-    """Samples this process's and its process tree's resident memory in a thread."""
-
-    def __init__(self, interval: float = 0.2):
-        self.interval, self.own, self.tree = interval, 0.0, 0.0
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self):
-        while not self._done.wait(self.interval):
-            self.own, self.tree = max(self.own, rss_mb()), max(self.tree, _tree_rss_mb(os.getpid()))
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._done.set()
-        self._thread.join()
+from benchmark.resources import measure
 
 
 def main(argv=None) -> None:
@@ -75,7 +30,7 @@ def main(argv=None) -> None:
     spec = datasets.parse_spec(f"crlm-synthetic:n={args.n},size={args.size}")
     with tempfile.TemporaryDirectory(prefix="prepare-perf-") as scratch:
         data_dir = args.data_dir or Path(scratch)
-        with PeakMemory() as peak:
+        with measure(interval=0.2, with_workers=True) as usage:
             start = time.perf_counter()
             root = datasets.ensure_synthetic(data_dir, spec, args.jobs)
             generated = time.perf_counter()
@@ -95,7 +50,8 @@ def main(argv=None) -> None:
     print(f"prepare (cold)    {prepare_s:.1f} s  ({args.n / prepare_s:.2f} patients/s)")
     print(f"total             {generate_s + prepare_s:.1f} s  (goal < 180 s)")
     print(f"warm load         {warm:.2f} s  (goal < 2 s)")
-    print(f"peak memory       {peak.own:.0f} MiB this process, {peak.tree:.0f} MiB with workers (goal < 4096)")
+    print(f"peak memory       {usage.peak_mb:.0f} MiB this process, {usage.peak_tree_mb:.0f} MiB with workers "
+          "(goal < 4096)")
 
 
 if __name__ == "__main__":
