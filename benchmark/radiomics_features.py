@@ -8,7 +8,6 @@ Results are cached per patient under (case content, YAML, pyradiomics version); 
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from functools import lru_cache
@@ -18,7 +17,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from .feature_table import NODE_COLUMNS, FeatureTable
-from .node_features import CaseFeatures, build_table, mask_problem, node_masks
+from .node_features import CaseFeatures, build_table, file_digest, mask_problem, node_masks
 from .prepared import PreparedCase
 
 PARAMS = Path(__file__).with_name("radiomics.yaml")
@@ -91,8 +90,7 @@ def extract_cases(cases: Sequence[PreparedCase], params: Path = PARAMS) -> list[
 
 def cache_salt(params: Path = PARAMS) -> str:
     import radiomics
-    params_hash = hashlib.sha256(Path(params).read_bytes()).hexdigest()
-    return f"radiomics-{radiomics.__version__}-code{CODE_VERSION}-{params_hash}"
+    return f"radiomics-{radiomics.__version__}-code{CODE_VERSION}-{file_digest(Path(params))}"
 
 
 def radiomics_table(cohort, cache_dir: Path, n_jobs: int = 1) -> FeatureTable:
