@@ -29,7 +29,7 @@ from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from ..prepared import NODE_NAMES, PreparedCase, geometry_columns
-from ..results import atomic_write_text
+from ..results import atomic_write_bytes, atomic_write_text
 from .geometry import geometry_row
 from .tcia_reader import (
     AIR_HU,
@@ -176,9 +176,7 @@ def prepare_patient(patient_dir: Path, cache_dir: Path, options: PrepareOptions)
             notes = "; ".join(f"ignored segment {label!r}" for label in seg.ignored_labels)
             buffer = io.BytesIO()
             case.save(buffer)
-            temporary = path.with_suffix(".tmp")
-            temporary.write_bytes(buffer.getvalue())
-            temporary.replace(path)
+            atomic_write_bytes(path, buffer.getvalue())
         return {"status": "prepared", "reason": "", "file": path.name, "content_hash": digest,
                 "geometry": geometry_row(case), "notes": notes}
     except ImagingError as error:
