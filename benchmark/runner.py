@@ -56,6 +56,7 @@ class Plan:
     skipped: list[tuple[str, str, str]]   # (dataset, method, reason)
     specs: dict[str, datasets.DatasetSpec]
     splits: dict[tuple[str, str, str], list[splits.Split]] = field(default_factory=dict)
+    protocols_not_run: list[tuple[str, str]] = field(default_factory=list)   # (dataset, reason)
 
     def split(self, cell: results.Cell) -> splits.Split:
         """The outer split of a cell (workers get it from here, not from the results directory)."""
@@ -75,7 +76,7 @@ def cell_seed(seed: int, repeat: int, fold: int) -> int:
 
 def plan(config: RunConfig) -> Plan:
     """Every cell of the configuration, with the splits written (or reused) on the way."""
-    cells, skipped, specs, outer = [], [], {}, {}
+    cells, skipped, specs, outer, protocols_not_run = [], [], {}, {}, []
     for spec_text in config.datasets:
         spec = datasets.parse_spec(spec_text)
         cohort = load_cohort(spec, Path(config.data_dir), config.n_jobs)
@@ -90,7 +91,7 @@ def plan(config: RunConfig) -> Plan:
             protocols = ["cv"]   # asked for by default only: a small cohort runs without it, saying so
             reason = (f"fixed 177/20 split: needs more than {2 * splits.PAPER_TEST_SIZE} patients, "
                       f"has {len(cohort.patient_ids)}")
-            skipped.append((cohort.name, "every method", reason))
+            protocols_not_run.append((cohort.name, reason))
         for name in config.methods:
             method = methods.get(name)
             reason = method.applicable(cohort)
@@ -113,7 +114,7 @@ def plan(config: RunConfig) -> Plan:
                                                          config.seed, config.output, remake_stale=config.force)
                     cells += [results.Cell(*key, feature_set, name, split.repeat, split.fold, params)
                               for split in outer[key]]
-    return Plan(cells, skipped, specs, outer)
+    return Plan(cells, skipped, specs, outer, protocols_not_run)
 
 
 def prediction_frame(ids, y_test, prediction, cohort: Cohort) -> pd.DataFrame:
@@ -215,6 +216,7 @@ class Summary:
     skipped_finished: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
     not_applicable: list[tuple[str, str, str]] = field(default_factory=list)
+    protocols_not_run: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
     def lines(self) -> list[str]:
@@ -225,6 +227,7 @@ class Summary:
             not_run.setdefault((dataset, reason), []).append(method)
         out += [f"  not run on {dataset} ({reason}): {', '.join(names)}"
                 for (dataset, reason), names in not_run.items()]
+        out += [f"  not run on {dataset}: {reason}" for dataset, reason in self.protocols_not_run]
         out += [f"  ERROR {label}: {message}" for label, message in self.errors[:20]]
         if len(self.errors) > 20:
             out.append(f"  ... and {len(self.errors) - 20} more errors")
@@ -246,7 +249,7 @@ def execute(config: RunConfig, progress: bool = True) -> Summary:
     """Run every unfinished cell of the configuration."""
     start = time.perf_counter()
     the_plan = plan(config)
-    summary = Summary(not_applicable=the_plan.skipped)
+    summary = Summary(not_applicable=the_plan.skipped, protocols_not_run=the_plan.protocols_not_run)
     pending = [c for c in the_plan.cells if config.force or not results.is_finished(c, config.output)]
     summary.skipped_finished = len(the_plan.cells) - len(pending)
     prepare_inputs(the_plan, pending, config)

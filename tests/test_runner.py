@@ -71,7 +71,8 @@ def test_a_small_imaging_cohort_runs_without_the_fixed_split_and_says_why(tmp_pa
     monkeypatch.setattr(runner, "load_cohort", lambda *args, **kwargs: small)
     the_plan = runner.plan(config(tmp_path, datasets=["crlm-synthetic:n=30"]))
     assert {cell.protocol for cell in the_plan.cells} == {"cv"}
-    assert [reason for *_, reason in the_plan.skipped] == ["fixed 177/20 split: needs more than 40 patients, has 30"]
+    assert the_plan.protocols_not_run == [("crlm-test", "fixed 177/20 split: needs more than 40 patients, has 30")]
+    assert not the_plan.skipped   # every method still runs its cross-validation cells
     with pytest.raises(runner.splits.SplitError, match="needs more than 40"):
         runner.plan(config(tmp_path, datasets=["crlm-synthetic:n=30"], protocols=["paper"]))
 
@@ -80,8 +81,10 @@ def test_the_summary_lists_methods_not_run_once_per_dataset_and_reason():
     summary = runner.Summary(done=2, not_applicable=[("gbsg2", "stg", "needs CT images"),
                                                      ("gbsg2", "gcn", "needs CT images"),
                                                      ("gbsg2", "oracle", "needs the true risk")])
+    summary.protocols_not_run = [("tiny", "fixed 177/20 split: needs more than 40 patients, has 30")]
     assert summary.lines()[1:] == ["  not run on gbsg2 (needs CT images): stg, gcn",
-                                   "  not run on gbsg2 (needs the true risk): oracle"]
+                                   "  not run on gbsg2 (needs the true risk): oracle",
+                                   "  not run on tiny: fixed 177/20 split: needs more than 40 patients, has 30"]
 
 
 def test_same_seed_same_metrics(tmp_path):
