@@ -174,6 +174,7 @@ def load_cells(root: Path) -> pd.DataFrame:
     frame["n_test"] = [record.get("n_test") for record in sizes]
     families = method_families()
     frame["family"] = frame["method"].map(lambda m: families.get(m, "baseline"))
+    frame["registered"] = frame["method"]
     frame["method"] = [variant_name(m, p) for m, p in zip(frame["method"], frame["params"])]
     return frame
 
@@ -371,7 +372,15 @@ def run_command(group: Group) -> str:
     if group.protocol == "cv":
         parts.append(f"--folds {group.folds} --repeats {group.repeats}")
     parts.append(f"--seed {group.seed if group.seed is not None else '?'}")
-    parts += [f"-m {m}" for m in sorted(group.cells["method"].unique())]
+    parts += [f"-m {m}" for m in sorted(group.cells["registered"].unique())]
+    overrides, trials = set(), set()
+    for method, params in zip(group.cells["registered"], group.cells["params"]):
+        for key, value in (params or {}).items():
+            if key == tuning.PARAM_KEY:
+                trials.add(value["trials"])
+            else:
+                overrides.add(f"--set {method}.{key}={value}")
+    parts += sorted(overrides) + [f"--tune --trials {n}" for n in sorted(trials)]
     return " ".join(parts)
 
 

@@ -242,3 +242,13 @@ def test_footer_notes_shared_by_methods_are_written_once():
         "every method: auc_1y, auc_3y NaN on 1/2 fold(s): censoring survival is zero",
         "a, b: profile cpu",
     ]
+
+
+def test_the_footer_command_reruns_re_configured_and_tuned_variants():
+    cells = pd.DataFrame({"registered": ["rsf", "rsf", "stg"],
+                          "params": [{}, {"tuning": {"trials": 20, "inner_folds": 3}}, {"profile": "paper"}]})
+    group = type("FakeGroup", (), dict(cohort=None, dataset="gbsg2", endpoint="dfs", protocol="cv",
+                                       feature_set="clinical", folds=5, repeats=5, seed=0, cells=cells))()
+    assert reports.run_command(group) == (
+        "python -m benchmark run -d gbsg2 --endpoint dfs --protocol cv --feature-set clinical --folds 5 "
+        "--repeats 5 --seed 0 -m rsf -m stg --set stg.profile=paper --tune --trials 20")
