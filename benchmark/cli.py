@@ -16,8 +16,9 @@ from . import backends, datasets, deep_features, html_report, methods, plots, re
 from . import check as ci
 from .clinical import ClinicalTableError
 
-#: Datasets of `run --all` when no -d is given: the embedded default, then the real tabular sets.
-ALL_DATASETS = [datasets.DEFAULT_DATASET, *datasets.TABULAR_DATASETS]
+#: Datasets of `run --all` when no -d is given: the real CRLM clinical table, the embedded synthetic
+#: default, then the real tabular sets of scikit-survival.
+ALL_DATASETS = [datasets.MSKCC_DATASET, datasets.DEFAULT_DATASET, *datasets.TABULAR_DATASETS]
 
 
 class UsageError(ValueError):
@@ -84,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="endpoint (repeatable; default: the dataset's primary endpoint)")
     run.add_argument("--protocol", action="append", choices=["cv", "paper"],
                      help="cv = repeated stratified K-fold; paper = fixed 177/20 split (default: both on CRLM)")
-    run.add_argument("--feature-set", help="preoperative (default) or postoperative (adds pathology: leakage)")
+    run.add_argument("--feature-set", action="append", dest="feature_sets",
+                     help="preoperative (default) or postoperative (adds pathology: leakage); repeatable "
+                          "(default: the dataset's own, both on mskcc-crlm)")
     run.add_argument("--folds", type=positive_int, default=5)
     run.add_argument("--repeats", type=positive_int, default=5)
     run.add_argument("--seed", type=int, default=0)
@@ -166,7 +169,8 @@ def run_config(args) -> runner.RunConfig:
     environment = encoder_environment(args)
     return runner.RunConfig(
         datasets=chosen or (ALL_DATASETS if args.all else [datasets.DEFAULT_DATASET]),
-        methods=method_names, endpoints=args.endpoint, protocols=args.protocol, feature_set=args.feature_set,
+        methods=method_names, endpoints=args.endpoint, protocols=args.protocol,
+        feature_sets=list(dict.fromkeys(args.feature_sets)) if args.feature_sets else None,
         folds=args.folds, repeats=args.repeats, seed=args.seed, n_jobs=args.jobs, output=args.output,
         data_dir=args.data_dir, force=args.force, tune=args.tune, trials=args.trials or tuning.DEFAULT_TRIALS,
         storage=args.storage, backend=args.backend, scheduler=args.scheduler, params=overrides,

@@ -1,9 +1,10 @@
 """The TCIA CRLM clinical table: schema, codings, feature sets and a strict reader.
 
 The reader is the single place where raw spreadsheet cells become numbers, so every
-oddity of the real file (-999 as number or string, "90%" strings, an older 28-column
-release, the xlsx sheet or its CSV export) is handled here, and every bad cell is
-reported by patient and column instead of being coerced silently.
+oddity of the real file (-999 as number or string, percentages stored as fractions in the
+xlsx but written "90%" by a CSV export, an older 28-column release, the xlsx sheet or its
+CSV export) is handled here, and every bad cell is reported by patient and column instead
+of being coerced silently.
 """
 from __future__ import annotations
 
@@ -40,13 +41,14 @@ BINARY_COLUMNS = [
     "NASH_greater_4", "fibrosis_greater_40_percent", "vital_status", "progression_or_recurrence",
     "vital_status_DFS", "progression_or_recurrence_liveronly", "vital_status_liver_DFS",
 ]
-#: Allowed value ranges; a value outside is reported as a bad cell.
+#: Allowed value ranges; a value outside is reported as a bad cell. The percentage columns hold
+#: fractions (0.9 for 90 %), as the release xlsx stores them.
 RANGES = {
     "age": (0, 120), "sex": (1, 2), "body_mass_index": (10, 80), "clinrisk_score": (0, 5),
     "carcinoembryonic_antigen": (0, 1e6), "max_tumor_size": (0, 50), "NASH_score": (0, 8),
     "overall_survival_months": (0, 400), "months_to_DFS_progression": (0, 400),
     "months_to_liver_DFS_progression": (0, 400),
-    **{c: (0, 100) for c in PERCENT_COLUMNS}, **{c: (0, 1) for c in BINARY_COLUMNS},
+    **{c: (0, 1) for c in PERCENT_COLUMNS}, **{c: (0, 1) for c in BINARY_COLUMNS},
 }
 
 #: Endpoint name -> (time column in months, event column with 1 = event).
@@ -92,17 +94,22 @@ class BadCell:
 
 
 def _parse_cell(value: object, column: str) -> tuple[float, str | None]:
-    """One raw cell -> (number or NaN, reason if the cell is bad)."""
+    """One raw cell -> (number or NaN, reason if the cell is bad).
+
+    A percentage written as text ("90%", what a CSV export of the xlsx shows) is the fraction the
+    xlsx stores (0.9), so both files give the same numbers.
+    """
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return np.nan, None
     if isinstance(value, str):
         text = value.strip()
         if text == "" or text.lower() in {"na", "nan", "n/a"}:
             return np.nan, None
+        scale = 1.0
         if column in PERCENT_COLUMNS and text.endswith("%"):
-            text = text[:-1].strip()
+            text, scale = text[:-1].strip(), 0.01
         try:
-            number = float(text)
+            number = float(text) * scale
         except ValueError:
             return np.nan, "not a number"
     elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
@@ -153,15 +160,16 @@ def parse_clinical_frame(raw: pd.DataFrame, source: str) -> pd.DataFrame:
 
 
 def read_clinical_table(path: str | Path) -> pd.DataFrame:
-    """Read the TCIA clinical xlsx (sheet ``TCIA_n=197``, or the first sheet) or its CSV export."""
+    """Read the TCIA clinical xlsx (sheet ``TCIA_n=197``, or the first sheet; other sheets, such as the
+    ``CRLM (n=168)`` a later re-save added, are ignored) or its CSV export."""
     path = Path(path)
     if not path.is_file():
         raise ClinicalTableError(f"{path}: clinical file not found")
     try:
         if path.suffix.lower() in {".xlsx", ".xlsm", ".xls"}:
-            sheets = pd.ExcelFile(path).sheet_names
-            sheet = SHEET_NAME if SHEET_NAME in sheets else sheets[0]
-            raw = pd.read_excel(path, sheet_name=sheet, dtype=object)
+            with pd.ExcelFile(path) as book:
+                sheet = SHEET_NAME if SHEET_NAME in book.sheet_names else book.sheet_names[0]
+                raw = book.parse(sheet, dtype=object)
         else:
             raw = pd.read_csv(path, dtype=object, keep_default_na=False)
     except Exception as error:  # a truncated or non-tabular file

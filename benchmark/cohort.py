@@ -36,6 +36,8 @@ class Cohort:
     `excluded` maps patients left out of every analysis to the reason, shown in table footers.
     `images` maps patient id to that patient's image references (imaging cohorts only).
     `artefacts` caches derived per-cohort inputs (prepared volumes, features, graphs) by name.
+    `default_endpoints` / `default_feature_sets`: what a run without --endpoint / --feature-set
+    covers; empty means the primary endpoint / the pre-operative set.
     """
 
     name: str
@@ -50,6 +52,8 @@ class Cohort:
     images: dict[str, object] = field(default_factory=dict)
     excluded: dict[str, str] = field(default_factory=dict)
     artefacts: dict[str, object] = field(default_factory=dict)
+    default_endpoints: tuple[str, ...] = ()
+    default_feature_sets: tuple[str, ...] = ()
 
     @property
     def patient_ids(self) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Dataset registry: turn a dataset spec from the command line into a Cohort.
 
 Specs:
+  mskcc-crlm                                        the real MSKCC clinical table (197 patients), shipped
   crlm-synthetic[:n=197,seed=0[,size=small|real]]  the embedded default, generated on first use
   tcia:PATH                                         a real TCIA Colorectal-Liver-Metastases download
   gbsg2 | whas500 | veterans                        real tabular cohorts shipped with scikit-survival
@@ -19,8 +20,16 @@ import pandas as pd
 
 from . import clinical, results, synthetic
 from .cohort import Cohort
+from .node_features import file_digest
 
 DEFAULT_DATASET = "crlm-synthetic"
+#: The real clinical table of TCIA Colorectal-Liver-Metastases, shipped unchanged (see its SOURCE.md).
+MSKCC_DATASET = "mskcc-crlm"
+MSKCC_TABLE = (Path(__file__).parent / "real_data" / "mskcc_crlm"
+               / "Colorectal Liver Metastases Clinical data April 2023.xlsx")
+MSKCC_SHA256 = "57b3f64da1ba6697dcddf03748bee33c430cf45ec4e8c04c189944e5697be86a"
+MSKCC_CITATION = ("Simpson et al., Sci Data 11:172 (2024), doi:10.1038/s41597-024-02981-2; "
+                  "TCIA doi:10.7937/QXK2-QG03; CC BY 4.0")
 TABULAR_DATASETS = {
     # name: (scikit-survival loader, endpoint, description)
     "gbsg2": ("load_gbsg2", "dfs", "German Breast Cancer Study Group 2 (n=686, recurrence-free survival, days)"),
@@ -29,13 +38,17 @@ TABULAR_DATASETS = {
 }
 
 
+#: Datasets whose spec is their name alone.
+NAMED_DATASETS = (MSKCC_DATASET, *TABULAR_DATASETS)
+
+
 class DatasetError(ValueError):
     """An unknown dataset spec or an unreadable dataset; the message names it."""
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    kind: str                 # "crlm-synthetic", "tcia" or a TABULAR_DATASETS key
+    kind: str                 # "mskcc-crlm", "crlm-synthetic", "tcia" or a TABULAR_DATASETS key
     path: Path | None = None  # tcia only
     n_patients: int = 197     # crlm-synthetic only
     seed: int = 0
@@ -52,6 +65,11 @@ class DatasetSpec:
     @property
     def is_imaging(self) -> bool:
         return self.kind in {"crlm-synthetic", "tcia"}
+
+    @property
+    def is_crlm(self) -> bool:
+        """A CRLM cohort (real or synthetic): it also runs the paper's fixed 177/20 split."""
+        return self.is_imaging or self.kind == MSKCC_DATASET
 
 
 def parse_spec(spec: str) -> DatasetSpec:
@@ -76,15 +94,16 @@ def parse_spec(spec: str) -> DatasetSpec:
         if n < 10 or n > 1000 or size not in {"small", "real"}:
             raise DatasetError("crlm-synthetic: n must be in 10..1000 and size small|real")
         return DatasetSpec("crlm-synthetic", n_patients=n, seed=seed, image_size=size)
-    if kind in TABULAR_DATASETS and not argument:
+    if kind in NAMED_DATASETS and not argument:
         return DatasetSpec(kind)
-    names = ", ".join(["crlm-synthetic", "tcia:PATH", *TABULAR_DATASETS])
+    names = ", ".join([MSKCC_DATASET, "crlm-synthetic", "tcia:PATH", *TABULAR_DATASETS])
     raise DatasetError(f"unknown dataset {spec!r} (choose from {names})")
 
 
 def available_datasets() -> list[tuple[str, str]]:
     """(spec, description) of every dataset, for `benchmark list`."""
     return [
+        (MSKCC_DATASET, f"real MSKCC CRLM clinical table (n=197, no images; {MSKCC_CITATION})"),
         ("crlm-synthetic", "synthetic CRLM cohort in the TCIA on-disk format (default, n=197, seed 0)"),
         ("tcia:PATH", "real TCIA Colorectal-Liver-Metastases download (DICOM CT + SEG + clinical xlsx)"),
         *[(name, description) for name, (_, _, description) in TABULAR_DATASETS.items()],
@@ -176,6 +195,25 @@ def load_synthetic(data_dir: Path, spec: DatasetSpec, n_jobs: int = 1) -> Cohort
     return cohort
 
 
+def load_mskcc(path: Path = MSKCC_TABLE) -> Cohort:
+    """The shipped real clinical table, read through the TCIA clinical reader after its checksum.
+
+    All three endpoints and both feature sets are in its default run: it is the real cohort every
+    published number on CRLM refers to.
+    """
+    if not path.is_file():
+        raise DatasetError(f"{path}: the shipped {MSKCC_DATASET} table is missing (reinstall the package)")
+    digest = file_digest(path)
+    if digest != MSKCC_SHA256:
+        raise DatasetError(f"{path}: sha256 {digest} is not the release's {MSKCC_SHA256}; "
+                           "the shipped table was altered")
+    cohort = cohort_from_clinical(clinical.read_clinical_table(path), MSKCC_DATASET, None)
+    cohort.description = f"real MSKCC CRLM cohort, clinical table only ({MSKCC_CITATION})"
+    cohort.default_endpoints = tuple(clinical.ENDPOINTS)
+    cohort.default_feature_sets = tuple(clinical.FEATURE_SETS)
+    return cohort
+
+
 def load_tabular(name: str) -> Cohort:
     import sksurv.datasets
     from sksurv.column import encode_categorical
@@ -199,10 +237,16 @@ def load(spec: str | DatasetSpec, data_dir: Path = Path("data"), n_jobs: int = 1
         return load_synthetic(Path(data_dir), spec, n_jobs)
     if spec.kind == "tcia":
         return load_tcia(spec.path, "tcia", Path(data_dir), n_jobs)
+    if spec.kind == MSKCC_DATASET:
+        return load_mskcc()
     return load_tabular(spec.kind)
 
 
-def default_feature_set(cohort: Cohort) -> str:
-    return "preoperative" if "preoperative" in cohort.feature_sets else next(iter(cohort.feature_sets))
+def default_feature_sets(cohort: Cohort) -> tuple[str, ...]:
+    """The feature sets a run uses when none is asked for: the cohort's own choice, else the
+    pre-operative set (or the only one)."""
+    if cohort.default_feature_sets:
+        return cohort.default_feature_sets
+    return ("preoperative",) if "preoperative" in cohort.feature_sets else (next(iter(cohort.feature_sets)),)
 
 

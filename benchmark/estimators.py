@@ -10,12 +10,18 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import make_pipeline
 
+from .feature_selection import CorrelationFilter
 from .methods import FoldData, Method, step_functions_on_grid
 from .preprocessing import tabular_pipeline
 
+#: Columns this correlated with a kept one are duplicates (the missing-value indicators of fields that
+#: are missing together, e.g. the Fong score and CEA of the same 29 real patients): dropped inside the
+#: training fold, since an exact collinearity makes a Cox fit singular.
+DUPLICATE_R = 0.999
+
 
 class SksurvMethod(Method):
-    """A scikit-survival estimator on standardised, imputed features."""
+    """A scikit-survival estimator on standardised, imputed features without duplicate columns."""
 
     def make_estimator(self, data: FoldData):
         raise NotImplementedError
@@ -29,7 +35,7 @@ class SksurvMethod(Method):
         return []
 
     def fit(self, data: FoldData) -> "SksurvMethod":
-        self.preprocess_ = make_pipeline(tabular_pipeline(), *self.selection())
+        self.preprocess_ = make_pipeline(tabular_pipeline(), CorrelationFilter(DUPLICATE_R), *self.selection())
         matrix = self.preprocess_.fit_transform(self.features(data).to_numpy(dtype=float), data.y)
         self.estimator_ = self.make_estimator(data)
         self.estimator_.fit(matrix, data.y)

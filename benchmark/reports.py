@@ -58,7 +58,7 @@ def cohort_record_path(root: Path, dataset: str) -> Path:
 
 def spec_from_name(name: str) -> str | None:
     """The dataset spec behind a result dataset name, when the name determines it (not tcia)."""
-    if name == datasets.DEFAULT_DATASET or name in datasets.TABULAR_DATASETS:
+    if name == datasets.DEFAULT_DATASET or name in datasets.NAMED_DATASETS:
         return name
     match = re.fullmatch(r"crlm-synthetic-n(\d+)-seed(\d+)-(small|real)", name)
     return f"crlm-synthetic:n={match[1]},seed={match[2]},size={match[3]}" if match else None
@@ -438,8 +438,8 @@ def nan_notes(group: Group) -> list[str]:
         counts = Counter((metric, reason) for reasons in cells["nan_reasons"] for metric, reason in reasons.items())
         for (metric, reason), count in counts.items():
             nan_methods[(metric, f"NaN on {count}/{len(cells)} fold(s): {reason}")].add(method)
-        for note in {n for cell_notes in cells["notes"] for n in cell_notes}:
-            note_methods[note].add(method)
+        for note, count in Counter(n for cell_notes in cells["notes"] for n in set(cell_notes)).items():
+            note_methods[note + ("" if count == len(cells) else f" (on {count}/{len(cells)} folds)")].add(method)
     metrics_by_line: dict[tuple[str, frozenset], list[str]] = defaultdict(list)
     for (metric, happened), methods_ in nan_methods.items():
         metrics_by_line[(happened, frozenset(methods_))].append(metric)

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import traceback
+import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -32,7 +35,7 @@ class RunConfig:
     methods: list[str]
     endpoints: list[str] | None = None       # None: each dataset's primary endpoint
     protocols: list[str] | None = None       # None: cv, plus the paper split on CRLM data
-    feature_set: str | None = None           # None: the dataset's default (pre-operative)
+    feature_sets: list[str] | None = None    # None: the dataset's default (pre-operative; both on mskcc-crlm)
     folds: int = 5
     repeats: int = 5
     seed: int = 0
@@ -81,12 +84,13 @@ def plan(config: RunConfig) -> Plan:
         spec = datasets.parse_spec(spec_text)
         cohort = load_cohort(spec, Path(config.data_dir), config.n_jobs)
         specs[cohort.name] = spec
-        feature_set = config.feature_set or datasets.default_feature_set(cohort)
-        if feature_set not in cohort.feature_sets:
-            raise datasets.DatasetError(f"{cohort.name}: unknown feature set {feature_set!r} "
+        feature_sets = config.feature_sets or datasets.default_feature_sets(cohort)
+        unknown = [f for f in feature_sets if f not in cohort.feature_sets]
+        if unknown:
+            raise datasets.DatasetError(f"{cohort.name}: unknown feature set {unknown[0]!r} "
                                         f"(choose from {', '.join(cohort.feature_sets)})")
-        endpoints = config.endpoints or [cohort.primary_endpoint]
-        protocols = config.protocols or (["cv", "paper"] if spec.is_imaging else ["cv"])
+        endpoints = config.endpoints or cohort.default_endpoints or [cohort.primary_endpoint]
+        protocols = config.protocols or (["cv", "paper"] if spec.is_crlm else ["cv"])
         if not config.protocols and "paper" in protocols and not splits.paper_split_possible(cohort):
             protocols = ["cv"]   # asked for by default only: a small cohort runs without it, saying so
             reason = (f"fixed 177/20 split: needs more than {2 * splits.PAPER_TEST_SIZE} patients, "
@@ -106,14 +110,14 @@ def plan(config: RunConfig) -> Plan:
                     skipped.append((cohort.name, name, f"no endpoint {endpoint!r} (has {', '.join(cohort.outcomes)})"))
                     continue
                 for protocol in protocols:
-                    if protocol == "paper" and not spec.is_imaging:
+                    if protocol == "paper" and not spec.is_crlm:
                         continue
                     key = (cohort.name, endpoint, protocol)
                     if key not in outer:
                         outer[key] = splits.load_or_make(cohort, endpoint, protocol, config.folds, config.repeats,
                                                          config.seed, config.output, remake_stale=config.force)
                     cells += [results.Cell(*key, feature_set, name, split.repeat, split.fold, params)
-                              for split in outer[key]]
+                              for feature_set in feature_sets for split in outer[key]]
     return Plan(cells, skipped, specs, outer, protocols_not_run)
 
 
@@ -158,9 +162,35 @@ def tuning_path(cell: results.Cell, root: Path) -> Path:
 
 def compute_cell(cell: results.Cell, spec: datasets.DatasetSpec, split: splits.Split,
                  config: RunConfig) -> CellOutput:
-    """Tune (if asked), fit, predict and score one cell; never raises, writes nothing."""
+    """Tune (if asked), fit, predict and score one cell; never raises, writes nothing.
+
+    Library warnings raised meanwhile are not printed (they would break the progress bar, some with
+    whole arrays): each distinct one is counted in the cell's record and named in its notes, so the
+    table footer says on how many folds it occurred.
+    """
     output = CellOutput(cell, {"status": "error"})
     os.environ.update(config.environment)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("ignore", DeprecationWarning)   # for developers, hidden by default too
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        _compute(output, spec, split, config)
+    if output.status == "ok" and caught:
+        counts = Counter(warning_text(w) for w in caught)
+        output.record["warnings"] = dict(counts)
+        output.record["notes"] += [f"library warning: {text}" for text in sorted(counts)]
+    return output
+
+
+def warning_text(caught: warnings.WarningMessage) -> str:
+    """A warning as one short line: category and message, without the arrays some libraries print."""
+    message = re.split(r"[\[\n]", str(caught.message), maxsplit=1)[0].strip().rstrip(":")
+    return f"{caught.category.__name__}: {message}"
+
+
+def _compute(output: CellOutput, spec: datasets.DatasetSpec, split: splits.Split, config: RunConfig) -> None:
+    """The body of `compute_cell`: fills `output` in place."""
+    cell = output.cell
     try:
         cohort = load_cohort(spec, Path(config.data_dir))
         seed = cell_seed(config.seed, cell.repeat, cell.fold)
@@ -199,7 +229,6 @@ def compute_cell(cell: results.Cell, spec: datasets.DatasetSpec, split: splits.S
     except Exception as error:  # recorded in the cell, the run goes on
         output.record = {"status": "error", "error": f"{type(error).__name__}: {error}",
                          "traceback": traceback.format_exc()}
-    return output
 
 
 def seed_everything(seed: int) -> None:

@@ -43,7 +43,7 @@ MAX_TUMOURS = 35
 #: log-normal error of this sd (about 25 %, the inter-observer spread of 1-D lesion measurements).
 MAX_SIZE_MEASUREMENT_SD = 0.25
 #: Bumped whenever a change to this module changes the drawn cohort, so cached trees are redrawn.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 #: Canonical vessel centrelines in unit-ellipsoid coordinates: (name, start, end, radius in mm).
 PORTAL_SEGMENTS = [
@@ -187,11 +187,12 @@ def _draw_clinical(rng: np.random.Generator, anatomy: pd.DataFrame) -> pd.DataFr
     table["NASH_score"] = rng.integers(0, 6, n).astype(float)
     table["NASH_yesno"] = (table["NASH_score"] >= 3).astype(int)
     table["NASH_greater_4"] = (table["NASH_score"] > 4).astype(int)
-    table["total_response_percent"] = response.round()
-    table["necrosis_percent"] = np.clip(100 - response - rng.uniform(0, 30, n), 0, 100).round()
-    table["fibrosis_percent"] = np.clip(response * rng.uniform(0.5, 1.0, n), 0, 100).round()
-    table["fibrosis_greater_40_percent"] = (table["fibrosis_percent"] > 40).astype(int)
-    table["mucin_percent"] = np.where(rng.random(n) < 0.15, rng.uniform(1, 60, n), 0).round()
+    # Whole percentages, stored as fractions like the release xlsx (0.35 for 35 %).
+    table["total_response_percent"] = response.round() / 100
+    table["necrosis_percent"] = np.clip(100 - response - rng.uniform(0, 30, n), 0, 100).round() / 100
+    table["fibrosis_percent"] = np.clip(response * rng.uniform(0.5, 1.0, n), 0, 100).round() / 100
+    table["fibrosis_greater_40_percent"] = (table["fibrosis_percent"] > 0.4).astype(int)
+    table["mucin_percent"] = np.where(rng.random(n) < 0.15, rng.uniform(1, 60, n), 0).round() / 100
     return table
 
 

@@ -35,8 +35,8 @@ def test_csv_export_with_string_codes_and_percent_strings(tmp_path, drawn_cohort
     raw.to_csv(path, index=False)
     table = read_clinical_table(path)
     assert np.isnan(table["age"].iloc[0])
-    assert table["total_response_percent"].iloc[1] == 90
-    assert table["necrosis_percent"].iloc[2] == 15
+    assert table["total_response_percent"].iloc[1] == pytest.approx(0.90)
+    assert table["necrosis_percent"].iloc[2] == pytest.approx(0.15)
 
 
 def test_older_release_without_extra_columns_is_read_by_name(drawn_cohort):
