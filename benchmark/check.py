@@ -1,8 +1,9 @@
 """Regression guard and plug-in smoke test (``python -m benchmark check``).
 
-`regression` runs every registered method on the CI profile (a small synthetic cohort, few
-folds, one repeat) and compares each method's mean test-fold metrics and exact per-fold
-parameter counts with the reference file (``results/reference/ci.json``). The file states the
+`regression` runs every registered method on the CI profiles (a small synthetic cohort, few
+folds, one repeat; and the clinical methods on the real MSKCC table, OS and DFS) and compares each
+method's mean test-fold metrics and exact per-fold parameter counts with the reference file
+(``results/reference/ci.json``). The file states the
 tolerances per kind of method: deterministic ones must match tightly, stochastic and neural
 ones within looser bounds. A metric that got worse beyond its tolerance, a changed parameter
 count, a method that errors, or a registered method missing from the reference fails the
@@ -30,7 +31,13 @@ from . import methods, results, runner
 from .metrics import HIGHER_IS_BETTER, METRIC_NAMES
 
 REFERENCE = Path("results/reference/ci.json")
-PROFILE = {"dataset": "crlm-synthetic:n=60", "folds": 3, "repeats": 1, "seed": 0, "protocol": "cv"}
+#: Every registered method on a small synthetic cohort; the first profile is also the smoke test's.
+#: A profile with endpoints keys its entries "METHOD @ DATASET/ENDPOINT" and records only the methods
+#: that apply to it (the real clinical table has no images).
+SYNTHETIC_PROFILE = {"dataset": "crlm-synthetic:n=60", "folds": 3, "repeats": 1, "seed": 0, "protocol": "cv"}
+REAL_PROFILE = {"dataset": "mskcc-crlm", "endpoints": ["os", "dfs"], "feature_sets": ["preoperative"], "folds": 3,
+                "repeats": 1, "seed": 0, "protocol": "cv"}
+PROFILES = [SYNTHETIC_PROFILE, REAL_PROFILE]
 COMPARED_METRICS = [name for name in METRIC_NAMES if not name.startswith("n_evaluable")]
 NEURAL_FAMILIES = ("gnn", "stg", "ablation")
 #: Absolute tolerance per kind of method and metric ("*": every other metric).
@@ -52,15 +59,20 @@ def ci_params(method: type[methods.Method]) -> dict:
     return dict(getattr(method, "ci_params", {}))
 
 
-def profile_config(names: list[str], output: Path, data_dir: Path, n_jobs: int = 1) -> runner.RunConfig:
+def profile_config(profile: dict, names: list[str], output: Path, data_dir: Path, n_jobs: int = 1) -> runner.RunConfig:
     return runner.RunConfig(
-        datasets=[PROFILE["dataset"]], methods=names, protocols=[PROFILE["protocol"]], folds=PROFILE["folds"],
-        repeats=PROFILE["repeats"], seed=PROFILE["seed"], n_jobs=n_jobs, output=output, data_dir=data_dir,
+        datasets=[profile["dataset"]], methods=names, endpoints=profile.get("endpoints"),
+        feature_sets=profile.get("feature_sets"), protocols=[profile["protocol"]], folds=profile["folds"],
+        repeats=profile["repeats"], seed=profile["seed"], n_jobs=n_jobs, output=output, data_dir=data_dir,
         params={name: ci_params(methods.get(name)) for name in names})
 
 
+def entry_key(profile: dict, method: str, endpoint: str) -> str:
+    return f"{method} @ {profile['dataset']}/{endpoint}" if profile.get("endpoints") else method
+
+
 def measure_methods(data_dir: Path, n_jobs: int) -> dict[str, dict]:
-    """Run every registered method on the CI profile: name -> entry (as stored in the reference)."""
+    """Run every registered method on the CI profiles: key -> entry (as stored in the reference)."""
     entries: dict[str, dict] = {}
     runnable = []
     for name, registered in sorted(methods.registry().items()):
@@ -68,23 +80,30 @@ def measure_methods(data_dir: Path, n_jobs: int) -> dict[str, dict]:
             entries[name] = {"kind": "?", "status": "error", "error": f"module does not import: {registered.error}"}
         else:
             runnable.append(name)
-    with tempfile.TemporaryDirectory(prefix="stg-check-") as output:
-        summary = runner.execute(profile_config(runnable, Path(output), data_dir, n_jobs))
-        frame = results.read_all(Path(output))
-    for _, name, reason in summary.not_applicable:
-        entries[name] = {"kind": kind(methods.get(name)), "status": "not applicable", "error": reason}
-    for name, cells in frame.groupby("method") if not frame.empty else []:
-        entry = {"kind": kind(methods.get(name))}
-        failed = cells[cells["status"] != "ok"]
-        if len(failed):
-            entry.update(status="error", error=f"{len(failed)} cell(s): {failed['error'].iloc[0]}")
-        else:
-            cells = cells.sort_values(["repeat", "fold"])
-            entry.update(status="ok", n_params=[int(n) for n in cells["n_params"]],
-                         metrics={m: _mean(cells[m]) for m in COMPARED_METRICS},
-                         seconds=round(float((cells["fit_s"] + cells["predict_s"]).sum()), 1))
-        entries[name] = entry
+    for profile in PROFILES:
+        with tempfile.TemporaryDirectory(prefix="stg-check-") as output:
+            summary = runner.execute(profile_config(profile, runnable, Path(output), data_dir, n_jobs))
+            frame = results.read_all(Path(output))
+        if not profile.get("endpoints"):
+            for _, name, reason in summary.not_applicable:
+                entries[name] = {"kind": kind(methods.get(name)), "status": "not applicable", "error": reason}
+        for (name, endpoint), cells in frame.groupby(["method", "endpoint"]) if not frame.empty else []:
+            entries[entry_key(profile, name, endpoint)] = measured_entry(name, cells)
     return entries
+
+
+def measured_entry(name: str, cells: pd.DataFrame) -> dict:
+    """The reference entry of one method's cells on one profile."""
+    entry = {"kind": kind(methods.get(name))}
+    failed = cells[cells["status"] != "ok"]
+    if len(failed):
+        entry.update(status="error", error=f"{len(failed)} cell(s): {failed['error'].iloc[0]}")
+    else:
+        cells = cells.sort_values(["repeat", "fold"])
+        entry.update(status="ok", n_params=[int(n) for n in cells["n_params"]],
+                     metrics={m: _mean(cells[m]) for m in COMPARED_METRICS},
+                     seconds=round(float((cells["fit_s"] + cells["predict_s"]).sum()), 1))
+    return entry
 
 
 def _mean(values: pd.Series) -> float | None:
@@ -151,9 +170,9 @@ def regression(reference_path: Path, data_dir: Path, n_jobs: int = 1, update: bo
                      _format(e.get("metrics", {}).get("cindex_harrell")), e.get("n_params", e.get("error", ""))]
                     for name, e in current.items()],
                    headers=["method", "kind", "status", "seconds", "C-index", "n_params / error"]))
-    print(f"\nCI profile {PROFILE} on {len(current)} method(s) in {seconds:.0f} s")
-    if reference.get("profile", PROFILE) != PROFILE:
-        print(f"FAILED: the reference was made with profile {reference['profile']}; "
+    print(f"\nCI profiles {PROFILES}: {len(current)} entries in {seconds:.0f} s")
+    if reference.get("profiles", PROFILES) != PROFILES:
+        print(f"FAILED: the reference was made with profiles {reference['profiles']}; "
               "run `python -m benchmark check --update`")
         return 1
     rows = compare(reference, current)
@@ -170,7 +189,7 @@ def regression(reference_path: Path, data_dir: Path, n_jobs: int = 1, update: bo
         if errored:
             print(f"\nreference NOT updated: {', '.join(errored)} errored")
             return 1
-        payload = {"profile": PROFILE, "tolerances": reference["tolerances"], "seconds": round(seconds),
+        payload = {"profiles": PROFILES, "tolerances": reference["tolerances"], "seconds": round(seconds),
                    "methods": current}
         results.atomic_write_text(reference_path, json.dumps(payload, indent=1, sort_keys=True) + "\n")
         print(f"\nreference written: {reference_path} ({len(current)} method(s))")
@@ -193,10 +212,10 @@ def smoke(names: list[str], data_dir: Path) -> int:
     failures = 0
     with tempfile.TemporaryDirectory(prefix="stg-smoke-") as output:
         for name in names:
-            config = profile_config([name], Path(output), data_dir)
+            config = profile_config(PROFILES[0], [name], Path(output), data_dir)
             the_plan = runner.plan(config)
             if the_plan.skipped:
-                print(f"{name}: FAILED: not applicable to {PROFILE['dataset']}: {the_plan.skipped[0][2]}")
+                print(f"{name}: FAILED: not applicable to {PROFILES[0]['dataset']}: {the_plan.skipped[0][2]}")
                 failures += 1
                 continue
             cell = the_plan.cells[0]

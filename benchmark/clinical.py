@@ -169,7 +169,7 @@ def read_clinical_table(path: str | Path) -> pd.DataFrame:
         if path.suffix.lower() in {".xlsx", ".xlsm", ".xls"}:
             with pd.ExcelFile(path) as book:
                 sheet = SHEET_NAME if SHEET_NAME in book.sheet_names else book.sheet_names[0]
-                raw = book.parse(sheet, dtype=object)
+                raw = pd.read_excel(book, sheet_name=sheet, dtype=object)
         else:
             raw = pd.read_csv(path, dtype=object, keep_default_na=False)
     except Exception as error:  # a truncated or non-tabular file

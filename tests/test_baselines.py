@@ -1,4 +1,6 @@
 """Clinical baselines: output contract on every registered tabular method, and Cox-PH vs scikit-survival."""
+import warnings
+
 import numpy as np
 import pytest
 from sksurv.linear_model import CoxPHSurvivalAnalysis
@@ -63,3 +65,39 @@ def test_coxph_matches_scikit_survival_on_gbsg2_splits(gbsg2):
                                                     model.predict(test.X.to_numpy()))[0])
     assert abs(np.mean(harness) - np.mean(reference)) < 0.02
     assert 0.62 < np.mean(harness) < 0.75  # published GBSG2 Cox C-index is about 0.68
+
+
+
+def separating_fold():
+    """A training fold of the real post-operative DFS table on which a nearly unpenalised Cox fit
+    diverges (found by search: event-stratified 5-fold, seed 1, fold 2)."""
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+
+    from benchmark import datasets
+    from benchmark.estimators import DUPLICATE_R
+    from benchmark.feature_selection import CorrelationFilter
+    from benchmark.preprocessing import tabular_pipeline
+    cohort = datasets.load(datasets.MSKCC_DATASET)
+    X, y = cohort.clinical[cohort.feature_sets["postoperative"]].to_numpy(float), cohort.y("dfs")
+    train, _ = list(StratifiedKFold(5, shuffle=True, random_state=1).split(X, y["event"]))[2]
+    return make_pipeline(tabular_pipeline(), CorrelationFilter(DUPLICATE_R)).fit_transform(X[train], y[train]), y[train]
+
+
+def test_coxph_raises_its_penalty_where_the_fit_diverges():
+    from baselines.coxph import StabilisedCoxPH
+    X, y = separating_fold()
+    with pytest.raises(ValueError, match="search direction"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        CoxPHSurvivalAnalysis(alpha=1e-4, ties="breslow").fit(X, y)
+    model = StabilisedCoxPH(1e-4).fit(X, y)
+    assert model.alpha_ > 1e-4 and np.isfinite(model.coef_).all()
+    assert StabilisedCoxPH(1e-4).fit(X[:, :5], y).alpha_ == 1e-4   # five pre-operative columns: no divergence
+
+
+def test_coxnet_path_search_survives_separation_and_counts_diverged_penalties():
+    from baselines.coxnet import N_ALPHAS, InnerCVCoxnet
+    X, y = separating_fold()
+    model = InnerCVCoxnet(0.5, 3, seed=0).fit(X, y)
+    assert 0 <= model.n_failed_alphas_ < N_ALPHAS and np.isfinite(model.predict(X)).all()
+    assert model.alpha_ in set(model.grid(X, y))

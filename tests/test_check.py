@@ -39,7 +39,7 @@ class Unseeded(Rising):
 @pytest.fixture
 def registry(monkeypatch):
     """A registry of the named methods only, on a fast tabular CI profile."""
-    monkeypatch.setattr(check, "PROFILE", {**check.PROFILE, "dataset": "veterans"})
+    monkeypatch.setattr(check, "PROFILES", [{**check.PROFILES[0], "dataset": "veterans"}])
 
     def use(*classes):
         monkeypatch.setattr(methods, "_REGISTRY", {c.name: Registered(c.name, c, c.__module__) for c in classes})
@@ -93,3 +93,14 @@ def test_smoke_validates_one_method(tmp_path, capsys, registry):
     out = capsys.readouterr().out
     assert "rising: FAILED: ValueError: invalid prediction: survival curve increases" in out
     assert "unseeded: FAILED: two fits with the same seed differ" in out
+
+
+def test_the_real_cohort_profile_guards_the_clinical_methods_per_endpoint(tmp_path, capsys, monkeypatch, registry):
+    assert check.REAL_PROFILE["dataset"] == "mskcc-crlm"
+    registry(CoxPH, methods.get("oracle"))
+    monkeypatch.setattr(check, "PROFILES", [*check.PROFILES, check.REAL_PROFILE])
+    assert run_check(tmp_path, capsys, update=True)[0] == 0
+    entries = json.loads((tmp_path / "ci.json").read_text())["methods"]
+    assert set(entries) == {"coxph", "oracle", "coxph @ mskcc-crlm/os", "coxph @ mskcc-crlm/dfs"}
+    assert entries["oracle"]["status"] == "not applicable"
+    assert 0.5 < entries["coxph @ mskcc-crlm/dfs"]["metrics"]["cindex_harrell"] < 0.7

@@ -179,3 +179,37 @@ def test_list_shows_every_method(capsys):
     shown = capsys.readouterr().out
     for entry in methods.available():
         assert entry.name in shown
+
+
+class Noisy(Exploding):
+    """Warns the way scikit-learn's search does: a message followed by a whole array."""
+
+    name = "noisy"
+
+    def fit(self, data):
+        import warnings
+        for _ in range(3):
+            warnings.warn(f"One or more of the test scores are non-finite: {np.full(30, np.nan)}", UserWarning)
+        return self
+
+
+def test_library_warnings_are_counted_in_the_cell_not_printed(tmp_path, monkeypatch, capfd):
+    registry = dict(methods.registry())
+    registry["noisy"] = Registered("noisy", Noisy, __name__)
+    monkeypatch.setattr(methods, "_REGISTRY", registry)
+    summary = runner.execute(config(tmp_path, methods=["noisy"]), progress=False)
+    assert summary.done == 3 and "non-finite" not in capfd.readouterr().err
+    record = json.loads(next(iter(result_files(tmp_path / "out").values())))
+    text = "UserWarning: One or more of the test scores are non-finite"
+    assert record["warnings"] == {text: 3} and record["notes"] == [f"library warning: {text}"]
+
+
+def test_repeated_feature_sets_each_run_and_list_names_the_real_cohort(tmp_path, capsys):
+    args = cli.build_parser().parse_args(["run", "-m", "coxph", "-d", "mskcc-crlm", "--feature-set", "preoperative",
+                                          "--feature-set", "postoperative", "--protocol", "cv", "--folds", "2",
+                                          "--repeats", "1", "--endpoint", "os", "--output", str(tmp_path)])
+    the_plan = runner.plan(cli.run_config(args))
+    assert sorted({c.feature_set for c in the_plan.cells}) == ["postoperative", "preoperative"]
+    assert len(the_plan.cells) == 4
+    assert cli.main(["list"]) == 0
+    assert "mskcc-crlm" in capsys.readouterr().out

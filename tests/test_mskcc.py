@@ -1,0 +1,141 @@
+"""The real MSKCC cohort: the shipped table's known facts, both file formats, and a harness that agrees
+with a plain scikit-survival pipeline on it without an errored cell."""
+import csv
+import shutil
+import warnings
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sksurv.ensemble import RandomSurvivalForest
+from sksurv.linear_model import CoxPHSurvivalAnalysis
+from sksurv.metrics import concordance_index_censored
+from sksurv.nonparametric import kaplan_meier_estimator
+
+from benchmark import clinical, datasets, runner, splits
+
+
+@pytest.fixture(scope="module")
+def mskcc():
+    return datasets.load(datasets.MSKCC_DATASET)
+
+
+def km_median(outcome: pd.DataFrame) -> float:
+    times, survival = kaplan_meier_estimator(outcome["event"].astype(bool), outcome["time"])
+    return float(times[np.argmax(survival <= 0.5)])
+
+
+def test_known_facts_of_the_release(mskcc):
+    assert len(mskcc) == 197
+    ids = set(mskcc.patient_ids)
+    assert ids == {f"CRLM-CT-{i}" for i in range(1001, 1199)} - {"CRLM-CT-1024"}
+    assert int(mskcc.outcome("os")["event"].sum()) == 107
+    assert int(mskcc.outcome("dfs")["event"].sum()) == 138
+    assert int(mskcc.outcome("liver_dfs")["event"].sum()) == 122
+    assert km_median(mskcc.outcome("os")) == pytest.approx(76.0, abs=0.05)
+    assert km_median(mskcc.outcome("dfs")) == pytest.approx(22.3, abs=0.05)
+    missing = mskcc.clinical[["clinrisk_score", "clinrisk_stratified", "carcinoembryonic_antigen"]].isna()
+    assert missing.sum().tolist() == [29, 29, 29] and missing.all(axis=1).sum() == 29
+    percents = mskcc.clinical[clinical.PERCENT_COLUMNS]
+    assert percents.max().max() == 1.0 and percents.notna().all(axis=1).sum() == 194
+
+
+def test_shipped_table_is_checked_and_cited(tmp_path):
+    assert datasets.MSKCC_TABLE.is_file()
+    source = (datasets.MSKCC_TABLE.parent / "SOURCE.md").read_text()
+    assert datasets.MSKCC_SHA256 in source and "CC BY 4.0" in source and "10.7937/QXK2-QG03" in source
+    altered = tmp_path / datasets.MSKCC_TABLE.name
+    shutil.copyfile(datasets.MSKCC_TABLE, altered)
+    with altered.open("ab") as stream:
+        stream.write(b"\0")
+    with pytest.raises(datasets.DatasetError, match="sha256"):
+        datasets.load_mskcc(altered)
+
+
+def csv_export(xlsx, path) -> None:
+    """The release sheet as a spreadsheet's CSV export writes it: percent-formatted cells as "70%"."""
+    sheet = openpyxl.load_workbook(xlsx, read_only=True)[clinical.SHEET_NAME]
+    with open(path, "w", newline="") as stream:
+        writer = csv.writer(stream)
+        for row in sheet.iter_rows():
+            writer.writerow([f"{round(cell.value * 100)}%" if isinstance(cell.value, float | int)
+                             and cell.number_format.endswith("%") else ("" if cell.value is None else cell.value)
+                             for cell in row])
+
+
+def test_xlsx_and_its_csv_export_give_the_same_frame(tmp_path, mskcc):
+    path = tmp_path / "clinical.csv"
+    csv_export(datasets.MSKCC_TABLE, path)
+    assert "70%" in path.read_text()
+    from_csv = clinical.read_clinical_table(path)
+    numeric = [c for c in from_csv.columns if c not in clinical.TEXT_COLUMNS]
+    pd.testing.assert_frame_equal(from_csv[numeric], mskcc.clinical[numeric], check_exact=False, rtol=1e-12)
+
+
+def test_image_methods_are_listed_as_not_run(tmp_path):
+    config = runner.RunConfig(datasets=[datasets.MSKCC_DATASET], methods=["coxph", "stg", "oracle"], folds=2,
+                              repeats=1, output=tmp_path, data_dir=tmp_path)
+    the_plan = runner.plan(config)
+    skipped = {method: reason for _, method, reason in the_plan.skipped}
+    assert skipped == {"stg": "needs CT images; the dataset has none",
+                       "oracle": "needs the true risk; only synthetic cohorts have it"}
+    grid = {(c.endpoint, c.protocol, c.feature_set) for c in the_plan.cells}
+    assert grid == {(e, p, f) for e in ("os", "dfs", "liver_dfs") for p in ("cv", "paper")
+                    for f in ("preoperative", "postoperative")}
+
+
+def harness_cindex(cohort, method, endpoint, feature_set, outer, tmp_path) -> list[float]:
+    config = runner.RunConfig(datasets=[datasets.MSKCC_DATASET], methods=[method], folds=5, repeats=1,
+                              output=tmp_path, data_dir=tmp_path)
+    spec = datasets.parse_spec(datasets.MSKCC_DATASET)
+    values = []
+    for split in outer:
+        cell = runner.results.Cell(cohort.name, endpoint, "cv", feature_set, method, split.repeat, split.fold, {})
+        output = runner.compute_cell(cell, spec, split, config)
+        assert output.status == "ok", output.record.get("error")
+        values.append(output.record["metrics"]["cindex_harrell"])
+    return values
+
+
+def plain_cindex(cohort, estimator, endpoint, feature_set, outer) -> list[float]:
+    X = cohort.clinical[cohort.feature_sets[feature_set]].to_numpy(dtype=float)
+    position = {pid: i for i, pid in enumerate(cohort.patient_ids)}
+    values = []
+    for split in outer:
+        train = [position[p] for p in split.train]
+        test = [position[p] for p in split.test]
+        y = cohort.y(endpoint)
+        model = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), estimator)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(X[train], y[train])
+        values.append(concordance_index_censored(y[test]["event"], y[test]["time"], model.predict(X[test]))[0])
+    return values
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("method", "estimator"), [
+    ("coxph", CoxPHSurvivalAnalysis(alpha=1e-4, ties="breslow")),
+    ("rsf", RandomSurvivalForest(n_estimators=100, min_samples_leaf=10, max_features="sqrt", random_state=0)),
+])
+@pytest.mark.parametrize("endpoint", ["os", "dfs"])
+def test_harness_agrees_with_a_plain_scikit_survival_pipeline(method, estimator, endpoint, mskcc, tmp_path):
+    outer = splits.make_splits(mskcc, endpoint, "cv", 5, 2, seed=0)
+    ours = np.mean(harness_cindex(mskcc, method, endpoint, "preoperative", outer, tmp_path))
+    plain = np.mean(plain_cindex(mskcc, estimator, endpoint, "preoperative", outer))
+    assert 0.55 < plain < 0.70
+    assert ours == pytest.approx(plain, abs=0.03)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["coxph", "coxnet"])
+def test_no_errored_cell_and_no_printed_warning_on_postoperative_dfs(method, mskcc, tmp_path, capfd):
+    config = runner.RunConfig(datasets=[datasets.MSKCC_DATASET], methods=[method], endpoints=["dfs"],
+                              protocols=["cv"], feature_sets=["postoperative"], output=tmp_path, data_dir=tmp_path)
+    summary = runner.execute(config, progress=False)
+    assert summary.done == 25 and not summary.errors
+    assert "Warning" not in capfd.readouterr().err
