@@ -189,7 +189,8 @@ class Noisy(Exploding):
     def fit(self, data):
         import warnings
         for _ in range(3):
-            warnings.warn(f"One or more of the test scores are non-finite: {np.full(30, np.nan)}", UserWarning)
+            warnings.warn(f"One or more of the test scores are non-finite: {np.full(30, np.nan)}", UserWarning,
+                          stacklevel=2)
         return self
 
 
