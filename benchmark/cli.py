@@ -16,9 +16,6 @@ from . import backends, datasets, deep_features, html_report, methods, plots, re
 from . import check as ci
 from .clinical import ClinicalTableError
 
-#: Datasets of `run --all` when no -d is given: the real CRLM clinical table, the embedded synthetic
-#: default, then the real tabular sets of scikit-survival.
-ALL_DATASETS = [datasets.MSKCC_DATASET, datasets.DEFAULT_DATASET, *datasets.TABULAR_DATASETS]
 
 
 class UsageError(ValueError):
@@ -168,7 +165,7 @@ def run_config(args) -> runner.RunConfig:
     overrides = method_overrides(args.overrides, method_names)
     environment = encoder_environment(args)
     return runner.RunConfig(
-        datasets=chosen or (ALL_DATASETS if args.all else [datasets.DEFAULT_DATASET]),
+        datasets=chosen or (list(datasets.RUN_ALL_DATASETS) if args.all else [datasets.DEFAULT_DATASET]),
         methods=method_names, endpoints=args.endpoint, protocols=args.protocol,
         feature_sets=list(dict.fromkeys(args.feature_sets)) if args.feature_sets else None,
         folds=args.folds, repeats=args.repeats, seed=args.seed, n_jobs=args.jobs, output=args.output,

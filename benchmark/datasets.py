@@ -40,6 +40,15 @@ TABULAR_DATASETS = {
 
 #: Datasets whose spec is their name alone.
 NAMED_DATASETS = (MSKCC_DATASET, *TABULAR_DATASETS)
+#: The datasets of `run --all`, in the order reports show them: the real CRLM cohort first, the
+#: synthetic simulation calibrated on it next, then the real tabular sets of scikit-survival.
+RUN_ALL_DATASETS = (MSKCC_DATASET, DEFAULT_DATASET, *TABULAR_DATASETS)
+
+
+def display_order(name: str) -> int:
+    """Position of a dataset (result name) in reports: RUN_ALL_DATASETS first, others after."""
+    base = "crlm-synthetic" if name.startswith("crlm-synthetic") else name
+    return RUN_ALL_DATASETS.index(base) if base in RUN_ALL_DATASETS else len(RUN_ALL_DATASETS)
 
 
 class DatasetError(ValueError):

@@ -218,7 +218,7 @@ def choose_reference(methods: list[str], families: dict[str, str], requested: st
 
 
 def collect(root: Path, reference: str | None = None) -> list[Group]:
-    """Every group of the result tree, summarised, in a stable order."""
+    """Every group of the result tree, summarised; the real CRLM cohort first (datasets.display_order)."""
     frame = load_cells(root)
     if frame.empty:
         return []
@@ -233,7 +233,7 @@ def collect(root: Path, reference: str | None = None) -> list[Group]:
                       choose_reference(sorted(set(cells.loc[cells["status"] == "ok", "method"])), families, reference))
         group.summary = summarise(group)
         groups.append(group)
-    return groups
+    return sorted(groups, key=lambda g: datasets.display_order(g.dataset))   # stable: the rest stays sorted
 
 
 # --------------------------------------------------------------------------- summary

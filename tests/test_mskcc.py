@@ -139,3 +139,10 @@ def test_no_errored_cell_and_no_printed_warning_on_postoperative_dfs(method, msk
     summary = runner.execute(config, progress=False)
     assert summary.done == 25 and not summary.errors
     assert "Warning" not in capfd.readouterr().err
+
+
+def test_reports_show_the_real_cohort_first():
+    names = ["veterans", "tcia", "crlm-synthetic-n60-seed0-small", "gbsg2", "mskcc-crlm", "crlm-synthetic"]
+    ordered = sorted(names, key=datasets.display_order)
+    assert ordered[0] == "mskcc-crlm" and ordered[1:3] == ["crlm-synthetic-n60-seed0-small", "crlm-synthetic"]
+    assert ordered[-1] == "tcia"
