@@ -7,7 +7,7 @@ missing it is recomputed from these items; an unknown CEA counts as not elevated
 import numpy as np
 from sksurv.nonparametric import kaplan_meier_estimator
 
-from benchmark.clinical import PREOPERATIVE_FEATURES
+from benchmark.data.clinical import PREOPERATIVE_FEATURES
 from benchmark.methods import FoldData, Method
 
 SCORE_ITEMS = ("node_positive_primary", "synchronous_crlm", "multiple_metastases")

@@ -3,7 +3,7 @@
 Its C-index is the ceiling no model can pass on that cohort; tables show it as a reference row.
 """
 
-from benchmark import synthetic
+from benchmark.data import synthetic
 from benchmark.methods import FoldData, Method
 
 

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import yaml
 
-from . import backends, datasets, deep_features, html_report, methods, plots, reports, runner, tuning
-from . import check as ci
-from .clinical import ClinicalTableError
-
+from benchmark import datasets, methods
+from benchmark.data.clinical import ClinicalTableError
+from benchmark.features import deep_features
+from benchmark.harness import backends, runner, tuning
+from benchmark.harness import check as ci
+from benchmark.reporting import html_report, plots, reports
 
 
 class UsageError(ValueError):
@@ -203,8 +205,8 @@ def command_prepare(args) -> int:
           f"({seconds:.1f} s, {seen / max(seconds, 1e-9):.1f} patients/s)")
     for patient, reason in sorted(cohort.excluded.items()):
         print(f"  excluded {patient}: {reason}")
-    from . import artefacts
-    from .imaging import manifest_path  # imported late: the DICOM stack is only needed here
+    from benchmark.data.imaging import manifest_path
+    from benchmark.features import artefacts
     print(f"manifest: {manifest_path(artefacts.cache_dir(args.data_dir, cohort))}")
     return 0
 

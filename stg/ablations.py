@@ -1,7 +1,7 @@
 """STG ablations: the same network with one part switched off, each a method so tables show it."""
 from __future__ import annotations
 
-from .methods import Stg
+from stg.methods import Stg
 
 
 class StgNoContrastive(Stg):

@@ -34,13 +34,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmark.artefacts import get as get_artefact
-from benchmark.cohort import Cohort
-from benchmark.feature_table import FeatureTable
-from benchmark.prepared import NODE_NAMES
-from benchmark.results import atomic_write_text
-
-from .dgl_import import dgl
+from benchmark.data.cohort import Cohort
+from benchmark.data.imaging.prepared import NODE_NAMES
+from benchmark.features.artefacts import get as get_artefact
+from benchmark.features.feature_table import FeatureTable
+from benchmark.harness.results import atomic_write_text
+from stg.dgl_import import dgl
 
 NODE_TYPES = ("anatomy", "ct", "clinical")
 IMAGE_NODE_TYPES = ("anatomy", "ct")

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from benchmark.data.imaging.prepared import NODE_NAMES
+from benchmark.features.preprocessing import tabular_pipeline
 from benchmark.methods import FoldData
-from benchmark.prepared import NODE_NAMES
-from benchmark.preprocessing import tabular_pipeline
-
-from .dgl_import import dgl
-from .graphs import IMAGE_NODE_TYPES, PatientGraphs
+from stg.dgl_import import dgl
+from stg.graphs import IMAGE_NODE_TYPES, PatientGraphs
 
 CLIP = 5.0
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from benchmark.cohort import N_YEARS
+from benchmark.data.cohort import N_YEARS
 
 
 def survival_at_year_ends(logits: torch.Tensor) -> torch.Tensor:

@@ -17,14 +17,13 @@ import numpy as np
 import torch
 from sksurv.linear_model.coxph import BreslowEstimator
 
-from benchmark.cohort import N_YEARS
+from benchmark.data.cohort import N_YEARS
 from benchmark.methods import FoldData, Method, MethodError, step_functions_on_grid, survival_prediction
-from benchmark.metrics import Prediction
-
-from . import losses
-from .inputs import Batch, GraphInputs, keep_node_types
-from .model import ModelConfig, SurvivalGNN, lite_config, n_trainable
-from .training import TrainConfig, deterministic, inner_split, train
+from benchmark.scoring.metrics import Prediction
+from stg import losses
+from stg.inputs import Batch, GraphInputs, keep_node_types
+from stg.model import ModelConfig, SurvivalGNN, lite_config, n_trainable
+from stg.training import TrainConfig, deterministic, inner_split, train
 
 #: The paper's lite STG: 78.55 % fewer trainable parameters than the full model.
 LITE_RATIO = 0.2145

@@ -21,12 +21,11 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from benchmark.cohort import N_YEARS
-from benchmark.prepared import NODE_NAMES
-
-from .dgl_import import dgl
-from .graphs import ATTRIBUTE_EDGE_TYPES, EDGE_ATTRIBUTES, EDGES, IMAGE_NODE_TYPES, NODE_TYPES
-from .inputs import keep_node_types
+from benchmark.data.cohort import N_YEARS
+from benchmark.data.imaging.prepared import NODE_NAMES
+from stg.dgl_import import dgl
+from stg.graphs import ATTRIBUTE_EDGE_TYPES, EDGE_ATTRIBUTES, EDGES, IMAGE_NODE_TYPES, NODE_TYPES
+from stg.inputs import keep_node_types
 
 CONVS = ("sage", "gcn", "gat")
 GRAPHS = ("hetero", "homogeneous", "none")

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
-from . import losses
-from .inputs import Batch
-from .model import Output, SurvivalGNN
+from stg import losses
+from stg.inputs import Batch
+from stg.model import Output, SurvivalGNN
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchmark import datasets, synthetic
+from benchmark import datasets
+from benchmark.data import synthetic
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.cohort import Cohort
-from benchmark.prepared import PreparedCase
+from benchmark.data.cohort import Cohort
+from benchmark.data.imaging.prepared import PreparedCase
 
 SHAPE = (22, 26, 32)
 SPACING = (4.0, 4.0, 4.0)   # the default prepared grid, which radiomics.yaml keeps

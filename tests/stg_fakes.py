@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmark.feature_table import NODE_COLUMNS, FeatureTable
-from benchmark.prepared import NODE_NAMES, NODE_PAIRS, geometry_columns
+from benchmark.data.imaging.prepared import NODE_NAMES, NODE_PAIRS, geometry_columns
+from benchmark.features.feature_table import NODE_COLUMNS, FeatureTable
 
 FEATURES = ("log_volume", "f1", "f2", "f3")
 

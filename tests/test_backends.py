@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import backends, runner
+from benchmark.harness import backends, runner
 
 
 def comparable_files(root: Path) -> dict[str, object]:

@@ -6,7 +6,8 @@ import pytest
 from sksurv.linear_model import CoxPHSurvivalAnalysis
 from sksurv.metrics import concordance_index_censored
 
-from benchmark import methods, splits
+from benchmark import methods
+from benchmark.data import splits
 from benchmark.methods import FoldData
 
 TABULAR = ["coxph", "coxnet", "rsf", "gbsa", "fong"]
@@ -75,9 +76,9 @@ def separating_fold():
     from sklearn.pipeline import make_pipeline
 
     from benchmark import datasets
-    from benchmark.estimators import DUPLICATE_R
-    from benchmark.feature_selection import CorrelationFilter
-    from benchmark.preprocessing import tabular_pipeline
+    from benchmark.features.feature_selection import CorrelationFilter
+    from benchmark.features.preprocessing import tabular_pipeline
+    from benchmark.methods.estimators import DUPLICATE_R
     cohort = datasets.load(datasets.MSKCC_DATASET)
     X, y = cohort.clinical[cohort.feature_sets["postoperative"]].to_numpy(float), cohort.y("dfs")
     train, _ = list(StratifiedKFold(5, shuffle=True, random_state=1).split(X, y["event"]))[2]

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 from baselines.coxph import CoxPH
-from benchmark import check, cli, methods
+from benchmark import cli, methods
+from benchmark.harness import check
 from benchmark.methods import Method, Registered, survival_prediction
-from benchmark.metrics import Prediction
+from benchmark.scoring.metrics import Prediction
 
 
 class Rising(Method):

@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark import clinical
-from benchmark.clinical import ClinicalTableError, parse_clinical_frame, read_clinical_table
+from benchmark.data import clinical
+from benchmark.data.clinical import ClinicalTableError, parse_clinical_frame, read_clinical_table
 
 
 def raw_table(drawn_cohort, n=5) -> pd.DataFrame:

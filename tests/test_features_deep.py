@@ -4,9 +4,9 @@ import pytest
 import torch
 from feature_fakes import fake_case, imaging_cohort
 
-from benchmark import artefacts, deep_features
-from benchmark.deep_features import EncoderConfig, MultiScaleEncoder, build_encoder
-from benchmark.feature_table import NODE_COLUMNS
+from benchmark.features import artefacts, deep_features
+from benchmark.features.deep_features import EncoderConfig, MultiScaleEncoder, build_encoder
+from benchmark.features.feature_table import NODE_COLUMNS
 
 SMALL = EncoderConfig(width=16, input_size=16)
 
@@ -89,6 +89,6 @@ def test_bad_configuration_is_named(monkeypatch, tmp_path):
 
 
 def test_provider_is_registered_and_refuses_a_cohort_without_images(tmp_path, clinical_cohort):
-    assert artefacts.PROVIDERS["deep"] == "benchmark.deep_features:deep_table"
+    assert artefacts.PROVIDERS["deep"] == "benchmark.features.deep_features:deep_table"
     with pytest.raises(artefacts.ArtefactError, match="need CT images"):
         deep_features.deep_table(clinical_cohort, tmp_path, n_jobs=1)

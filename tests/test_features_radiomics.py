@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 from feature_fakes import SPACING, fake_case, imaging_cohort, sphere
 
-from benchmark import artefacts, radiomics_features
-from benchmark.artefacts import ArtefactError
-from benchmark.feature_table import NODE_COLUMNS
-from benchmark.node_features import node_masks
+from benchmark.features import artefacts, radiomics_features
+from benchmark.features.artefacts import ArtefactError
+from benchmark.features.feature_table import NODE_COLUMNS
+from benchmark.features.node_features import node_masks
 
 
 def test_shape_features_match_the_mask():
@@ -76,7 +76,7 @@ def test_changed_mask_recomputes_only_that_patient(tmp_path):
 
 
 def test_provider_is_registered_and_refuses_a_cohort_without_images(tmp_path, clinical_cohort):
-    assert artefacts.PROVIDERS["radiomics"] == "benchmark.radiomics_features:radiomics_table"
+    assert artefacts.PROVIDERS["radiomics"] == "benchmark.features.radiomics_features:radiomics_table"
     with pytest.raises(ArtefactError, match="need CT images.*crlm-test"):
         radiomics_features.radiomics_table(clinical_cohort, tmp_path, n_jobs=1)
 

@@ -6,11 +6,12 @@ import pandas as pd
 import pytest
 from sksurv.metrics import concordance_index_censored
 
-from benchmark import methods, splits
-from benchmark.feature_selection import CorrelationFilter, UnivariateCoxSelector, cox_scores
-from benchmark.feature_table import NODE_COLUMNS, FeatureTable
+from benchmark import methods
+from benchmark.data import splits
+from benchmark.data.imaging.prepared import geometry_columns
+from benchmark.features.feature_selection import CorrelationFilter, UnivariateCoxSelector, cox_scores
+from benchmark.features.feature_table import NODE_COLUMNS, FeatureTable
 from benchmark.methods import FoldData
-from benchmark.prepared import geometry_columns
 
 RADIOMICS = ["radiomics_rsf", "radiomics_coxnet", "radiomics_clinical_coxnet"]
 

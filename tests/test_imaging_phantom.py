@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark import datasets, synthetic
-from benchmark.imaging import phantom, prepare, tcia_reader
-from benchmark.prepared import geometry_columns
+from benchmark import datasets
+from benchmark.data import synthetic
+from benchmark.data.imaging import phantom, prepare, tcia_reader
+from benchmark.data.imaging.prepared import geometry_columns
 
 
 @pytest.fixture(scope="module")

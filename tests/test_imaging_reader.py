@@ -11,10 +11,11 @@ import pandas as pd
 import pydicom
 import pytest
 
-from benchmark import cli, clinical, datasets, synthetic
-from benchmark.imaging import prepare, tcia_reader, writer
-from benchmark.imaging.tcia_reader import ImagingError
-from benchmark.prepared import NODE_NAMES, PreparedCase, geometry_columns
+from benchmark import cli, datasets
+from benchmark.data import clinical, synthetic
+from benchmark.data.imaging import prepare, tcia_reader, writer
+from benchmark.data.imaging.prepared import NODE_NAMES, PreparedCase, geometry_columns
+from benchmark.data.imaging.tcia_reader import ImagingError
 
 SPACING = (3.0, 2.0, 2.0)  # (z, y, x) mm of the test CTs
 VOXEL_ML = 3.0 * 2.0 * 2.0 / 1000

@@ -8,14 +8,8 @@ from sksurv.metrics import (
     integrated_brier_score,
 )
 
-from benchmark.cohort import structured as make_outcome
-from benchmark.metrics import (
-    Prediction,
-    evaluate,
-    median_survival_years,
-    year_metrics,
-    yearwise_accuracy,
-)
+from benchmark.data.cohort import structured as make_outcome
+from benchmark.scoring.metrics import Prediction, evaluate, median_survival_years, year_metrics, yearwise_accuracy
 
 
 def test_taa_17_of_20_within_one_year_is_085():

@@ -16,7 +16,9 @@ from sksurv.linear_model import CoxPHSurvivalAnalysis
 from sksurv.metrics import concordance_index_censored
 from sksurv.nonparametric import kaplan_meier_estimator
 
-from benchmark import clinical, datasets, runner, splits
+from benchmark import datasets
+from benchmark.data import clinical, splits
+from benchmark.harness import runner
 
 
 @pytest.fixture(scope="module")

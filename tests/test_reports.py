@@ -14,8 +14,11 @@ import pytest
 from scipy import stats as scipy_stats
 
 from baselines.coxph import CoxPH
-from benchmark import cli, html_report, methods, plots, reports, runner, stats
+from benchmark import cli, methods
+from benchmark.harness import runner
 from benchmark.methods import Registered
+from benchmark.reporting import html_report, plots, reports
+from benchmark.scoring import stats
 
 
 class Full(CoxPH):

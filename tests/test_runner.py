@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark import cli, deep_features, methods, results, runner
+from benchmark import cli, methods
+from benchmark.features import deep_features
+from benchmark.harness import results, runner
 from benchmark.methods import Method, Registered
 
 

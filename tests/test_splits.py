@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from benchmark import splits
+from benchmark.data import splits
 
 
 def test_repeated_kfold_partitions_every_repeat(clinical_cohort):
@@ -42,7 +42,7 @@ def test_strata_pool_rare_bins():
 
 
 def test_paper_split_is_177_20_on_197(tmp_path):
-    from benchmark import synthetic
+    from benchmark.data import synthetic
     from benchmark.datasets import cohort_from_clinical
 
     cohort = cohort_from_clinical(synthetic.generate(197, seed=0).clinical, "crlm-197", None)

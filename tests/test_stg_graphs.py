@@ -4,7 +4,7 @@ import pytest
 import torch
 from stg_fakes import FEATURES, fake_features, fake_geometry, remove_mask
 
-from benchmark.prepared import NODE_NAMES
+from benchmark.data.imaging.prepared import NODE_NAMES
 from stg import graphs
 from stg.graphs import EDGE_ATTRIBUTES, GraphBuildError
 

@@ -4,9 +4,10 @@ import pytest
 import torch
 from stg_fakes import fake_cohort
 
-from benchmark import methods, splits
+from benchmark import methods
+from benchmark.data import splits
 from benchmark.methods import FoldData
-from benchmark.metrics import evaluate
+from benchmark.scoring.metrics import evaluate
 from stg.inputs import GraphInputs
 from stg.methods import LITE_RATIO
 from stg.model import ModelConfig, SurvivalGNN, lite_config, n_trainable

@@ -4,7 +4,7 @@ import pytest
 from sksurv.metrics import concordance_index_censored
 from sksurv.nonparametric import kaplan_meier_estimator
 
-from benchmark import synthetic
+from benchmark.data import synthetic
 
 
 def km_median(time, event) -> float:

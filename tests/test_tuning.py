@@ -7,7 +7,9 @@ import optuna
 import pytest
 from sksurv.metrics import concordance_index_censored
 
-from benchmark import cli, datasets, methods, runner, splits, tuning
+from benchmark import cli, datasets, methods
+from benchmark.data import splits
+from benchmark.harness import runner, tuning
 from benchmark.methods import FoldData, Method, Registered
 
 FOLDS = 3

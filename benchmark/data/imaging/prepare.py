@@ -1,0 +1,284 @@
+"""Prepare a TCIA-format cohort's images: resample, crop to the liver, cache, and attach to the Cohort.
+
+Per patient: read the CT and SEG (tcia_reader), resample both onto an axis-aligned patient-space
+grid of the configured spacing (linear for HU, linear-then-0.5 for masks) that covers the liver's
+bounding box plus a margin, compute the geometry row, and save a PreparedCase npz named by a
+hash of the DICOM bytes and the options. The grid is anchored on the CT's first voxel, so a
+spacing equal to the CT's reproduces its voxels exactly.
+
+Cache lookup must be cheap (every worker process of a run loads the cohort): an index maps each
+patient to a fingerprint of file names, sizes and mtimes; only a changed fingerprint costs a
+content hash, and only a changed content hash costs a new preparation. Unusable patients are
+excluded with the reason (file and problem) and listed in ``manifest.csv``; one bad patient never
+stops the others.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import SimpleITK as sitk
+from joblib import Parallel, delayed
+from tqdm.auto import tqdm
+
+from benchmark.data.imaging.geometry import geometry_row
+from benchmark.data.imaging.prepared import NODE_NAMES, PreparedCase, geometry_columns
+from benchmark.data.imaging.tcia_reader import (
+    AIR_HU,
+    CTVolume,
+    ImagingError,
+    SegMasks,
+    collection_directory,
+    dicom_files,
+    find_series,
+    patient_directories,
+    read_ct,
+    read_seg,
+)
+from benchmark.harness.results import atomic_write_bytes, atomic_write_text
+
+#: Bump when the prepared output changes for the same input, so old cache entries are not reused.
+PREPARE_VERSION = 1
+INDEX_NAME, MANIFEST_NAME = "index.json", "manifest.csv"
+MANIFEST_COLUMNS = ["patient_id", "status", "reason", "file", "content_hash", "n_tumours", "notes"]
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    """spacing: (z, y, x) mm of the prepared grid; margin_mm: added around the liver's bounding box."""
+
+    spacing: tuple[float, float, float] = (4.0, 4.0, 4.0)
+    margin_mm: float = 12.0
+
+    def key(self) -> str:
+        return json.dumps({"version": PREPARE_VERSION, **asdict(self)}, sort_keys=True)
+
+
+def _image(array: np.ndarray, ct: CTVolume, origin) -> sitk.Image:
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing([float(s) for s in ct.spacing[::-1]])
+    image.SetOrigin([float(v) for v in origin])
+    image.SetDirection([float(v) for v in ct.direction.ravel()])
+    return image
+
+
+def _box_corners(ct: CTVolume, low_zyx, high_zyx) -> np.ndarray:
+    """(8, 3) patient positions of the corners of the CT index box [low, high] (z, y, x)."""
+    corners = np.array(np.meshgrid(*zip(low_zyx[::-1], high_zyx[::-1]))).reshape(3, -1).T  # (x, y, z) indices
+    return np.asarray(ct.origin) + (corners * np.asarray(ct.spacing[::-1])) @ ct.direction.T
+
+
+def output_grid(ct: CTVolume, region: np.ndarray, options: PrepareOptions) -> tuple[np.ndarray, list[int]]:
+    """Origin (x, y, z) and size (x, y, z) of the prepared grid around the voxels of `region`.
+
+    The grid's lattice is anchored on the CT voxel centre nearest patient (-inf, -inf, -inf), so
+    a scan and its mirrored (prone) acquisition give the same grid."""
+    zyx = np.argwhere(region)
+    points = _box_corners(ct, zyx.min(axis=0) - 0.5, zyx.max(axis=0) + 0.5)
+    lo, hi = points.min(axis=0) - options.margin_mm, points.max(axis=0) + options.margin_mm
+    step = np.asarray(options.spacing[::-1], float)
+    anchor = _box_corners(ct, np.zeros(3), np.array(ct.hu.shape) - 1).min(axis=0)
+    first = np.ceil((lo - anchor) / step - 1e-6)
+    size = np.floor((hi - anchor) / step + 1e-6) - first + 1
+    return anchor + first * step, [int(n) for n in size]
+
+
+def _input_crop(ct: CTVolume, origin: np.ndarray, size, step: np.ndarray) -> tuple[slice, ...]:
+    """The (z, y, x) slices of the CT that the output grid can sample (plus one voxel for interpolation)."""
+    box = np.array(np.meshgrid(*[(0.0, (n - 1) * s) for n, s in zip(size, step)])).reshape(3, -1).T + origin
+    index = ((box - np.asarray(ct.origin)) @ ct.direction) / np.asarray(ct.spacing[::-1])  # (x, y, z)
+    low = np.maximum(np.floor(index.min(axis=0)) - 1, 0).astype(int)
+    high = np.minimum(np.ceil(index.max(axis=0)) + 2, ct.hu.shape[::-1]).astype(int)
+    return tuple(slice(a, b) for a, b in zip(low[::-1], high[::-1]))
+
+
+def prepare_case(patient_id: str, ct: CTVolume, seg: SegMasks, options: PrepareOptions) -> PreparedCase:
+    """Resample the CT and every mask onto the cropped, axis-aligned grid."""
+    present = [m for m in (*seg.nodes.values(), *seg.tumours) if m is not None and m.any()]
+    liver = seg.nodes["liver"]
+    if liver is not None and liver.any():
+        region = liver
+    elif present:  # no liver voxels: crop around whatever was segmented
+        region = np.logical_or.reduce(present)
+    else:  # nothing segmented at all: keep the whole scan
+        region = np.ones(ct.hu.shape, dtype=bool)
+    origin, size = output_grid(ct, region, options)
+    step = np.asarray(options.spacing[::-1], float)
+    crop = _input_crop(ct, origin, size, step)
+    crop_origin = np.asarray(ct.origin) + ct.direction @ (np.array([s.start for s in crop[::-1]]) * ct.spacing[::-1])
+
+    resampler = sitk.ResampleImageFilter()
+    resampler.SetSize(size)
+    resampler.SetOutputOrigin([float(v) for v in origin])
+    resampler.SetOutputSpacing([float(s) for s in step])
+    resampler.SetOutputDirection([1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0])
+    resampler.SetInterpolator(sitk.sitkLinear)
+    resampler.SetOutputPixelType(sitk.sitkFloat32)
+
+    def resample(array: np.ndarray, default: float) -> np.ndarray:
+        resampler.SetDefaultPixelValue(default)
+        return sitk.GetArrayFromImage(resampler.Execute(_image(array[crop], ct, crop_origin)))
+
+    volume = resample(ct.hu, AIR_HU).astype(np.float32)
+    empty = np.zeros(volume.shape, dtype=bool)
+
+    def resample_mask(mask: np.ndarray | None) -> np.ndarray:
+        if mask is None or not mask.any():
+            return empty.copy()
+        return resample(mask.astype(np.uint8), 0.0) >= 0.5
+
+    masks = {node: resample_mask(seg.nodes[node]) for node in NODE_NAMES if node != "tumour"}
+    tumours = [resample_mask(mask) for mask in seg.tumours]
+    masks["tumour"] = np.logical_or.reduce(tumours) if tumours else empty.copy()
+    return PreparedCase(patient_id, volume, tuple(float(s) for s in options.spacing),
+                        tuple(float(v) for v in origin), masks, tumours)
+
+
+def fingerprint(files: list[Path], root: Path, options: PrepareOptions) -> str:
+    """Cheap identity of a patient's files: names, sizes and modification times."""
+    digest = hashlib.sha1(options.key().encode())
+    for path in files:
+        stat = path.stat()
+        digest.update(f"{path.relative_to(root)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def content_hash(files: list[Path], root: Path, options: PrepareOptions) -> str:
+    """Identity of what a patient's files contain (and of the options), for the npz name."""
+    digest = hashlib.sha256(options.key().encode())
+    for path in files:
+        digest.update(f"{path.relative_to(root)}\n".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def prepare_patient(patient_dir: Path, cache_dir: Path, options: PrepareOptions) -> dict:
+    """Prepare one patient into the cache; returns its index record (never raises)."""
+    patient_id = patient_dir.name
+    try:
+        files = find_series(patient_dir)
+        digest = content_hash(dicom_files(patient_dir), patient_dir, options)
+        path = cache_dir / f"{patient_id}-{digest[:16]}.npz"
+        notes = ""
+        if path.is_file():
+            case = PreparedCase.load(path)
+        else:
+            ct = read_ct(files.ct_dir)
+            seg = read_seg(files.seg_file, ct)
+            case = prepare_case(patient_id, ct, seg, options)
+            notes = "; ".join(f"ignored segment {label!r}" for label in seg.ignored_labels)
+            buffer = io.BytesIO()
+            case.save(buffer)
+            atomic_write_bytes(path, buffer.getvalue())
+        return {"status": "prepared", "reason": "", "file": path.name, "content_hash": digest,
+                "geometry": geometry_row(case), "notes": notes}
+    except ImagingError as error:
+        return {"status": "excluded", "reason": str(error)}
+    except Exception as error:  # an unforeseen defect in one patient's files must not stop the cohort
+        return {"status": "excluded", "reason": f"{patient_dir}: {type(error).__name__}: {error}"}
+
+
+def _read_index(cache_dir: Path) -> dict:
+    try:
+        return json.loads((cache_dir / INDEX_NAME).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _is_current(record: dict | None, stamp: str, cache_dir: Path) -> bool:
+    if not record or record.get("fingerprint") != stamp:
+        return False
+    return record["status"] != "prepared" or (cache_dir / record["file"]).is_file()
+
+
+def _prepare_all(todo: dict[str, Path], cache_dir: Path, options: PrepareOptions, n_jobs: int,
+                 label: str) -> dict[str, dict]:
+    def job(patient_id, directory):
+        return patient_id, prepare_patient(directory, cache_dir, options)
+
+    if n_jobs > 1 and len(todo) > 1:
+        runs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+            delayed(job)(pid, directory) for pid, directory in todo.items())
+    else:
+        runs = (job(pid, directory) for pid, directory in todo.items())
+    out = {}
+    for patient_id, record in tqdm(runs, total=len(todo), desc=f"prepare {label}", unit="patient",
+                                   disable=None, file=sys.stderr):
+        out[patient_id] = record
+        if record["status"] == "excluded":
+            tqdm.write(f"excluded {patient_id}: {record['reason']}", file=sys.stderr)
+    return out
+
+
+def manifest_path(cache_dir: Path) -> Path:
+    return Path(cache_dir) / MANIFEST_NAME
+
+
+def _relative(reason: str, root: Path) -> str:
+    """A reason with paths relative to the dataset root: table footers and committed results stay
+    free of this machine's directories (the manifest keeps the full paths)."""
+    return reason.replace(f"{Path(root).resolve()}{os.sep}", "").replace(f"{root}{os.sep}", "")
+
+
+def attach_images(cohort, cache_dir, n_jobs: int = 1, options: PrepareOptions = PrepareOptions()) -> None:
+    """Find, validate and prepare each patient's CT + SEG; record them on `cohort.images`,
+    exclude (with the reason) patients whose images cannot be used.
+
+    Sets ``cohort.artefacts["geometry"]`` (one row per prepared patient, `geometry_columns()`)
+    and writes ``manifest.csv`` in `cache_dir`. A cohort without a DICOM collection folder is
+    clinical-only and left as it is.
+    """
+    if cohort.root is None or not collection_directory(cohort.root).is_dir():
+        return
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    directories = patient_directories(cohort.root)
+    clinical_ids = [str(pid) for pid in cohort.patient_ids]
+    manifest = []
+    for pid in clinical_ids:
+        if pid not in directories:
+            reason = f"no images: {collection_directory(cohort.root) / pid} does not exist"
+            manifest.append({"patient_id": pid, "status": "excluded", "reason": reason})
+            cohort.exclude(pid, _relative(reason, cohort.root))
+    for pid in sorted(set(directories) - set(clinical_ids)):
+        reason = f"{directories[pid]}: images but no clinical row"
+        manifest.append({"patient_id": pid, "status": "skipped", "reason": reason})
+        cohort.exclude(pid, _relative(reason, cohort.root))
+
+    wanted = [pid for pid in clinical_ids if pid in directories]
+    index = _read_index(cache_dir)
+    stamps = {pid: fingerprint(dicom_files(directories[pid]), directories[pid], options) for pid in wanted}
+    todo = {pid: directories[pid] for pid in wanted if not _is_current(index.get(pid), stamps[pid], cache_dir)}
+    if todo:
+        for pid, record in _prepare_all(todo, cache_dir, options, n_jobs, cohort.name).items():
+            old = index.get(pid, {}).get("file")
+            if old and old != record.get("file"):
+                (cache_dir / old).unlink(missing_ok=True)
+            index[pid] = {"fingerprint": stamps[pid], **record}
+        atomic_write_text(cache_dir / INDEX_NAME, json.dumps(index, indent=1, sort_keys=True))
+
+    rows = {}
+    for pid in wanted:
+        record = index[pid]
+        manifest.append({"patient_id": pid, **{k: v for k, v in record.items() if k in MANIFEST_COLUMNS},
+                         "n_tumours": record.get("geometry", {}).get("n_tumours")})
+        if record["status"] == "prepared":
+            cohort.images[pid] = cache_dir / record["file"]
+            rows[pid] = record["geometry"]
+        else:
+            cohort.exclude(pid, _relative(record["reason"], cohort.root))
+    geometry = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=geometry_columns())
+    geometry.index.name = cohort.clinical.index.name
+    cohort.artefacts["geometry"] = geometry.astype(float)
+
+    text = pd.DataFrame(manifest).reindex(columns=MANIFEST_COLUMNS).sort_values("patient_id").to_csv(index=False)
+    path = manifest_path(cache_dir)
+    if not path.is_file() or path.read_text() != text:
+        atomic_write_text(path, text)

@@ -1,0 +1,111 @@
+"""Outer splits: repeated stratified K-fold and the paper's fixed 177/20 split.
+
+Strata are event status × year bin; bins too small for K folds are pooled within their event
+status (then across statuses) so stratification never fails on a rare late year. Splits are a
+pure function of (patient ids, outcomes, K, repeats, seed), written to ``results/splits/`` and read
+back on the next run, so every method of every run sees exactly the same folds.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
+
+from benchmark.data.cohort import Cohort
+from benchmark.harness.results import atomic_write_text
+
+PAPER_TEST_SIZE = 20
+
+
+@dataclass(frozen=True)
+class Split:
+    repeat: int
+    fold: int
+    train: tuple[str, ...]
+    test: tuple[str, ...]
+
+
+class SplitError(ValueError):
+    """Stored splits that no longer match the cohort; the message says what differs."""
+
+
+def strata(event: np.ndarray, bins: np.ndarray, n_splits: int) -> np.ndarray:
+    """Event × year-bin labels, pooling labels with fewer than `n_splits` members."""
+    labels = np.asarray(event).astype(int) * 100 + np.asarray(bins)
+    for status in (0, 1):
+        values, counts = np.unique(labels, return_counts=True)
+        rare = [v for v, c in zip(values, counts) if c < n_splits and v // 100 == status]
+        labels[np.isin(labels, rare)] = status * 100 + 99
+    values, counts = np.unique(labels, return_counts=True)
+    if (counts < n_splits).any():  # pooled buckets still too small: stratify by event only
+        labels = np.asarray(event).astype(int)
+    return labels
+
+
+def paper_split_possible(cohort: Cohort) -> bool:
+    """The fixed split holds out PAPER_TEST_SIZE patients; it needs a training side at least as big."""
+    return len(cohort.patient_ids) > 2 * PAPER_TEST_SIZE
+
+
+def make_splits(cohort: Cohort, endpoint: str, protocol: str, folds: int, repeats: int, seed: int) -> list[Split]:
+    ids = cohort.patient_ids
+    outcome = cohort.outcome(endpoint)
+    event = outcome["event"].to_numpy()
+    bins = cohort.year_bins(endpoint)
+    splits = []
+    if protocol == "paper":
+        if not paper_split_possible(cohort):
+            raise SplitError(f"{cohort.name}: the fixed split needs more than {2 * PAPER_TEST_SIZE} patients")
+        labels = strata(event, bins, 2)
+        splitter = StratifiedShuffleSplit(n_splits=1, test_size=PAPER_TEST_SIZE, random_state=seed)
+        train, test = next(splitter.split(ids, labels))
+        return [Split(0, 0, tuple(ids[np.sort(train)]), tuple(ids[np.sort(test)]))]
+    labels = strata(event, bins, folds)
+    for repeat in range(repeats):
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed + repeat)
+        for fold, (train, test) in enumerate(splitter.split(ids, labels)):
+            splits.append(Split(repeat, fold, tuple(ids[train]), tuple(ids[test])))
+    return splits
+
+
+def split_path(root: Path, dataset: str, endpoint: str, protocol: str, folds: int, repeats: int, seed: int) -> Path:
+    name = "paper_177_20" if protocol == "paper" else f"cv_k{folds}_r{repeats}"
+    return Path(root) / "splits" / dataset / endpoint / f"{name}_seed{seed}.json"
+
+
+def first_stale(splits: list[Split], everyone: set[str]) -> Split | None:
+    """The first split whose train and test do not partition `everyone`, or None."""
+    for split in splits:
+        train, test = set(split.train), set(split.test)
+        if train | test != everyone or train & test:
+            return split
+    return None
+
+
+def load_or_make(cohort: Cohort, endpoint: str, protocol: str, folds: int, repeats: int, seed: int,
+                 results_root: Path, remake_stale: bool = False) -> list[Split]:
+    """Reuse the stored splits of this cohort, or make and store them.
+
+    Stored splits that no longer match the cohort raise SplitError, unless `remake_stale`.
+    """
+    path = split_path(results_root, cohort.name, endpoint, protocol, folds, repeats, seed)
+    if path.is_file():
+        stored = json.loads(path.read_text())
+        splits = [Split(s["repeat"], s["fold"], tuple(s["train"]), tuple(s["test"])) for s in stored["splits"]]
+        stale = first_stale(splits, set(cohort.patient_ids))
+        if stale is None:
+            return splits
+        if not remake_stale:
+            raise SplitError(f"{path}: stored split r{stale.repeat} f{stale.fold} does not match cohort "
+                             f"{cohort.name} (train and test must partition its {len(cohort)} patients); "
+                             "rerun with --force to remake the splits")
+    splits = make_splits(cohort, endpoint, protocol, folds, repeats, seed)
+    payload = {"dataset": cohort.name, "endpoint": endpoint, "protocol": protocol, "folds": folds,
+               "repeats": repeats, "seed": seed,
+               "splits": [{"repeat": s.repeat, "fold": s.fold, "train": list(s.train), "test": list(s.test)}
+                          for s in splits]}
+    atomic_write_text(path, json.dumps(payload, indent=1))
+    return splits

@@ -1,0 +1,301 @@
+"""Plan the cell grid, run what is not finished, and record every cell's outcome.
+
+Each cell fits one method on one training fold (tuning it there first with `--tune`) and scores
+it on the test fold. Cells are independent and seeded from (seed, repeat, fold); a backend
+computes them (see benchmark.backends) and this process writes every result, so serial, parallel
+and cluster runs give the same files. Finished cells are skipped, errored cells are recorded with
+their traceback and retried on the next run, and the run goes on.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import traceback
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from benchmark import datasets, methods
+from benchmark.data import splits
+from benchmark.data.cohort import N_YEARS, Cohort
+from benchmark.features import artefacts
+from benchmark.harness import backends, results, tuning
+from benchmark.harness.resources import measure
+from benchmark.scoring.metrics import evaluate, year_status_from_survival
+
+
+@dataclass
+class RunConfig:
+    datasets: list[str]
+    methods: list[str]
+    endpoints: list[str] | None = None       # None: each dataset's primary endpoint
+    protocols: list[str] | None = None       # None: cv, plus the paper split on CRLM data
+    feature_sets: list[str] | None = None    # None: the dataset's default (pre-operative; both on mskcc-crlm)
+    folds: int = 5
+    repeats: int = 5
+    seed: int = 0
+    n_jobs: int = 1
+    output: Path = Path("results")
+    data_dir: Path = Path("data")
+    force: bool = False
+    params: dict = field(default_factory=dict)   # method name -> parameter overrides
+    tune: bool = False                       # nested Optuna tuning of every tunable method
+    trials: int = tuning.DEFAULT_TRIALS
+    storage: str | None = None               # None: a journal file under `output`
+    backend: str = "local"                   # "local" or "dask" (benchmark.backends)
+    scheduler: str | None = None             # dask only; None: a LocalCluster of n_jobs workers
+    environment: dict = field(default_factory=dict)   # variables every cell sets first (CT encoder options),
+                                                     # so remote workers see what the driver was given
+
+
+@dataclass
+class Plan:
+    cells: list[results.Cell]
+    skipped: list[tuple[str, str, str]]   # (dataset, method, reason)
+    specs: dict[str, datasets.DatasetSpec]
+    splits: dict[tuple[str, str, str], list[splits.Split]] = field(default_factory=dict)
+    protocols_not_run: list[tuple[str, str]] = field(default_factory=list)   # (dataset, reason)
+
+    def split(self, cell: results.Cell) -> splits.Split:
+        """The outer split of a cell (workers get it from here, not from the results directory)."""
+        return next(s for s in self.splits[(cell.dataset, cell.endpoint, cell.protocol)]
+                    if (s.repeat, s.fold) == (cell.repeat, cell.fold))
+
+
+@lru_cache(maxsize=4)
+def load_cohort(spec: datasets.DatasetSpec, data_dir: Path, n_jobs: int = 1) -> Cohort:
+    """One cohort per process (workers load it once, from the cache the main process filled)."""
+    return datasets.load(spec, data_dir, n_jobs)
+
+
+def cell_seed(seed: int, repeat: int, fold: int) -> int:
+    return seed * 10007 + repeat * 101 + fold
+
+
+def plan(config: RunConfig) -> Plan:
+    """Every cell of the configuration, with the splits written (or reused) on the way."""
+    cells, skipped, specs, outer, protocols_not_run = [], [], {}, {}, []
+    for spec_text in config.datasets:
+        spec = datasets.parse_spec(spec_text)
+        cohort = load_cohort(spec, Path(config.data_dir), config.n_jobs)
+        specs[cohort.name] = spec
+        feature_sets = config.feature_sets or datasets.default_feature_sets(cohort)
+        unknown = [f for f in feature_sets if f not in cohort.feature_sets]
+        if unknown:
+            raise datasets.DatasetError(f"{cohort.name}: unknown feature set {unknown[0]!r} "
+                                        f"(choose from {', '.join(cohort.feature_sets)})")
+        endpoints = config.endpoints or cohort.default_endpoints or [cohort.primary_endpoint]
+        protocols = config.protocols or (["cv", "paper"] if spec.is_crlm else ["cv"])
+        if not config.protocols and "paper" in protocols and not splits.paper_split_possible(cohort):
+            protocols = ["cv"]   # asked for by default only: a small cohort runs without it, saying so
+            reason = (f"fixed 177/20 split: needs more than {2 * splits.PAPER_TEST_SIZE} patients, "
+                      f"has {len(cohort.patient_ids)}")
+            protocols_not_run.append((cohort.name, reason))
+        for name in config.methods:
+            method = methods.get(name)
+            reason = method.applicable(cohort)
+            if reason:
+                skipped.append((cohort.name, name, reason))
+                continue
+            params = dict(config.params.get(name, {}))
+            if config.tune and tuning.tunable(method):
+                params[tuning.PARAM_KEY] = tuning.cell_spec(config.trials)
+            for endpoint in endpoints:
+                if endpoint not in cohort.outcomes:
+                    skipped.append((cohort.name, name, f"no endpoint {endpoint!r} (has {', '.join(cohort.outcomes)})"))
+                    continue
+                for protocol in protocols:
+                    if protocol == "paper" and not spec.is_crlm:
+                        continue
+                    key = (cohort.name, endpoint, protocol)
+                    if key not in outer:
+                        outer[key] = splits.load_or_make(cohort, endpoint, protocol, config.folds, config.repeats,
+                                                         config.seed, config.output, remake_stale=config.force)
+                    cells += [results.Cell(*key, feature_set, name, split.repeat, split.fold, params)
+                              for feature_set in feature_sets for split in outer[key]]
+    return Plan(cells, skipped, specs, outer, protocols_not_run)
+
+
+def prediction_frame(ids, y_test, prediction, cohort: Cohort) -> pd.DataFrame:
+    """Per-patient predictions of one test fold, for reports and re-scoring."""
+    frame = pd.DataFrame({"patient_id": ids, "time": y_test["time"], "event": y_test["event"].astype(int),
+                          "risk": prediction.risk, "year": prediction.year})
+    grid = cohort.time_grid()
+    for years in (1, 3, 5):
+        frame[f"surv_{years}y"] = [np.interp(years * cohort.units_per_year, grid, row) for row in prediction.surv]
+    for k in range(N_YEARS):
+        frame[f"event_free_end_y{k}"] = prediction.year_status[:, k]
+    return frame
+
+
+@dataclass
+class CellOutput:
+    """What computing a cell yields; the driver writes it (tuning report, predictions, then result)."""
+
+    cell: results.Cell
+    record: dict
+    predictions: pd.DataFrame | None = None
+    tuning: dict | None = None
+
+    @property
+    def status(self) -> str:
+        return self.record["status"]
+
+    def write(self, root: Path) -> None:
+        if self.tuning is not None:
+            results.atomic_write_text(tuning_path(self.cell, root), tuning.report_text(self.tuning))
+        results.write_cell(root, self.cell, self.record, self.predictions)
+
+
+def tuning_path(cell: results.Cell, root: Path) -> Path:
+    """Trials, best parameters and inner scores of a tuned cell, beside its result file.
+
+    Named tuning_<stem>.json, not <stem>.tuning.json: result files are found by the r*_f*.json glob.
+    """
+    return cell.result_path(root).with_name(f"tuning_{cell.stem}.json")
+
+
+def compute_cell(cell: results.Cell, spec: datasets.DatasetSpec, split: splits.Split,
+                 config: RunConfig) -> CellOutput:
+    """Tune (if asked), fit, predict and score one cell; never raises, writes nothing.
+
+    Library warnings raised meanwhile are not printed (they would break the progress bar, some with
+    whole arrays): each distinct one is counted in the cell's record and named in its notes, so the
+    table footer says on how many folds it occurred.
+    """
+    output = CellOutput(cell, {"status": "error"})
+    os.environ.update(config.environment)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("ignore", DeprecationWarning)   # for developers, hidden by default too
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        _compute(output, spec, split, config)
+    if output.status == "ok" and caught:
+        counts = Counter(warning_text(w) for w in caught)
+        output.record["warnings"] = dict(counts)
+        output.record["notes"] += [f"library warning: {text}" for text in sorted(counts)]
+    return output
+
+
+def warning_text(caught: warnings.WarningMessage) -> str:
+    """A warning as one short line: category and message, without the arrays some libraries print."""
+    message = re.split(r"[\[\n]", str(caught.message), maxsplit=1)[0].strip().rstrip(":")
+    return f"{caught.category.__name__}: {message}"
+
+
+def _compute(output: CellOutput, spec: datasets.DatasetSpec, split: splits.Split, config: RunConfig) -> None:
+    """The body of `compute_cell`: fills `output` in place."""
+    cell = output.cell
+    try:
+        cohort = load_cohort(spec, Path(config.data_dir))
+        seed = cell_seed(config.seed, cell.repeat, cell.fold)
+        common = dict(cohort=cohort, endpoint=cell.endpoint, feature_set=cell.feature_set, seed=seed,
+                      data_dir=config.data_dir)
+        train = methods.FoldData(ids=np.array(split.train), **common)
+        test = methods.FoldData(ids=np.array(split.test), **common)
+        method = methods.get(cell.method)
+        params = dict(cell.params)
+        tuning_spec = params.pop(tuning.PARAM_KEY, None)
+        if tuning_spec:
+            study = f"{cell.directory.as_posix()}/{cell.stem}/k{config.folds}r{config.repeats}s{config.seed}"
+            tuned = tuning.tune(method, train, params, tuning_spec, tuning.storage_url(config.storage, config.output),
+                                study, reseed=seed_everything, fresh=config.force)
+            params, output.tuning = tuned.params, tuned.report
+        seed_everything(seed)
+        model = method(**params)
+        with measure() as fit_usage:
+            model.fit(train)
+        with measure() as predict_usage:
+            prediction = model.predict(test)
+        prediction.validate(len(test), len(test.time_grid))
+        if prediction.year_status is None:
+            prediction.year_status = year_status_from_survival(prediction.surv, test.time_grid, test.units_per_year)
+        values, reasons = evaluate(prediction, train.y, test.y, test.time_grid, test.units_per_year)
+        record = {
+            "status": "ok", "metrics": values, "nan_reasons": reasons, "n_params": int(model.n_params()),
+            "n_train": len(train), "n_test": len(test), "params": model.params, "seed": seed,
+            "notes": list(getattr(model, "notes", [])),
+            **({"tuning": tuned.summary} if tuning_spec else {}),
+            "timings": {"fit_s": fit_usage.seconds, "predict_s": predict_usage.seconds,
+                        "peak_mem_mb": max(fit_usage.peak_mb, predict_usage.peak_mb),
+                        "mem_increase_mb": max(fit_usage.increase_mb, predict_usage.increase_mb)},
+        }
+        output.record, output.predictions = record, prediction_frame(test.ids, test.y, prediction, cohort)
+    except Exception as error:  # recorded in the cell, the run goes on
+        output.record = {"status": "error", "error": f"{type(error).__name__}: {error}",
+                         "traceback": traceback.format_exc()}
+
+
+def seed_everything(seed: int) -> None:
+    np.random.seed(seed % 2**32)
+    import sys
+    if "torch" in sys.modules:
+        import torch
+        torch.manual_seed(seed)
+
+
+@dataclass
+class Summary:
+    done: int = 0
+    skipped_finished: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    not_applicable: list[tuple[str, str, str]] = field(default_factory=list)
+    protocols_not_run: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        out = [f"{self.done} cell(s) computed, {self.skipped_finished} already finished, "
+               f"{len(self.errors)} errored, in {self.seconds:.1f} s"]
+        not_run: dict[tuple[str, str], list[str]] = {}
+        for dataset, method, reason in self.not_applicable:
+            not_run.setdefault((dataset, reason), []).append(method)
+        out += [f"  not run on {dataset} ({reason}): {', '.join(names)}"
+                for (dataset, reason), names in not_run.items()]
+        out += [f"  not run on {dataset}: {reason}" for dataset, reason in self.protocols_not_run]
+        out += [f"  ERROR {label}: {message}" for label, message in self.errors[:20]]
+        if len(self.errors) > 20:
+            out.append(f"  ... and {len(self.errors) - 20} more errors")
+        return out
+
+
+def prepare_inputs(the_plan: Plan, cells: list[results.Cell], config: RunConfig) -> None:
+    """Build, in this process, every artefact the methods of `cells` require."""
+    for name, spec in the_plan.specs.items():
+        configured = {(c.method, json.dumps({k: v for k, v in c.params.items() if k != tuning.PARAM_KEY},
+                                            sort_keys=True)) for c in cells if c.dataset == name}
+        needed = [requirement for method, params in sorted(configured)
+                  for requirement in methods.get(method)(**json.loads(params)).inputs()]
+        artefacts.ensure(load_cohort(spec, Path(config.data_dir), config.n_jobs), dict.fromkeys(needed),
+                         config.data_dir, config.n_jobs)
+
+
+def execute(config: RunConfig, progress: bool = True) -> Summary:
+    """Run every unfinished cell of the configuration."""
+    start = time.perf_counter()
+    the_plan = plan(config)
+    summary = Summary(not_applicable=the_plan.skipped, protocols_not_run=the_plan.protocols_not_run)
+    pending = [c for c in the_plan.cells if config.force or not results.is_finished(c, config.output)]
+    summary.skipped_finished = len(the_plan.cells) - len(pending)
+    prepare_inputs(the_plan, pending, config)
+    jobs = [(cell, the_plan.specs[cell.dataset], the_plan.split(cell), config) for cell in pending]
+    bar = tqdm(total=len(jobs), desc="cells", unit="cell", disable=not progress or not jobs)
+    for output in backends.imap_unordered(compute_cell, jobs, config.backend, config.n_jobs, config.scheduler):
+        output.write(config.output)
+        bar.update()
+        if output.status == "ok":
+            summary.done += 1
+        else:
+            summary.errors.append((output.cell.label(), output.record["error"]))
+            bar.write(f"error in {output.cell.label()}: {output.record['error']}")
+    bar.close()
+    summary.seconds = time.perf_counter() - start
+    return summary
+

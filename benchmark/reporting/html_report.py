@@ -1,0 +1,86 @@
+"""One self-contained HTML report: every table and figure, readable offline.
+
+Figures are inlined as base64 PNG data URIs, tables as HTML with their footers, and the style
+sheet is embedded, so ``<root>/report.html`` can be mailed or opened from disk without the
+rest of the result tree.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import re
+from pathlib import Path
+
+from benchmark.harness.results import atomic_write_text
+
+STYLE = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1400px;
+       color: #222; padding: 0 1em; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.3em; border-bottom: 1px solid #ccc; padding-top: 1em; }
+h3 { font-size: 1.05em; margin-top: 1.5em; }
+table { border-collapse: collapse; font-size: 0.8em; margin: 0.5em 0; }
+th, td { padding: 3px 8px; text-align: right; white-space: nowrap; }
+th { border-top: 2px solid #222; border-bottom: 1px solid #222; }
+tr:last-child td { border-bottom: 2px solid #222; }
+td:first-child, th:first-child { text-align: left; }
+.ci { font-size: 0.85em; color: #666; }
+tr:nth-child(even) td { background: #f6f6f6; }
+.scroll { overflow-x: auto; }
+ul.footer { font-size: 0.78em; color: #444; margin-top: 0.3em; }
+figure { display: inline-block; margin: 0.5em 1em 1em 0; vertical-align: top; }
+figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.8em; color: #555; }
+nav ul { font-size: 0.9em; }
+"""
+
+CAPTIONS = {
+    "km_risk_groups": "Kaplan–Meier curves of predicted low vs high risk, log-rank p",
+    "calibration": "Calibration of predicted vs observed survival at 1, 3 and 5 years",
+    "taa_per_year": "Time-adjacent accuracy per year",
+    "forest_cindex": "C-index with 95 % intervals",
+    "params_vs_accuracy": "Parameters vs accuracy",
+}
+
+
+def cell_html(value) -> str:
+    """A table cell; an interval or p in brackets goes on its own smaller line."""
+    return re.sub(r" ([\[(].*?[\])])", r'<br><span class="ci">\1</span>', html.escape(str(value)))
+
+
+def table_html(table, with_footer: bool = True) -> str:
+    """A benchmark.reports.Table as an HTML table, followed by its footer when asked."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.frame.columns)
+    body = "".join("<tr>" + "".join(f"<td>{cell_html(v)}</td>" for v in row) + "</tr>"
+                   for row in table.frame.itertuples(index=False))
+    notes = "".join(f"<li>{html.escape(line)}</li>" for line in table.footer) if with_footer else ""
+    return (f'<h3>{html.escape(table.title)}</h3><div class="scroll"><table class="{table.name}">'
+            f'<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div><ul class="footer">{notes}</ul>')
+
+
+def figure_html(png: Path) -> str:
+    data = base64.b64encode(Path(png).read_bytes()).decode("ascii")
+    caption = html.escape(CAPTIONS.get(Path(png).stem, Path(png).stem))
+    return (f'<figure><img alt="{caption}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{caption}</figcaption></figure>")
+
+
+def render(sections: list[tuple[str, str, list, list[Path]]], title: str) -> str:
+    """sections: (anchor, heading, tables, figure PNG paths) per report group."""
+    contents = "".join(f'<li><a href="#{anchor}">{html.escape(heading)}</a></li>' for anchor, heading, _, _ in sections)
+    body = []
+    for anchor, heading, tables, figures in sections:
+        body.append(f'<section id="{anchor}"><h2>{html.escape(heading)}</h2>')
+        # a footer repeated by the next table is shown once, under the last table that has it
+        body += [table_html(table, i + 1 == len(tables) or tables[i + 1].footer != table.footer)
+                 for i, table in enumerate(tables)]
+        body += [figure_html(png) for png in figures]
+        body.append("</section>")
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+            f"<nav><ul>{contents}</ul></nav>{''.join(body)}</body></html>\n")
+
+
+def write_html(path: Path, sections: list[tuple[str, str, list, list[Path]]],
+               title: str = "stg-bench report") -> Path:
+    atomic_write_text(path, render(sections, title))
+    return Path(path)

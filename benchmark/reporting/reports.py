@@ -1,0 +1,528 @@
+"""Paper-style tables from the cell results: mean ± sd, 95 % intervals and paired tests.
+
+The cells of one (dataset, endpoint, protocol, feature set) form a `Group`. Each group gives
+the tables "Main comparison" (every method but ablations, the oracle first on synthetic data),
+"Ablations" (the ablations beside STG, when any ran), "Full vs lite" (each ``X`` / ``X-lite``
+pair) and "Significance" (p-values against the reference method), in Markdown, LaTeX (booktabs)
+and CSV under ``<root>/tables/``. The CSV holds the numbers (mean, sd, interval, n, p) the
+formatted tables are made of. The fixed 177/20 split is its own group, so its own tables.
+
+Footers name the dataset, endpoint, feature set, folds × repeats, seed, excluded patients, git
+commit, the command that computes the cells and the one that wrote the table, and why any
+metric was NaN. Excluded patients come from ``<root>/cohorts/<dataset>.json``, which
+`record_cohorts` writes from the loaded cohort (the cells do not carry them).
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tabulate import tabulate
+
+from benchmark import datasets
+from benchmark.harness import results, tuning
+from benchmark.harness.results import atomic_write_text
+from benchmark.scoring import stats
+
+#: (result column, header, decimals) of the formatted tables; metrics get mean ± sd [interval].
+MAIN_METRICS = [("taa_pm1", "TAA ±1y", 3), ("mae_years", "MAE (y)", 3), ("cindex_harrell", "C-index", 3),
+                ("cindex_uno", "Uno C", 3), ("auc_1y", "AUC 1y", 3), ("auc_3y", "AUC 3y", 3),
+                ("auc_5y", "AUC 5y", 3), ("ibs", "IBS", 3)]
+LITE_METRICS = [("taa_pm1", "TAA ±1y", 3), ("mae_years", "MAE (y)", 3), ("cindex_harrell", "C-index", 3),
+                ("ibs", "IBS", 3)]
+#: Every per-cell number summarised into the CSV files.
+SUMMARY_COLUMNS = ["taa_pm1", "mae_years", "cindex_harrell", "cindex_uno", "auc_1y", "auc_3y", "auc_5y", "ibs",
+                   "taa_pm1_events", "mae_years_events", "acc_exact", "acc_exact_events", "taa_yearwise",
+                   "n_params", "fit_s", "predict_s", "peak_mem_mb"]
+#: Metrics tested against the reference method.
+TESTED_METRICS = ["taa_pm1", "mae_years", "cindex_harrell", "cindex_uno", "auc_1y", "auc_3y", "auc_5y", "ibs",
+                  "taa_pm1_events", "taa_yearwise"]
+FAMILY_ORDER = {"reference": 0, "baseline": 1, "gnn": 2, "stg": 3, "ablation": 4}
+LITE_SUFFIX = "-lite"
+
+
+def method_families() -> dict[str, str]:
+    from benchmark.methods import registry
+    return {name: getattr(entry.cls, "family", "baseline") for name, entry in registry().items() if entry.cls}
+
+
+# --------------------------------------------------------------------------- cohort records
+
+def cohort_record_path(root: Path, dataset: str) -> Path:
+    return Path(root) / "cohorts" / f"{dataset}.json"
+
+
+def spec_from_name(name: str) -> str | None:
+    """The dataset spec behind a result dataset name, when the name determines it (not tcia)."""
+    if name == datasets.DEFAULT_DATASET or name in datasets.NAMED_DATASETS:
+        return name
+    match = re.fullmatch(r"crlm-synthetic-n(\d+)-seed(\d+)-(small|real)", name)
+    return f"crlm-synthetic:n={match[1]},seed={match[2]},size={match[3]}" if match else None
+
+
+def data_present(spec: datasets.DatasetSpec, data_dir: Path) -> bool:
+    """True when loading `spec` reads existing data (a report never generates a cohort)."""
+    if spec.kind == "crlm-synthetic":
+        return datasets.synthetic_ready(data_dir, spec)
+    if spec.kind == "tcia":
+        return spec.path is not None and spec.path.is_dir()
+    return True
+
+
+def record_cohorts(root: Path, data_dir: Path, specs: list[str] = ()) -> list[str]:
+    """Write ``<root>/cohorts/<name>.json`` (spec, size, time unit, excluded patients) per dataset.
+
+    Datasets come from `specs` and from the result tree (those whose name gives the spec); a
+    cohort whose data is not on disk keeps its previous record. Returns the names recorded.
+    """
+    frame = results.read_all(root)
+    wanted = {datasets.parse_spec(text).name: text for text in specs}
+    for name in (frame["dataset"].unique() if not frame.empty else []):
+        wanted.setdefault(name, spec_from_name(name))
+    recorded = []
+    for text in (wanted[name] for name in sorted(wanted)):
+        if text is None:
+            continue
+        spec = datasets.parse_spec(text)
+        if not data_present(spec, Path(data_dir)):
+            continue
+        cohort = datasets.load(spec, Path(data_dir))
+        record = {"name": cohort.name, "spec": text, "description": cohort.description,
+                  "n_patients": len(cohort), "units_per_year": cohort.units_per_year,
+                  "excluded": dict(sorted(cohort.excluded.items()))}
+        atomic_write_text(cohort_record_path(root, cohort.name), json.dumps(record, indent=1) + "\n")
+        recorded.append(cohort.name)
+    return recorded
+
+
+def read_cohort_record(root: Path, dataset: str) -> dict | None:
+    path = cohort_record_path(root, dataset)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+# --------------------------------------------------------------------------- groups
+
+@dataclass
+class Group:
+    """The cells of one (dataset, endpoint, protocol, feature set) and what the footers need."""
+
+    dataset: str
+    endpoint: str
+    protocol: str
+    feature_set: str
+    cells: pd.DataFrame               # one row per cell (results.read_all + n_train, n_test, family)
+    cohort: dict | None               # the cohort record, None when never recorded
+    seed: int | None                  # run seed, from the stored split file the cells match
+    n_patients: int | None
+    reference: str | None             # method every other is tested against
+    summary: pd.DataFrame = field(default=None)   # one row per method, see `summarise`
+
+    @property
+    def stem(self) -> str:
+        return f"{self.dataset}__{self.endpoint}__{self.protocol}__{self.feature_set}"
+
+    @property
+    def ok(self) -> pd.DataFrame:
+        return self.cells[self.cells["status"] == "ok"]
+
+    @property
+    def folds(self) -> int:
+        return int(self.cells["fold"].max()) + 1
+
+    @property
+    def repeats(self) -> int:
+        return int(self.cells["repeat"].max()) + 1
+
+    @property
+    def units_per_year(self) -> float:
+        if self.cohort:
+            return float(self.cohort["units_per_year"])
+        return 365.25 if self.dataset in datasets.TABULAR_DATASETS else 12.0
+
+    @property
+    def title(self) -> str:
+        split = "fixed paper split" if self.protocol == "paper" else f"{self.folds}-fold CV × {self.repeats}"
+        return f"{self.dataset} · {self.endpoint} · {split} · {self.feature_set}"
+
+    def predictions(self) -> pd.DataFrame:
+        """Per-patient predictions of every finished cell, with method, repeat and fold columns."""
+        frames = []
+        for _, cell in self.ok.iterrows():
+            path = Path(cell["path"]).with_name(Path(cell["path"]).stem + ".predictions.csv")
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: predictions of finished cell {cell['method']} "
+                                        f"r{cell['repeat']} f{cell['fold']} are missing")
+            frame = pd.read_csv(path)
+            frame.insert(0, "method", cell["method"])
+            frame.insert(1, "repeat", cell["repeat"])
+            frame.insert(2, "fold", cell["fold"])
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+
+def load_cells(root: Path) -> pd.DataFrame:
+    """results.read_all plus the training/test sizes the paired test needs and each method's family."""
+    frame = results.read_all(root)
+    if frame.empty:
+        return frame
+    sizes = [json.loads(Path(p).read_text()) for p in frame["path"]]
+    frame["n_train"] = [record.get("n_train") for record in sizes]
+    frame["n_test"] = [record.get("n_test") for record in sizes]
+    families = method_families()
+    frame["family"] = frame["method"].map(lambda m: families.get(m, "baseline"))
+    frame["registered"] = frame["method"]
+    frame["method"] = [variant_name(m, p) for m, p in zip(frame["method"], frame["params"])]
+    return frame
+
+
+def variant_name(method: str, params: dict) -> str:
+    """The row name of a method run with `params`: its own name with the defaults, else the
+    overrides in brackets, so a tuned or re-configured run is never averaged with the default one."""
+    params = dict(params or {})
+    spec = params.pop(tuning.PARAM_KEY, None)
+    parts = [f"{key}={value}" for key, value in sorted(params.items())]
+    if spec:
+        parts.insert(0, f"tuned, {spec['trials']} trials")
+    return f"{method} [{'; '.join(parts)}]" if parts else method
+
+
+def match_split(root: Path, dataset: str, endpoint: str, protocol: str,
+                cells: pd.DataFrame) -> tuple[int | None, int | None]:
+    """(run seed, patients) of the stored split file whose test folds the cells' predictions match."""
+    ok = cells[cells["status"] == "ok"]
+    if ok.empty:
+        return None, None
+    first = ok.iloc[0]
+    test_ids = set(pd.read_csv(Path(first["path"]).with_name(Path(first["path"]).stem + ".predictions.csv"),
+                               usecols=["patient_id"])["patient_id"])
+    pattern = "paper_177_20_seed*.json" if protocol == "paper" else "cv_k*_r*_seed*.json"
+    for path in sorted((Path(root) / "splits" / dataset / endpoint).glob(pattern)):
+        stored = json.loads(path.read_text())
+        for split in stored["splits"]:
+            if (split["repeat"], split["fold"]) == (first["repeat"], first["fold"]) and set(split["test"]) == test_ids:
+                return int(stored["seed"]), len(split["train"]) + len(split["test"])
+    return None, None
+
+
+def choose_reference(methods: list[str], families: dict[str, str], requested: str | None) -> str | None:
+    """`requested` when it ran, else STG, else Cox-PH, else the first non-oracle method."""
+    for name in (requested, "stg", "coxph"):
+        if name in methods:
+            return name
+    others = sorted(m for m in methods if families.get(m) != "reference")
+    return others[0] if others else None
+
+
+def collect(root: Path, reference: str | None = None) -> list[Group]:
+    """Every group of the result tree, summarised; the real CRLM cohort first (datasets.display_order)."""
+    frame = load_cells(root)
+    if frame.empty:
+        return []
+    groups = []
+    for (dataset, endpoint, protocol, feature_set), cells in frame.groupby(
+            ["dataset", "endpoint", "protocol", "feature_set"], sort=True):
+        seed, n_patients = match_split(root, dataset, endpoint, protocol, cells)
+        record = read_cohort_record(root, dataset)
+        families = dict(zip(cells["method"], cells["family"]))
+        group = Group(dataset, endpoint, protocol, feature_set, cells.reset_index(drop=True), record, seed,
+                      n_patients or (record or {}).get("n_patients"),
+                      choose_reference(sorted(set(cells.loc[cells["status"] == "ok", "method"])), families, reference))
+        group.summary = summarise(group)
+        groups.append(group)
+    return sorted(groups, key=lambda g: datasets.display_order(g.dataset))   # stable: the rest stays sorted
+
+
+# --------------------------------------------------------------------------- summary
+
+def summarise(group: Group) -> pd.DataFrame:
+    """One row per method: for each column of SUMMARY_COLUMNS its mean, sd, 95 % interval and
+    number of defined cells, and the p-value against the reference for TESTED_METRICS."""
+    ok = group.ok
+    rows = []
+    predictions = group.predictions() if group.protocol == "paper" and not ok.empty else None
+    for method, cells in ok.groupby("method"):
+        row = {"method": method, "family": cells["family"].iloc[0], "n_cells": len(cells),
+               "n_errored": int(((group.cells["method"] == method) & (group.cells["status"] != "ok")).sum())}
+        patient_intervals = (stats.patient_bootstrap(predictions[predictions["method"] == method], group.units_per_year)
+                             if predictions is not None else {})
+        for column in SUMMARY_COLUMNS:
+            finite = (pd.to_numeric(cells[column], errors="coerce").dropna() if column in cells
+                      else pd.Series(dtype=float))
+            low, high = (patient_intervals.get(column, (np.nan, np.nan)) if predictions is not None
+                         else stats.bootstrap_interval(finite))
+            row.update({f"{column}_mean": finite.mean() if len(finite) else np.nan,
+                        f"{column}_sd": finite.std(ddof=1) if len(finite) > 1 else np.nan,
+                        f"{column}_ci_low": low, f"{column}_ci_high": high, f"{column}_n": len(finite)})
+        rows.append(row)
+    summary = pd.DataFrame(rows)
+    if summary.empty:
+        return summary
+    if group.reference and group.protocol != "paper":
+        tests = stats.paired_tests(ok, group.reference, TESTED_METRICS)
+        for metric in TESTED_METRICS:
+            p = tests[tests["metric"] == metric].set_index("method")["p"]
+            summary[f"{metric}_p"] = summary["method"].map(p)
+    summary["_order"] = summary["family"].map(lambda f: FAMILY_ORDER.get(f, 9))
+    return summary.sort_values(["_order", "method"]).drop(columns="_order").reset_index(drop=True)
+
+
+def format_metric(row: pd.Series, metric: str, decimals: int, mark: bool) -> str:
+    """'mean ± sd [low, high]' (CV) or 'value [low, high]' (single split), with * and † marks."""
+    mean = row[f"{metric}_mean"]
+    if pd.isna(mean):
+        return "n/a"
+    text = f"{mean:.{decimals}f}"
+    if pd.notna(row[f"{metric}_sd"]):
+        text += f" ± {row[f'{metric}_sd']:.{decimals}f}"
+    low, high = row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]
+    if pd.notna(low):
+        text += f" [{low:.{decimals}f}, {high:.{decimals}f}]"
+    if row[f"{metric}_n"] < row["n_cells"]:
+        text += "*"
+    if mark and row.get(f"{metric}_p", np.nan) < stats.SIGNIFICANCE:
+        text += stats.MARK
+    return text
+
+
+def method_label(row: pd.Series, reference: str | None) -> str:
+    label = row["method"]
+    if row["family"] == "reference":
+        label += " (ceiling)"
+    if row["method"] == reference:
+        label += " (ref.)"
+    return label
+
+
+def metric_table(summary: pd.DataFrame, reference: str | None, metrics=MAIN_METRICS) -> pd.DataFrame:
+    rows = []
+    for _, row in summary.iterrows():
+        out = {"Method": method_label(row, reference), "n": str(row["n_cells"])}
+        for metric, header, decimals in metrics:
+            out[header] = format_metric(row, metric, decimals, mark=row["method"] != reference)
+        out["#Params"] = f"{row['n_params_mean']:,.0f}" if pd.notna(row["n_params_mean"]) else "n/a"
+        out["Fit s/fold"] = f"{row['fit_s_mean']:.2f}" if pd.notna(row["fit_s_mean"]) else "n/a"
+        rows.append(out)
+    return pd.DataFrame(rows)
+
+
+def lite_pairs(methods) -> list[tuple[str, str]]:
+    """(full, lite) for every method ``X-lite`` whose ``X`` also ran."""
+    present = set(methods)
+    return [(m[: -len(LITE_SUFFIX)], m) for m in sorted(present)
+            if m.endswith(LITE_SUFFIX) and m[: -len(LITE_SUFFIX)] in present]
+
+
+def full_vs_lite(group: Group) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Formatted and numeric rows of each full/lite pair: parameters, their ratio, metrics, p."""
+    rows, numeric = [], []
+    summary = group.summary.set_index("method")
+    for full, lite in lite_pairs(summary.index):
+        tests = (stats.paired_tests(group.ok[group.ok["method"].isin([full, lite])], full,
+                                    [m for m, _, _ in LITE_METRICS])
+                 if group.protocol != "paper" else pd.DataFrame(columns=["metric", "p"]))
+        p = dict(zip(tests["metric"], tests["p"]))
+        ratio = summary.at[lite, "n_params_mean"] / summary.at[full, "n_params_mean"]
+        for method in (full, lite):
+            row = summary.loc[method].copy()
+            row["method"] = method
+            for metric, _, _ in LITE_METRICS:
+                row[f"{metric}_p"] = p.get(metric, np.nan) if method == lite else np.nan
+            out = {"Method": method, "#Params": f"{row['n_params_mean']:,.0f}",
+                   "Params vs full": "100 %" if method == full else f"{100 * ratio:.2f} % (−{100 * (1 - ratio):.2f} %)"}
+            for metric, header, decimals in LITE_METRICS:
+                out[header] = format_metric(row, metric, decimals, mark=method == lite)
+            rows.append(out)
+            numeric.append({"method": method, "full": full, "params_ratio": 1.0 if method == full else ratio,
+                            **{k: v for k, v in row.items() if k != "method"}})
+    return pd.DataFrame(rows), pd.DataFrame(numeric)
+
+
+def significance_table(group: Group) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Mean difference to the reference and its p per main metric: formatted (one row per
+    method, 'difference (p)' per metric) and long numbers (CV groups only)."""
+    tests = stats.paired_tests(group.ok, group.reference, [m for m, _, _ in MAIN_METRICS])
+    rows = []
+    for method, part in tests.groupby("method", sort=False):
+        row = {"Method": method}
+        for metric, header, _ in MAIN_METRICS:
+            found = part[part["metric"] == metric]
+            if found.empty or pd.isna(found["p"].iloc[0]):
+                row[header] = "n/a"
+                continue
+            difference, p = found["mean_difference"].iloc[0], found["p"].iloc[0]
+            row[header] = f"{difference:+.3f} (p={p:.3f}){stats.MARK if p < stats.SIGNIFICANCE else ''}"
+        rows.append(row)
+    return pd.DataFrame(rows), tests
+
+
+# --------------------------------------------------------------------------- footers and files
+
+def spec_text(group: Group) -> str:
+    return (group.cohort or {}).get("spec") or spec_from_name(group.dataset) or f"{group.dataset}:PATH"
+
+
+def run_command(group: Group) -> str:
+    """The command that computes this group's cells."""
+    parts = ["python -m benchmark run", f"-d {spec_text(group)}", f"--endpoint {group.endpoint}",
+             f"--protocol {group.protocol}", f"--feature-set {group.feature_set}"]
+    if group.protocol == "cv":
+        parts.append(f"--folds {group.folds} --repeats {group.repeats}")
+    parts.append(f"--seed {group.seed if group.seed is not None else '?'}")
+    parts += [f"-m {m}" for m in sorted(group.cells["registered"].unique())]
+    overrides, trials = set(), set()
+    for method, params in zip(group.cells["registered"], group.cells["params"]):
+        for key, value in (params or {}).items():
+            if key == tuning.PARAM_KEY:
+                trials.add(value["trials"])
+            else:
+                overrides.add(f"--set {method}.{key}={value}")
+    parts += sorted(overrides) + [f"--tune --trials {n}" for n in sorted(trials)]
+    return " ".join(parts)
+
+
+def excluded_text(group: Group) -> str:
+    if group.cohort is None:
+        return ("Excluded patients: not recorded (run `python -m benchmark report --data-dir DIR` "
+                "where the data is, or `-d SPEC` for tcia).")
+    excluded = group.cohort["excluded"]
+    if not excluded:
+        return "Excluded patients: none."
+    return f"Excluded patients ({len(excluded)}): " + "; ".join(f"{p}: {r}" for p, r in excluded.items()) + "."
+
+
+def footer(group: Group, command: str) -> list[str]:
+    cohort = group.cohort or {}
+    leak = " (includes post-operative pathology: leakage, not a pre-operative result)" \
+        if group.feature_set == "postoperative" else ""
+    if group.protocol == "paper":
+        first = group.ok.iloc[0] if not group.ok.empty else None
+        split = (f"Fixed split (the paper's protocol): {first['n_train']} training / {first['n_test']} test patients"
+                 if first is not None else "Fixed split")
+        uncertainty = (f"Values on the single test split; [95 % interval]: percentile bootstrap over the test "
+                       f"patients ({stats.N_RESAMPLES} resamples; TAA, MAE and C-index only). "
+                       "No paired test on a single split.")
+    else:
+        split = f"Stratified (event × year) {group.folds}-fold CV × {group.repeats} repeats"
+        uncertainty = (f"Mean ± sd over folds × repeats; [95 % interval]: percentile bootstrap of the mean over "
+                       f"the fold results ({stats.N_RESAMPLES} resamples); * = metric undefined on some folds, "
+                       f"averaged over the others; {stats.MARK} = p < {stats.SIGNIFICANCE} against "
+                       f"{group.reference} (Nadeau–Bengio corrected resampled t-test, paired over the same folds).")
+    lines = [
+        f"Dataset {group.dataset}{' (' + cohort['description'] + ')' if cohort.get('description') else ''}, "
+        f"endpoint {group.endpoint}, feature set {group.feature_set}{leak}.",
+        f"{split}, seed {group.seed if group.seed is not None else 'unknown'}, "
+        f"{group.n_patients if group.n_patients is not None else 'unknown'} patients.",
+        excluded_text(group),
+        uncertainty,
+        "#Params: trainable parameters of all learned stages (trees: node count); Fit s/fold: mean fit time.",
+    ]
+    if (group.summary["family"] == "reference").any():
+        lines.append("oracle: the true risk of the synthetic generative model, the ceiling no model can pass.")
+    shas = sorted(set(group.cells["git_sha"].dropna()))
+    lines.append(f"Git commit {', '.join(shas) or 'unknown'}; cells: `{run_command(group)}`; table: `{command}`.")
+    return lines + nan_notes(group)
+
+
+def nan_notes(group: Group) -> list[str]:
+    """Per-metric NaN reasons, method notes and errored cells; a note shared by several methods is
+    written once with their names (or "every method"), and metrics NaN for the same reason on the
+    same folds share one line."""
+    everyone = set(group.ok["method"])
+    nan_methods: dict[tuple[str, str], set[str]] = defaultdict(set)    # (metric, what happened) -> methods
+    note_methods: dict[str, set[str]] = defaultdict(set)
+    for method, cells in group.ok.groupby("method"):
+        counts = Counter((metric, reason) for reasons in cells["nan_reasons"] for metric, reason in reasons.items())
+        for (metric, reason), count in counts.items():
+            nan_methods[(metric, f"NaN on {count}/{len(cells)} fold(s): {reason}")].add(method)
+        for note, count in Counter(n for cell_notes in cells["notes"] for n in set(cell_notes)).items():
+            note_methods[note + ("" if count == len(cells) else f" (on {count}/{len(cells)} folds)")].add(method)
+    metrics_by_line: dict[tuple[str, frozenset], list[str]] = defaultdict(list)
+    for (metric, happened), methods_ in nan_methods.items():
+        metrics_by_line[(happened, frozenset(methods_))].append(metric)
+
+    def who(methods_) -> str:
+        return "every method" if set(methods_) == everyone and len(everyone) > 1 else ", ".join(sorted(methods_))
+
+    notes = sorted(f"{who(methods_)}: {', '.join(sorted(metrics))} {happened}"
+                   for (happened, methods_), metrics in metrics_by_line.items())
+    notes += sorted(f"{who(methods_)}: {note}" for note, methods_ in note_methods.items())
+    failed = group.cells[group.cells["status"] != "ok"]
+    for (method, error), cells in failed.groupby(["method", "error"], dropna=False):
+        notes.append(f"{method}: {len(cells)} cell(s) errored: {error}")
+    return notes
+
+
+@dataclass
+class Table:
+    name: str               # file suffix: main, ablations, full_vs_lite, significance
+    title: str
+    frame: pd.DataFrame     # formatted cells (Markdown / LaTeX / HTML)
+    numbers: pd.DataFrame   # the numbers behind it (CSV)
+    footer: list[str]
+
+
+def group_tables(group: Group, command: str) -> list[Table]:
+    """The tables of one group (those that apply)."""
+    summary, notes = group.summary, footer(group, command)
+    split = "fixed paper split" if group.protocol == "paper" else "cross-validation"
+    main = summary[summary["family"] != "ablation"]
+    tables = [Table("main", f"Main comparison ({split})", metric_table(main, group.reference), main, notes)]
+    ablation = summary[summary["family"].isin(["ablation", "stg"])]
+    if (ablation["family"] == "ablation").any():
+        tables.append(Table("ablations", f"Ablations ({split})", metric_table(ablation, group.reference),
+                            ablation, notes))
+    formatted, numbers = full_vs_lite(group)
+    if not formatted.empty:
+        lite_notes = [f"Params vs full: lite parameters as a share of the full model's (reduction in brackets); "
+                      f"{stats.MARK} on the lite row = p < {stats.SIGNIFICANCE} against the full model."] + notes
+        tables.append(Table("full_vs_lite", f"Full vs lite ({split})", formatted, numbers, lite_notes))
+    if group.reference and group.protocol != "paper" and len(summary) > 1:
+        formatted, numbers = significance_table(group)
+        tables.append(Table("significance", f"Difference to {group.reference} (p, paired over folds) ({split})",
+                            formatted, numbers, notes))
+    return tables
+
+
+def write_table(root: Path, group: Group, table: Table) -> Path:
+    stem = Path(root) / "tables" / f"{group.stem}__{table.name}"
+    heading = f"{table.title}: {group.title}"
+    markdown = tabulate(table.frame, headers="keys", tablefmt="github", showindex=False, disable_numparse=True)
+    atomic_write_text(stem.with_suffix(".md"), f"**{heading}**\n\n{markdown}\n\n"
+                      + "\n".join(f"- {line}" for line in table.footer) + "\n")
+    latex = tabulate(table.frame, headers="keys", tablefmt="latex_booktabs", showindex=False, disable_numparse=True)
+    atomic_write_text(stem.with_suffix(".tex"), f"% {heading}\n{latex}\n% " + "\n% ".join(table.footer) + "\n")
+    atomic_write_text(stem.with_suffix(".csv"), table.numbers.to_csv(index=False, float_format="%.6g"))
+    return stem.with_suffix(".md")
+
+
+def remove_stale(directory: Path, written: set[Path], suffixes: tuple[str, ...]) -> None:
+    """Delete report files in `directory` that this pass did not write (a removed method's table)."""
+    for path in Path(directory).rglob("*"):
+        if path.suffix in suffixes and path.is_file() and path not in written:
+            path.unlink()
+
+
+def default_command() -> str:
+    return "python -m benchmark " + " ".join(sys.argv[1:])
+
+
+def write_tables(root: Path, command: str | None = None, reference: str | None = None,
+                 groups: list[Group] | None = None) -> list[Path]:
+    """Write every table of every group under `root`; returns the Markdown paths."""
+    groups = collect(root, reference) if groups is None else groups
+    command = command or default_command()
+    written = []
+    for group in groups:
+        if group.summary.empty:
+            continue
+        for table in group_tables(group, command):
+            written.append(write_table(root, group, table))
+    all_files = {p.with_suffix(s) for p in written for s in (".md", ".tex", ".csv")}
+    remove_stale(Path(root) / "tables", all_files, (".md", ".tex", ".csv"))
+    return written

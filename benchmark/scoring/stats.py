@@ -1,0 +1,116 @@
+"""Uncertainty and paired significance for the tables.
+
+Repeated K-fold CV gives one value per (repeat, fold) cell. Its 95 % interval is a percentile
+bootstrap of the mean over those cells; a method is compared with the reference method on the
+same cells by the Nadeau–Bengio corrected resampled t-test, whose variance term
+(1/J + n_test/n_train) accounts for the overlap of the training sets that a plain paired t-test
+ignores. The fixed 177/20 split has a single cell, so its intervals come from a bootstrap over
+the test patients instead (see `patient_bootstrap`).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats as scipy_stats
+
+from benchmark.scoring.metrics import year_metrics
+
+N_RESAMPLES = 2000
+LEVEL = 0.95
+SIGNIFICANCE = 0.05
+MARK = "†"
+
+
+def bootstrap_interval(values, n_resamples: int = N_RESAMPLES, level: float = LEVEL,
+                       seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of `values` (NaN ignored); (nan, nan) when empty."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return float("nan"), float("nan")
+    if values.size == 1:
+        return float(values[0]), float(values[0])
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, values.size, size=(n_resamples, values.size))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def corrected_resampled_ttest(differences, n_train: float, n_test: float) -> tuple[float, float]:
+    """(t, two-sided p) of the Nadeau–Bengio test on per-cell differences (method − reference).
+
+    differences: (J,) one value per (repeat, fold), J >= 2. With every difference equal the test
+    degenerates: p = 1 when they are all zero, else 0.
+    """
+    differences = np.asarray(differences, dtype=float)
+    j = differences.size
+    if j < 2:
+        return float("nan"), float("nan")
+    mean, variance = differences.mean(), differences.var(ddof=1)
+    if variance == 0:
+        return (0.0, 1.0) if mean == 0 else (float(np.sign(mean) * np.inf), 0.0)
+    t = mean / np.sqrt((1 / j + n_test / n_train) * variance)
+    return float(t), float(2 * scipy_stats.t.sf(abs(t), df=j - 1))
+
+
+def paired_tests(cells: pd.DataFrame, reference: str, metrics: list[str]) -> pd.DataFrame:
+    """Every method against `reference` on the cells both finished, per metric.
+
+    cells: one row per (method, repeat, fold) with the metric columns and n_train, n_test.
+    Returns rows (method, metric, n_pairs, mean_difference, t, p).
+    """
+    rows = []
+    ok = cells[cells["status"] == "ok"]
+    base = ok[ok["method"] == reference]
+    for method, group in ok[ok["method"] != reference].groupby("method"):
+        joined = group.merge(base, on=["repeat", "fold"], suffixes=("", "__ref"))
+        for metric in metrics:
+            if metric not in joined or f"{metric}__ref" not in joined:
+                continue
+            pair = joined[[metric, f"{metric}__ref", "n_train", "n_test"]].astype(float).dropna()
+            differences = (pair[metric] - pair[f"{metric}__ref"]).to_numpy()
+            t, p = (corrected_resampled_ttest(differences, pair["n_train"].mean(), pair["n_test"].mean())
+                    if len(pair) else (float("nan"), float("nan")))
+            rows.append({"method": method, "metric": metric, "n_pairs": len(pair),
+                         "mean_difference": float(differences.mean()) if len(pair) else float("nan"),
+                         "t": t, "p": p})
+    return pd.DataFrame(rows, columns=["method", "metric", "n_pairs", "mean_difference", "t", "p"])
+
+
+#: Metrics that `patient_bootstrap` recomputes from the per-patient predictions.
+PATIENT_METRICS = ("taa_pm1", "mae_years", "cindex_harrell")
+
+
+def harrell_cindex(time, event, risk) -> np.ndarray:
+    """Harrell's C of each row of (B, n) arrays; pairs with tied times are not comparable. (B,)"""
+    comparable = event[:, :, None] & (time[:, :, None] < time[:, None, :])
+    concordant = (risk[:, :, None] > risk[:, None, :]) + 0.5 * (risk[:, :, None] == risk[:, None, :])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (concordant * comparable).sum(axis=(1, 2)) / comparable.sum(axis=(1, 2))
+
+
+def patient_bootstrap(predictions: pd.DataFrame, units_per_year: float, n_resamples: int = N_RESAMPLES,
+                      level: float = LEVEL, seed: int = 0) -> dict[str, tuple[float, float]]:
+    """Percentile intervals of PATIENT_METRICS over resamples of the test patients (single split).
+
+    predictions: one row per test patient with columns time, event, risk, year. TAA and MAE of a
+    resample average the per-patient scores of `year_metrics` (NaN where not evaluable).
+    """
+    time = predictions["time"].to_numpy(dtype=float) / units_per_year
+    event = predictions["event"].to_numpy().astype(bool)
+    year = predictions["year"].to_numpy(dtype=float)
+    per_patient = pd.DataFrame([year_metrics(year[i:i + 1], time[i:i + 1], event[i:i + 1])[0]
+                                for i in range(len(predictions))])
+    rows = np.random.default_rng(seed).integers(0, len(predictions), size=(n_resamples, len(predictions)))
+    with np.errstate(invalid="ignore"):
+        draws = {metric: np.nanmean(per_patient[metric].to_numpy()[rows], axis=1)
+                 for metric in ("taa_pm1", "mae_years")}
+    draws["cindex_harrell"] = harrell_cindex(time[rows], event[rows], predictions["risk"].to_numpy(dtype=float)[rows])
+    tail = (1 - level) / 2 * 100
+    out = {}
+    for metric in PATIENT_METRICS:
+        finite = draws[metric][np.isfinite(draws[metric])]
+        out[metric] = (tuple(float(v) for v in np.percentile(finite, [tail, 100 - tail]))
+                       if finite.size else (float("nan"), float("nan")))
+    return out

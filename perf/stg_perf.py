@@ -1,0 +1,146 @@
+"""Epoch time, throughput and memory of STG, STG-lite and GAT beside the dense-matmul floor.
+
+    python -m benchmark.perf.stg_perf [--n 158] [--width 107] [--epochs 30] [--threads 1]
+    python -m benchmark.perf.stg_perf --data-dir DIR     # the real cohort's graphs (cached features)
+
+One epoch = forward, backward and Adam step over the whole batched graph of n patients (what a
+fit repeats), in training mode. The floor is what torch alone takes for the same layers' dense
+matrix products: every nn.Linear the network calls in an epoch (recorded by hooks, with its real
+row counts), replayed as plain matmuls forward + backward. What lies between the two is graph
+machinery (message passing, per-relation dispatch, batching) and the losses. Goal: STG's epoch
+within 1.5x of its floor. Without --data-dir the node features are random with the CPU profile's
+width (107 radiomics features per node): speed depends on shapes only.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from benchmark import datasets, methods
+from benchmark.data.imaging.prepared import NODE_NAMES, geometry_columns
+from benchmark.features.feature_table import NODE_COLUMNS, FeatureTable
+from benchmark.harness.resources import measure
+from perf import print_machine_load
+from stg import graphs
+from stg.inputs import GraphInputs
+from stg.methods import LITE_RATIO, NeuralSurvivalMethod
+from stg.model import ModelConfig, SurvivalGNN, lite_config, n_trainable
+from stg.training import TrainConfig, objective
+
+MODELS = {"stg": {}, "stg-lite": {}, "gat": {"graph": "homogeneous", "conv": "gat", "head": "single",
+                                             "contrastive": False}}
+
+
+def random_inputs(n: int, width: int, seed: int = 0) -> tuple[FeatureTable, pd.DataFrame]:
+    """Features and geometry of the contracts' schemas, random values (timing needs shapes only)."""
+    rng = np.random.default_rng(seed)
+    ids = pd.Index([f"P{i:04d}" for i in range(n)], name="patient_id")
+    columns = pd.MultiIndex.from_tuples([(node, f"f{j}") for node in NODE_COLUMNS for j in range(width)])
+    values = pd.DataFrame(rng.normal(size=(n, len(columns))), index=ids, columns=columns)
+    present = pd.DataFrame(True, index=ids, columns=list(NODE_COLUMNS))
+    geometry = pd.DataFrame(rng.uniform(1, 50, (n, len(geometry_columns()))), index=ids, columns=geometry_columns())
+    for node in NODE_NAMES:
+        geometry[f"{node}_present"] = 1.0
+    return FeatureTable("radiomics", values, present, ["random features"]), geometry
+
+
+def fold(args) -> methods.FoldData:
+    """A training fold of n patients with their graphs attached to the cohort."""
+    if args.data_dir:
+        cohort = datasets.load("crlm-synthetic", args.data_dir)
+        ids = cohort.patient_ids[:args.n]
+        return methods.FoldData(cohort, ids, "dfs", "preoperative", 0, args.data_dir)
+    drawn = datasets.synthetic.generate(args.n, seed=0)
+    cohort = datasets.cohort_from_clinical(drawn.clinical, "perf", None)
+    table, geometry = random_inputs(args.n, args.width)
+    table.values.index = table.present.index = geometry.index = cohort.patient_ids
+    cohort.artefacts["graphs_radiomics"] = graphs.build(cohort.patient_ids, table, geometry)
+    return methods.FoldData(cohort, cohort.patient_ids, "dfs", "preoperative", 0)
+
+
+def epoch_seconds(model: SurvivalGNN, batch, epochs: int) -> float:
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
+    config = TrainConfig()
+
+    def step():
+        optimiser.zero_grad()
+        loss, _ = objective(model(batch.graph), batch, config)
+        loss.backward()
+        optimiser.step()
+
+    model.train()
+    step()   # warm-up
+    start = time.perf_counter()
+    for _ in range(epochs):
+        step()
+    return (time.perf_counter() - start) / epochs
+
+
+def linear_shapes(model: SurvivalGNN, batch) -> list[tuple[int, int, int]]:
+    """(rows, in, out) of every nn.Linear call in one forward pass."""
+    shapes = []
+    hooks = [m.register_forward_hook(lambda mod, inp, out: shapes.append((inp[0].numel() // mod.in_features,
+                                                                           mod.in_features, mod.out_features)))
+             for m in model.modules() if isinstance(m, nn.Linear)]
+    model(batch.graph)
+    for hook in hooks:
+        hook.remove()
+    return shapes
+
+
+def floor_seconds(shapes, epochs: int) -> float:
+    """Plain torch: the same matmuls forward + backward (the cost no graph library can beat)."""
+    tensors = [(torch.randn(r, i), torch.randn(o, i, requires_grad=True)) for r, i, o in shapes]
+
+    def step():
+        total = sum((x @ w.T).sum() for x, w in tensors)
+        total.backward()
+
+    step()
+    start = time.perf_counter()
+    for _ in range(epochs):
+        step()
+    return (time.perf_counter() - start) / epochs
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=158, help="patients in the batch (a 5-fold training fold: 158)")
+    parser.add_argument("--width", type=int, default=107, help="node feature width without --data-dir")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (fits use 1)")
+    parser.add_argument("--data-dir", help="use the synthetic cohort's real graphs from this data directory")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    data = fold(args)
+    inputs = GraphInputs(data.artefact("graphs_radiomics")).fit(data)
+    batch = inputs.transform(data)
+    defaults = NeuralSurvivalMethod.defaults
+    base = ModelConfig(hidden=defaults["hidden"], layers=defaults["layers"], year_dim=defaults["year_dim"],
+                       projection=defaults["projection"], dropout=defaults["dropout"])
+    graph = batch.graph
+    print(f"batch             {args.n} patient graphs, {graph.num_nodes()} nodes, {graph.num_edges()} edges, "
+          f"input widths {inputs.dims}; torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPU(s)")
+    for name, overrides in MODELS.items():
+        config = ModelConfig(**{**base.__dict__, **overrides})
+        if name == "stg-lite":
+            config = lite_config(inputs.dims, config, LITE_RATIO)
+        model = SurvivalGNN(inputs.dims, config)
+        with measure() as usage:
+            seconds = epoch_seconds(model, batch, args.epochs)
+        floor = floor_seconds(linear_shapes(model, batch), args.epochs)
+        print(f"{name:<9} epoch {seconds * 1e3:7.1f} ms  {args.n / seconds:8.0f} graphs/s  "
+              f"floor {floor * 1e3:6.2f} ms  ratio {seconds / floor:6.1f}x (goal <= 1.5x)  "
+              f"peak RSS {usage.peak_mb:.0f} MiB (+{usage.increase_mb:.0f})  params {n_trainable(model):,}")
+    print_machine_load()
+
+
+if __name__ == "__main__":
+    main()
