@@ -122,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="CI regression guard on metrics, or the smoke test of one method")
     check.add_argument("-m", "--method", action="append", default=[],
                        help="smoke-test this method on a tiny cohort instead (repeatable)")
+    check.add_argument("-d", "--dataset", action="append", default=[],
+                       help="check this dataset's contract instead: loads, names itself, outcomes (repeatable)")
     check.add_argument("--update", action="store_true", help="rewrite the reference from this run")
     check.add_argument("--reference", type=Path, default=ci.REFERENCE,
                        help=f"reference metrics (default {ci.REFERENCE})")
@@ -141,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 def command_list() -> int:
     print("Datasets:")
     for spec, description in datasets.available_datasets():
-        print(f"  {spec:<18} {description}")
+        print(f"  {spec:<46} {description}")
     print("Methods:")
     for name, entry in sorted(methods.registry().items()):
         if entry.cls is None:
@@ -195,7 +197,7 @@ def command_run(args) -> int:
 
 def command_prepare(args) -> int:
     spec = datasets.parse_spec(args.dataset)
-    if not spec.is_imaging:
+    if not spec.imaging:
         raise UsageError(f"prepare: {args.dataset} has no images")
     start = time.perf_counter()
     cohort = datasets.load(spec, args.data_dir, args.jobs)
@@ -234,6 +236,10 @@ def command_report(args) -> int:
 
 
 def command_check(args) -> int:
+    if args.dataset:
+        if args.update or args.method:
+            raise UsageError("check: -d checks datasets only; give no --update or -m")
+        return ci.dataset_smoke(args.dataset, args.data_dir)
     if args.method:
         if args.update:
             raise UsageError("check: --update rewrites the whole reference; give no -m")

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from benchmark import datasets
+from benchmark.datasets.tcia import load_tcia
 from benchmark.harness.resources import measure
 from perf import print_machine_load
 
@@ -32,12 +33,12 @@ def main(argv=None) -> None:
         data_dir = args.data_dir or Path(scratch)
         with measure(interval=0.2, with_workers=True) as usage:
             start = time.perf_counter()
-            root = datasets.ensure_synthetic(data_dir, spec, args.jobs)
+            root = spec.ensure(data_dir, args.jobs)
             generated = time.perf_counter()
-            cohort = datasets.load_tcia(root, spec.name, data_dir, args.jobs)
+            cohort = load_tcia(root, spec.name, data_dir, args.jobs)
             prepared = time.perf_counter()
         warm_start = time.perf_counter()
-        datasets.load_tcia(root, spec.name, data_dir, 1)
+        load_tcia(root, spec.name, data_dir, 1)
         warm = time.perf_counter() - warm_start
         tree_mb = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 2**20
     generate_s, prepare_s = generated - start, prepared - generated

@@ -23,7 +23,9 @@ import torch
 from torch import nn
 
 from benchmark import datasets, methods
+from benchmark.data import synthetic
 from benchmark.data.imaging.prepared import NODE_NAMES, geometry_columns
+from benchmark.datasets.tcia import cohort_from_clinical
 from benchmark.features.feature_table import NODE_COLUMNS, FeatureTable
 from benchmark.harness.resources import measure
 from perf import print_machine_load
@@ -56,8 +58,8 @@ def fold(args) -> methods.FoldData:
         cohort = datasets.load("crlm-synthetic", args.data_dir)
         ids = cohort.patient_ids[:args.n]
         return methods.FoldData(cohort, ids, "dfs", "preoperative", 0, args.data_dir)
-    drawn = datasets.synthetic.generate(args.n, seed=0)
-    cohort = datasets.cohort_from_clinical(drawn.clinical, "perf", None)
+    drawn = synthetic.generate(args.n, seed=0)
+    cohort = cohort_from_clinical(drawn.clinical, "perf", None)
     table, geometry = random_inputs(args.n, args.width)
     table.values.index = table.present.index = geometry.index = cohort.patient_ids
     cohort.artefacts["graphs_radiomics"] = graphs.build(cohort.patient_ids, table, geometry)

@@ -5,6 +5,7 @@ import pytest
 
 from benchmark import datasets
 from benchmark.data import synthetic
+from benchmark.datasets.tcia import cohort_from_clinical
 
 
 @pytest.fixture(scope="session")
@@ -16,7 +17,7 @@ def drawn_cohort():
 @pytest.fixture(scope="session")
 def clinical_cohort(drawn_cohort):
     """A Cohort from the synthetic clinical table only (no DICOM), with its truth."""
-    cohort = datasets.cohort_from_clinical(drawn_cohort.clinical, "crlm-test", None)
+    cohort = cohort_from_clinical(drawn_cohort.clinical, "crlm-test", None)
     cohort.truth = drawn_cohort.patients
     return cohort
 

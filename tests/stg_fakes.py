@@ -82,10 +82,10 @@ def attach_fakes(cohort, sources=("radiomics",), seed: int = 0) -> None:
 
 def fake_cohort(drawn, name: str = "stg-test"):
     """A clinical-only Cohort from a synthetic draw, with fake imaging artefacts and its graphs."""
-    from benchmark import datasets
+    from benchmark.datasets.tcia import cohort_from_clinical
     from stg import graphs
 
-    cohort = datasets.cohort_from_clinical(drawn.clinical, name, None)
+    cohort = cohort_from_clinical(drawn.clinical, name, None)
     cohort.truth = drawn.patients
     attach_fakes(cohort)
     cohort.artefacts["graphs_radiomics"] = graphs.build(cohort.patient_ids, cohort.artefacts["radiomics"],

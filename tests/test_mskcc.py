@@ -18,12 +18,13 @@ from sksurv.nonparametric import kaplan_meier_estimator
 
 from benchmark import datasets
 from benchmark.data import clinical, splits
+from benchmark.datasets import mskcc as shipped
 from benchmark.harness import runner
 
 
 @pytest.fixture(scope="module")
 def mskcc():
-    return datasets.load(datasets.MSKCC_DATASET)
+    return datasets.load(shipped.NAME)
 
 
 def km_median(outcome: pd.DataFrame) -> float:
@@ -47,15 +48,15 @@ def test_known_facts_of_the_release(mskcc):
 
 
 def test_shipped_table_is_checked_and_cited(tmp_path):
-    assert datasets.MSKCC_TABLE.is_file()
-    source = (datasets.MSKCC_TABLE.parent / "SOURCE.md").read_text()
-    assert datasets.MSKCC_SHA256 in source and "CC BY 4.0" in source and "10.7937/QXK2-QG03" in source
-    altered = tmp_path / datasets.MSKCC_TABLE.name
-    shutil.copyfile(datasets.MSKCC_TABLE, altered)
+    assert shipped.TABLE.is_file()
+    source = (shipped.TABLE.parent / "SOURCE.md").read_text()
+    assert shipped.SHA256 in source and "CC BY 4.0" in source and "10.7937/QXK2-QG03" in source
+    altered = tmp_path / shipped.TABLE.name
+    shutil.copyfile(shipped.TABLE, altered)
     with altered.open("ab") as stream:
         stream.write(b"\0")
     with pytest.raises(datasets.DatasetError, match="sha256"):
-        datasets.load_mskcc(altered)
+        shipped.load_mskcc(altered)
 
 
 def csv_export(xlsx, path) -> None:
@@ -71,7 +72,7 @@ def csv_export(xlsx, path) -> None:
 
 def test_xlsx_and_its_csv_export_give_the_same_frame(tmp_path, mskcc):
     path = tmp_path / "clinical.csv"
-    csv_export(datasets.MSKCC_TABLE, path)
+    csv_export(shipped.TABLE, path)
     assert "70%" in path.read_text()
     from_csv = clinical.read_clinical_table(path)
     numeric = [c for c in from_csv.columns if c not in clinical.TEXT_COLUMNS]
@@ -79,7 +80,7 @@ def test_xlsx_and_its_csv_export_give_the_same_frame(tmp_path, mskcc):
 
 
 def test_image_methods_are_listed_as_not_run(tmp_path):
-    config = runner.RunConfig(datasets=[datasets.MSKCC_DATASET], methods=["coxph", "stg", "oracle"], folds=2,
+    config = runner.RunConfig(datasets=[shipped.NAME], methods=["coxph", "stg", "oracle"], folds=2,
                               repeats=1, output=tmp_path, data_dir=tmp_path)
     the_plan = runner.plan(config)
     skipped = {method: reason for _, method, reason in the_plan.skipped}
@@ -91,9 +92,9 @@ def test_image_methods_are_listed_as_not_run(tmp_path):
 
 
 def harness_cindex(cohort, method, endpoint, feature_set, outer, tmp_path) -> list[float]:
-    config = runner.RunConfig(datasets=[datasets.MSKCC_DATASET], methods=[method], folds=5, repeats=1,
+    config = runner.RunConfig(datasets=[shipped.NAME], methods=[method], folds=5, repeats=1,
                               output=tmp_path, data_dir=tmp_path)
-    spec = datasets.parse_spec(datasets.MSKCC_DATASET)
+    spec = datasets.parse_spec(shipped.NAME)
     values = []
     for split in outer:
         cell = runner.results.Cell(cohort.name, endpoint, "cv", feature_set, method, split.repeat, split.fold, {})
@@ -136,7 +137,7 @@ def test_harness_agrees_with_a_plain_scikit_survival_pipeline(method, estimator,
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["coxph", "coxnet"])
 def test_no_errored_cell_and_no_printed_warning_on_postoperative_dfs(method, mskcc, tmp_path, capfd):
-    config = runner.RunConfig(datasets=[datasets.MSKCC_DATASET], methods=[method], endpoints=["dfs"],
+    config = runner.RunConfig(datasets=[shipped.NAME], methods=[method], endpoints=["dfs"],
                               protocols=["cv"], feature_sets=["postoperative"], output=tmp_path, data_dir=tmp_path)
     summary = runner.execute(config, progress=False)
     assert summary.done == 25 and not summary.errors

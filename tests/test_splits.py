@@ -43,7 +43,7 @@ def test_strata_pool_rare_bins():
 
 def test_paper_split_is_177_20_on_197(tmp_path):
     from benchmark.data import synthetic
-    from benchmark.datasets import cohort_from_clinical
+    from benchmark.datasets.tcia import cohort_from_clinical
 
     cohort = cohort_from_clinical(synthetic.generate(197, seed=0).clinical, "crlm-197", None)
     (split,) = splits.make_splits(cohort, "dfs", "paper", 5, 5, seed=0)

@@ -14,7 +14,8 @@ e.g. fewer epochs), passed to it as the cell's parameters; without one it runs i
 
 `smoke` fits one method on one fold of the same cohort twice and checks its outputs (the
 Prediction contract: shapes, finite risks, non-increasing survival in [0, 1]), its parameter
-count and that the same seed gives the same result.
+count and that the same seed gives the same result. `dataset_smoke` loads a dataset plug-in and
+checks the Cohort contract every method relies on.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from benchmark import methods
+from benchmark import datasets, methods
 from benchmark.harness import results, runner
 from benchmark.scoring.metrics import HIGHER_IS_BETTER, METRIC_NAMES
 
@@ -249,3 +250,26 @@ def smoke_problems(first: runner.CellOutput, second: runner.CellOutput) -> list[
     elif not first.predictions.equals(second.predictions) or first.record["n_params"] != second.record["n_params"]:
         problems.append("two fits with the same seed differ (seed every random generator from data.seed)")
     return problems
+
+
+def dataset_smoke(specs: list[str], data_dir: Path) -> int:
+    """Load each dataset and check what the harness relies on: it keeps its name, its name leads back
+    to it (unless a path is part of it), and its Cohort keeps the contract."""
+    failures = 0
+    for text in specs:
+        dataset = datasets.parse_spec(text)
+        cohort = dataset.load(Path(data_dir))
+        problems = datasets.contract_problems(cohort)
+        if cohort.name != dataset.name:
+            problems.append(f"the cohort is named {cohort.name!r}, the dataset {dataset.name!r}")
+        back = datasets.from_name(dataset.name)
+        if back is not None and back != dataset:
+            problems.append(f"the name {dataset.name!r} leads back to another dataset ({back.spec})")
+        if problems:
+            failures += 1
+            print(f"{text}: FAILED: " + "; ".join(problems))
+            continue
+        print(f"{text}: ok: {cohort.name}, {len(cohort)} patients ({len(cohort.excluded)} excluded), "
+              f"endpoints {', '.join(cohort.outcomes)}, feature sets {', '.join(cohort.feature_sets)}, "
+              f"{len(cohort.images)} with images")
+    return 1 if failures else 0

@@ -60,7 +60,7 @@ class RunConfig:
 class Plan:
     cells: list[results.Cell]
     skipped: list[tuple[str, str, str]]   # (dataset, method, reason)
-    specs: dict[str, datasets.DatasetSpec]
+    specs: dict[str, datasets.Dataset]
     splits: dict[tuple[str, str, str], list[splits.Split]] = field(default_factory=dict)
     protocols_not_run: list[tuple[str, str]] = field(default_factory=list)   # (dataset, reason)
 
@@ -71,7 +71,7 @@ class Plan:
 
 
 @lru_cache(maxsize=4)
-def load_cohort(spec: datasets.DatasetSpec, data_dir: Path, n_jobs: int = 1) -> Cohort:
+def load_cohort(spec: datasets.Dataset, data_dir: Path, n_jobs: int = 1) -> Cohort:
     """One cohort per process (workers load it once, from the cache the main process filled)."""
     return datasets.load(spec, data_dir, n_jobs)
 
@@ -93,7 +93,7 @@ def plan(config: RunConfig) -> Plan:
             raise datasets.DatasetError(f"{cohort.name}: unknown feature set {unknown[0]!r} "
                                         f"(choose from {', '.join(cohort.feature_sets)})")
         endpoints = config.endpoints or cohort.default_endpoints or [cohort.primary_endpoint]
-        protocols = config.protocols or (["cv", "paper"] if spec.is_crlm else ["cv"])
+        protocols = config.protocols or (["cv", "paper"] if spec.crlm else ["cv"])
         if not config.protocols and "paper" in protocols and not splits.paper_split_possible(cohort):
             protocols = ["cv"]   # asked for by default only: a small cohort runs without it, saying so
             reason = (f"fixed 177/20 split: needs more than {2 * splits.PAPER_TEST_SIZE} patients, "
@@ -113,7 +113,7 @@ def plan(config: RunConfig) -> Plan:
                     skipped.append((cohort.name, name, f"no endpoint {endpoint!r} (has {', '.join(cohort.outcomes)})"))
                     continue
                 for protocol in protocols:
-                    if protocol == "paper" and not spec.is_crlm:
+                    if protocol == "paper" and not spec.crlm:
                         continue
                     key = (cohort.name, endpoint, protocol)
                     if key not in outer:
@@ -163,7 +163,7 @@ def tuning_path(cell: results.Cell, root: Path) -> Path:
     return cell.result_path(root).with_name(f"tuning_{cell.stem}.json")
 
 
-def compute_cell(cell: results.Cell, spec: datasets.DatasetSpec, split: splits.Split,
+def compute_cell(cell: results.Cell, spec: datasets.Dataset, split: splits.Split,
                  config: RunConfig) -> CellOutput:
     """Tune (if asked), fit, predict and score one cell; never raises, writes nothing.
 
@@ -191,7 +191,7 @@ def warning_text(caught: warnings.WarningMessage) -> str:
     return f"{caught.category.__name__}: {message}"
 
 
-def _compute(output: CellOutput, spec: datasets.DatasetSpec, split: splits.Split, config: RunConfig) -> None:
+def _compute(output: CellOutput, spec: datasets.Dataset, split: splits.Split, config: RunConfig) -> None:
     """The body of `compute_cell`: fills `output` in place."""
     cell = output.cell
     try:

@@ -15,7 +15,6 @@ metric was NaN. Excluded patients come from ``<root>/cohorts/<dataset>.json``, w
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -60,19 +59,8 @@ def cohort_record_path(root: Path, dataset: str) -> Path:
 
 def spec_from_name(name: str) -> str | None:
     """The dataset spec behind a result dataset name, when the name determines it (not tcia)."""
-    if name == datasets.DEFAULT_DATASET or name in datasets.NAMED_DATASETS:
-        return name
-    match = re.fullmatch(r"crlm-synthetic-n(\d+)-seed(\d+)-(small|real)", name)
-    return f"crlm-synthetic:n={match[1]},seed={match[2]},size={match[3]}" if match else None
-
-
-def data_present(spec: datasets.DatasetSpec, data_dir: Path) -> bool:
-    """True when loading `spec` reads existing data (a report never generates a cohort)."""
-    if spec.kind == "crlm-synthetic":
-        return datasets.synthetic_ready(data_dir, spec)
-    if spec.kind == "tcia":
-        return spec.path is not None and spec.path.is_dir()
-    return True
+    dataset = datasets.from_name(name)
+    return dataset.spec if dataset else None
 
 
 def record_cohorts(root: Path, data_dir: Path, specs: list[str] = ()) -> list[str]:
@@ -90,7 +78,7 @@ def record_cohorts(root: Path, data_dir: Path, specs: list[str] = ()) -> list[st
         if text is None:
             continue
         spec = datasets.parse_spec(text)
-        if not data_present(spec, Path(data_dir)):
+        if not spec.present(Path(data_dir)):
             continue
         cohort = datasets.load(spec, Path(data_dir))
         record = {"name": cohort.name, "spec": text, "description": cohort.description,
@@ -143,7 +131,8 @@ class Group:
     def units_per_year(self) -> float:
         if self.cohort:
             return float(self.cohort["units_per_year"])
-        return 365.25 if self.dataset in datasets.TABULAR_DATASETS else 12.0
+        dataset = datasets.from_name(self.dataset)
+        return dataset.units_per_year if dataset else 12.0
 
     @property
     def title(self) -> str:
