@@ -14,7 +14,7 @@ import yaml
 
 from benchmark import datasets, methods
 from benchmark.data.clinical import ClinicalTableError
-from benchmark.features import deep_features
+from benchmark.features.encoder_options import DEFAULT_WIDTH, INPUT_SIZE, EncoderOptions
 from benchmark.harness import backends, runner, tuning
 from benchmark.harness import check as ci
 from benchmark.reporting import html_report, plots, reports
@@ -58,15 +58,16 @@ def method_overrides(texts: list[str], method_names: list[str]) -> dict[str, dic
     return overrides
 
 
-def encoder_environment(args) -> dict[str, str]:
-    """The CT encoder reads its configuration from the environment: set here for this process and
-    its local workers, and passed with every cell for workers elsewhere (a Dask cluster)."""
-    environment = {name: str(Path(value).resolve() if isinstance(value, Path) else value)
-                   for value, name in ((args.encoder_weights, deep_features.WEIGHTS_ENV),
-                                       (args.encoder_width, deep_features.WIDTH_ENV),
-                                       (args.encoder_input, deep_features.INPUT_ENV)) if value is not None}
-    os.environ.update(environment)
-    return environment
+def encoder_options(args) -> EncoderOptions:
+    """The CT encoder's options from the --encoder-* flags (defaults where not given)."""
+    given = {"weights": str(args.encoder_weights.resolve()) if args.encoder_weights else None,
+             "width": args.encoder_width, "input_size": args.encoder_input}
+    return EncoderOptions(**{key: value for key, value in given.items() if value is not None})
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which containers and taskset narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--folds", type=positive_int, default=5)
     run.add_argument("--repeats", type=positive_int, default=5)
     run.add_argument("--seed", type=int, default=0)
-    run.add_argument("-j", "--jobs", type=positive_int, default=1, help="parallel worker processes")
+    run.add_argument("-j", "--jobs", type=positive_int, default=available_cores(),
+                     help="cores to use: cell workers, image preparation and radiomics processes "
+                          "(default: the cores this process may use)")
     run.add_argument("--output", type=Path, default=Path("results"), help="results root (default results/)")
     run.add_argument("--data-dir", type=Path, default=Path("data"), help="generated data and caches (default data/)")
     run.add_argument("--force", action="store_true", help="recompute finished cells")
@@ -109,15 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--encoder-weights", type=existing_file,
                      help="MedicalNet-format ResNet-18 checkpoint for the CT encoder (default: seeded random init)")
     run.add_argument("--encoder-width", type=positive_int,
-                     help=f"CT encoder features per node (default {deep_features.DEFAULT_WIDTH}; the paper: 4096)")
+                     help=f"CT encoder features per node (default {DEFAULT_WIDTH}; the paper: 4096)")
     run.add_argument("--encoder-input", type=positive_int,
-                     help=f"CT encoder input cube side in voxels (default {deep_features.INPUT_SIZE})")
+                     help=f"CT encoder input cube side in voxels (default {INPUT_SIZE})")
 
     prepare = commands.add_parser("prepare", help="generate (synthetic) and prepare a CRLM imaging cohort")
     prepare.add_argument("-d", "--dataset", "--data", dest="dataset", default=datasets.DEFAULT_DATASET,
                          help="crlm-synthetic[:...] (default) or tcia:PATH")
     prepare.add_argument("--data-dir", type=Path, default=Path("data"))
-    prepare.add_argument("-j", "--jobs", type=positive_int, default=1)
+    prepare.add_argument("-j", "--jobs", type=positive_int, default=available_cores(),
+                         help="processes generating and preparing patients (default: the cores available)")
 
     check = commands.add_parser("check", help="CI regression guard on metrics, or the smoke test of one method")
     check.add_argument("-m", "--method", action="append", default=[],
@@ -127,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--update", action="store_true", help="rewrite the reference from this run")
     check.add_argument("--reference", type=Path, default=ci.REFERENCE,
                        help=f"reference metrics (default {ci.REFERENCE})")
-    check.add_argument("-j", "--jobs", type=positive_int, default=1, help="parallel worker processes")
+    check.add_argument("-j", "--jobs", type=positive_int, default=available_cores(),
+                       help="cell worker processes (default: the cores available)")
     check.add_argument("--data-dir", type=Path, default=Path("data"), help="generated data and caches (default data/)")
 
     report = commands.add_parser("report", help="tables, plots and the HTML report from finished cells")
@@ -167,7 +172,6 @@ def run_config(args) -> runner.RunConfig:
         raise UsageError("run: --trials and --storage need --tune")
     backends.check(args.backend, args.scheduler)
     overrides = method_overrides(args.overrides, method_names)
-    environment = encoder_environment(args)
     return runner.RunConfig(
         datasets=chosen or (list(datasets.RUN_ALL_DATASETS) if args.all else [datasets.DEFAULT_DATASET]),
         methods=method_names, endpoints=args.endpoint, protocols=args.protocol,
@@ -175,7 +179,7 @@ def run_config(args) -> runner.RunConfig:
         folds=args.folds, repeats=args.repeats, seed=args.seed, n_jobs=args.jobs, output=args.output,
         data_dir=args.data_dir, force=args.force, tune=args.tune, trials=args.trials or tuning.DEFAULT_TRIALS,
         storage=args.storage, backend=args.backend, scheduler=args.scheduler, params=overrides,
-        environment=environment)
+        encoder=encoder_options(args))
 
 
 def command_run(args) -> int:

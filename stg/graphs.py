@@ -1,4 +1,4 @@
-"""Per-patient heterogeneous graphs (DESIGN.md §4), built once per cohort and feature source.
+"""Per-patient heterogeneous graphs, built once per cohort and feature source (docs/design.md, STG).
 
 Node types (every patient has all of them, with the same counts):
   ``anatomy``   5 nodes, one per NODE_NAMES structure (liver, remnant, hepatic, portal, tumour)
@@ -13,7 +13,7 @@ Edge types (each relation and its reverse, so messages flow both ways):
 Node data: ``x`` raw features (float32, NaN where a feature could not be computed), ``present``
 (1 when the mask was non-empty), on anatomy nodes ``structure`` (index into NODE_NAMES). A missing
 mask keeps its node, with present 0. Features are stored raw on purpose: standardisation and
-imputation are fitted inside each model's fit on training patients only (see stg.features).
+imputation are fitted inside each model's fit on training patients only (see stg.inputs).
 The clinical node carries no stored features: the clinical vector depends on the run's feature set
 (pre- or post-operative) and is attached by the model at fit time.
 
@@ -36,7 +36,7 @@ import torch
 
 from benchmark.data.cohort import Cohort
 from benchmark.data.imaging.prepared import NODE_NAMES
-from benchmark.features.artefacts import get as get_artefact
+from benchmark.features import artefacts, deep_features, radiomics_features  # noqa: F401 (their providers)
 from benchmark.features.feature_table import FeatureTable
 from benchmark.harness.results import atomic_write_text
 from stg.dgl_import import dgl
@@ -216,16 +216,13 @@ def load(path: Path, key: str | None = None) -> PatientGraphs | None:
                          meta["ct_features"], meta["notes"])
 
 
-def cohort_graphs(cohort: Cohort, cache_dir: Path, source: str, data_dir: Path | None = None) -> PatientGraphs:
-    """The cohort's graphs for one feature source, read from the cache or built and saved there."""
-    if source not in FEATURE_SOURCES:
-        raise GraphBuildError(f"unknown feature source {source!r} (choose from {', '.join(FEATURE_SOURCES)})")
-    data_dir = Path(cache_dir).parent.parent if data_dir is None else data_dir  # cache_dir = data/cache/<cohort>
-    table = get_artefact(cohort, source, data_dir)
-    geometry = get_artefact(cohort, "geometry", data_dir)
+def cohort_graphs(cohort: Cohort, cache_dir: Path, table: FeatureTable, geometry: pd.DataFrame) -> PatientGraphs:
+    """The cohort's graphs from one feature table, read from the cache or built and saved there."""
+    if table.source not in FEATURE_SOURCES:
+        raise GraphBuildError(f"unknown feature source {table.source!r} (choose from {', '.join(FEATURE_SOURCES)})")
     ids = cohort.patient_ids
     key = fingerprint(table, geometry, ids)
-    path = Path(cache_dir) / f"graphs_{source}.bin"
+    path = Path(cache_dir) / f"graphs_{table.source}.bin"
     graphs = load(path, key)
     if graphs is None:
         graphs = build(ids, table, geometry)
@@ -233,11 +230,11 @@ def cohort_graphs(cohort: Cohort, cache_dir: Path, source: str, data_dir: Path |
     return graphs
 
 
-def radiomics_graphs(cohort: Cohort, cache_dir: Path, n_jobs: int = 1) -> PatientGraphs:
-    """Artefact provider ``graphs_radiomics``."""
-    return cohort_graphs(cohort, cache_dir, "radiomics")
+@artefacts.provider("graphs_radiomics", inputs=("radiomics", "geometry"))
+def radiomics_graphs(cohort: Cohort, cache_dir: Path, inputs: dict, context) -> PatientGraphs:
+    return cohort_graphs(cohort, cache_dir, inputs["radiomics"], inputs["geometry"])
 
 
-def deep_graphs(cohort: Cohort, cache_dir: Path, n_jobs: int = 1) -> PatientGraphs:
-    """Artefact provider ``graphs_deep``."""
-    return cohort_graphs(cohort, cache_dir, "deep")
+@artefacts.provider("graphs_deep", inputs=("deep", "geometry"))
+def deep_graphs(cohort: Cohort, cache_dir: Path, inputs: dict, context) -> PatientGraphs:
+    return cohort_graphs(cohort, cache_dir, inputs["deep"], inputs["geometry"])

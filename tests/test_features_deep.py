@@ -5,10 +5,11 @@ import torch
 from feature_fakes import fake_case, imaging_cohort
 
 from benchmark.features import artefacts, deep_features
-from benchmark.features.deep_features import EncoderConfig, MultiScaleEncoder, build_encoder
+from benchmark.features.deep_features import Encoder, MultiScaleEncoder, build_encoder
+from benchmark.features.encoder_options import EncoderOptions
 from benchmark.features.feature_table import NODE_COLUMNS
 
-SMALL = EncoderConfig(width=16, input_size=16)
+SMALL = Encoder(EncoderOptions(width=16, input_size=16))
 
 
 def test_encoder_output_shape_and_pooling_width():
@@ -62,33 +63,27 @@ def test_case_features_nan_for_empty_node_and_context_differs_from_liver():
 
 
 def test_table_says_random_init_and_caches(tmp_path, monkeypatch):
-    monkeypatch.delenv(deep_features.WEIGHTS_ENV, raising=False)
-    monkeypatch.setenv(deep_features.WIDTH_ENV, "12")
-    monkeypatch.setenv(deep_features.INPUT_ENV, "16")
+    options = EncoderOptions(width=12, input_size=16)
     cohort = imaging_cohort(tmp_path / "cases", n=3)
-    table = deep_features.deep_table(cohort, tmp_path / "cache", n_jobs=1)
+    table = deep_features.deep_table(cohort, tmp_path / "cache", options)
     assert "random-init encoder" in table.notes
     assert table.values.shape == (3, 12 * len(NODE_COLUMNS))
     assert np.isfinite(table.values.to_numpy()).all()
 
     monkeypatch.setattr(deep_features, "cached_encoder", lambda *_: pytest.fail("encoder ran on a warm cache"))
-    assert deep_features.deep_table(cohort, tmp_path / "cache", n_jobs=1).values.equals(table.values)
-    monkeypatch.setenv(deep_features.WIDTH_ENV, "10")   # another width is another cache key
-    with pytest.raises(BaseException, match="encoder ran on a warm cache"):
-        deep_features.deep_table(cohort, tmp_path / "cache", n_jobs=1)
+    assert deep_features.deep_table(cohort, tmp_path / "cache", options).values.equals(table.values)
+    with pytest.raises(BaseException, match="encoder ran on a warm cache"):   # another width, another cache key
+        deep_features.deep_table(cohort, tmp_path / "cache", EncoderOptions(width=10, input_size=16))
 
 
-def test_bad_configuration_is_named(monkeypatch, tmp_path):
-    monkeypatch.setenv(deep_features.WIDTH_ENV, "wide")
-    with pytest.raises(ValueError, match="STG_BENCH_ENCODER_WIDTH='wide'"):
-        EncoderConfig.from_env()
-    monkeypatch.setenv(deep_features.WIDTH_ENV, "8")
-    monkeypatch.setenv(deep_features.WEIGHTS_ENV, str(tmp_path / "missing.pth"))
+def test_bad_configuration_is_named(tmp_path):
+    with pytest.raises(ValueError, match="must be >= 1"):
+        EncoderOptions(width=0)
     with pytest.raises(FileNotFoundError, match="missing.pth"):
-        EncoderConfig.from_env()
+        EncoderOptions(weights=str(tmp_path / "missing.pth"))
 
 
 def test_provider_is_registered_and_refuses_a_cohort_without_images(tmp_path, clinical_cohort):
-    assert artefacts.PROVIDERS["deep"] == "benchmark.features.deep_features:deep_table"
+    assert artefacts.PROVIDERS["deep"].build is deep_features._provide
     with pytest.raises(artefacts.ArtefactError, match="need CT images"):
-        deep_features.deep_table(clinical_cohort, tmp_path, n_jobs=1)
+        deep_features.deep_table(clinical_cohort, tmp_path)

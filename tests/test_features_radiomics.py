@@ -76,7 +76,7 @@ def test_changed_mask_recomputes_only_that_patient(tmp_path):
 
 
 def test_provider_is_registered_and_refuses_a_cohort_without_images(tmp_path, clinical_cohort):
-    assert artefacts.PROVIDERS["radiomics"] == "benchmark.features.radiomics_features:radiomics_table"
+    assert artefacts.PROVIDERS["radiomics"].build is radiomics_features._provide
     with pytest.raises(ArtefactError, match="need CT images.*crlm-test"):
         radiomics_features.radiomics_table(clinical_cohort, tmp_path, n_jobs=1)
 

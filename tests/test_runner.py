@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from benchmark import cli, methods
-from benchmark.features import deep_features
 from benchmark.harness import results, runner
 from benchmark.methods import Method, Registered
 
@@ -158,16 +157,30 @@ def test_bad_command_lines_exit_2_with_one_line(argv, message, capsys, tmp_path)
     assert code == 2 and message in error and len(error.strip().splitlines()) == 1
 
 
-def test_overrides_and_encoder_options_reach_the_cells(monkeypatch):
-    monkeypatch.delenv(deep_features.WIDTH_ENV, raising=False)   # restored after the test
-    args = cli.build_parser().parse_args(["run", "-m", "rsf", "-d", "veterans", "--set", "rsf.n_estimators=20",
-                                          "--set", "rsf.max_features=sqrt", "--encoder-width", "12"])
+class Probe(Exploding):
+    """Records the encoder options its training fold was given."""
+
+    name = "probe"
+
+    def fit(self, data):
+        self.notes = [f"encoder width {data.context.encoder.width}"]
+        return self
+
+
+def test_overrides_and_encoder_options_reach_the_cells(monkeypatch, tmp_path):
+    registry = dict(methods.registry())
+    registry["probe"] = Registered("probe", Probe, __name__)
+    monkeypatch.setattr(methods, "_REGISTRY", registry)
+    args = cli.build_parser().parse_args(["run", "-m", "rsf", "-m", "probe", "-d", "veterans", "--set",
+                                          "rsf.n_estimators=20", "--set", "rsf.max_features=sqrt",
+                                          "--encoder-width", "12", "--output", str(tmp_path)])
     config = cli.run_config(args)
     assert config.params == {"rsf": {"n_estimators": 20, "max_features": "sqrt"}}
-    assert config.environment == {deep_features.WIDTH_ENV: "12"}   # travels with every cell to any worker
-    monkeypatch.delenv(deep_features.WIDTH_ENV)
-    runner.compute_cell(results.Cell("veterans", "os", "cv", "clinical", "nosuch", 0, 0, {}), None, None, config)
-    assert os.environ[deep_features.WIDTH_ENV] == "12"
+    assert config.encoder.width == 12 and "STG_BENCH_ENCODER_WIDTH" not in os.environ
+    the_plan = runner.plan(config)
+    cell = next(c for c in the_plan.cells if c.method == "probe")
+    output = runner.compute_cell(cell, the_plan.specs[cell.dataset], the_plan.split(cell), config)
+    assert output.record["notes"] == ["encoder width 12"]   # the options travel with the cell, to any worker
 
 
 def test_bad_numbers_are_rejected_by_the_parser(capsys):

@@ -11,16 +11,16 @@ Inputs per node: the mask's bounding cube (in mm, so shapes keep their aspect), 
 liver window, standardised over the mask, zero outside it, resized to `input_size`^3. The
 ct_global node is the same cube around the whole liver without masking: the CT context.
 
-Configuration from the environment (the run CLI sets these from its flags):
-  STG_BENCH_ENCODER_WEIGHTS  path of a MedicalNet-format checkpoint; unset: a seeded random
-                             encoder, and the table's notes say "random-init encoder".
-  STG_BENCH_ENCODER_WIDTH    output width per node (default 256 for CPU; the paper profile: 4096).
-  STG_BENCH_ENCODER_INPUT    input cube side in voxels (default 32 for CPU; 64 or more on a GPU).
-Nothing is ever downloaded.
+Configuration: an EncoderOptions (benchmark.features.encoder_options), from `run`'s --encoder-*
+flags: the checkpoint (else a seeded random encoder, and the table's notes say "random-init
+encoder"), the output width per node (256 on CPU; the paper profile: 4096) and the input cube side
+(32 on CPU; 64 or more on a GPU). Nothing is ever downloaded.
+
+The features are extracted in one process whose torch threads use every core: a batched 3D
+convolution already uses them all, and worker processes would only split them.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,18 +32,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.data.imaging.prepared import PreparedCase
+from benchmark.features import artefacts
+from benchmark.features.encoder_options import INPUT_SIZE, POOL_SCALES, SEED, EncoderOptions
 from benchmark.features.feature_table import NODE_COLUMNS, FeatureTable
-from benchmark.features.node_features import CaseFeatures, build_table, file_digest, mask_problem, node_masks
+from benchmark.features.node_features import CaseFeatures, build_table, mask_problem, node_masks
 
-WEIGHTS_ENV = "STG_BENCH_ENCODER_WEIGHTS"
-WIDTH_ENV = "STG_BENCH_ENCODER_WIDTH"
-INPUT_ENV = "STG_BENCH_ENCODER_INPUT"
-DEFAULT_WIDTH = 256
-INPUT_SIZE = 32            # voxels per side on CPU (about 0.07 s per node on 2 cores); GPUs: 64 or more
-POOL_SCALES = (1, 2, 4)
 HU_WINDOW = (-160.0, 240.0)  # liver window (W 400, L 40)
-SEED = 0
-RANDOM_INIT_NOTE = "random-init encoder"
 BATCH_PATIENTS = 8
 
 
@@ -182,32 +176,15 @@ def node_input(case: PreparedCase, mask: np.ndarray, masked: bool, size: int = I
 
 
 @dataclass(frozen=True)
-class EncoderConfig:
-    """Everything the features depend on; picklable, so parallel workers rebuild the same encoder."""
+class Encoder:
+    """The feature extractor of `build_table`: picklable, builds (once per process) the encoder of its options."""
 
-    width: int = DEFAULT_WIDTH
-    weights: str | None = None
-    input_size: int = INPUT_SIZE
-    seed: int = SEED
-
-    @classmethod
-    def from_env(cls) -> "EncoderConfig":
-        weights = os.environ.get(WEIGHTS_ENV) or None
-        if weights and not Path(weights).is_file():
-            raise FileNotFoundError(f"{WEIGHTS_ENV}={weights}: no such checkpoint file")
-        return cls(_positive_int(WIDTH_ENV, DEFAULT_WIDTH), weights, _positive_int(INPUT_ENV, INPUT_SIZE))
-
-    def salt(self) -> str:
-        weights = file_digest(Path(self.weights)) if self.weights else "random"
-        return f"deep-{torch.__version__}-w{self.width}-s{self.input_size}-seed{self.seed}-{weights}"
-
-    def notes(self) -> list[str]:
-        source = f"MedicalNet weights {Path(self.weights).name}" if self.weights else RANDOM_INIT_NOTE
-        return [source, f"3D ResNet-18, pools {POOL_SCALES}, width {self.width}, input {self.input_size}^3"]
+    options: EncoderOptions = EncoderOptions()
 
     def __call__(self, cases: Sequence[PreparedCase]) -> list[CaseFeatures]:
         """Features of a batch of cases, one forward pass over all their valid nodes."""
-        encoder = cached_encoder(self.width, self.weights, self.seed)
+        width, size = self.options.width, self.options.input_size
+        encoder = cached_encoder(width, self.options.weights, self.options.seed)
         inputs, slots, results = [], [], []
         for case in cases:
             masks = node_masks(case)
@@ -217,9 +194,9 @@ class EncoderConfig:
                 if reason:
                     reasons[node] = reason
                 else:
-                    inputs.append(node_input(case, masks[node], masked=node != "ct_global", size=self.input_size))
+                    inputs.append(node_input(case, masks[node], masked=node != "ct_global", size=size))
                     slots.append((len(results), node))
-            names = [f"f{i:04d}" for i in range(self.width)]
+            names = [f"f{i:04d}" for i in range(width)]
             results.append(CaseFeatures(names, dict.fromkeys(NODE_COLUMNS), reasons,
                                         {n: bool(masks[n].any()) for n in NODE_COLUMNS}))
         if inputs:
@@ -231,26 +208,18 @@ class EncoderConfig:
         return results
 
 
-def _positive_int(name: str, default: int) -> int:
-    text = os.environ.get(name) or str(default)
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"{name}={text!r}: expected a positive integer")
-    return int(text)
-
-
 @lru_cache(maxsize=2)
 def cached_encoder(width: int, weights: str | None, seed: int) -> MultiScaleEncoder:
     return build_encoder(width, Path(weights) if weights else None, seed)
 
 
-def _share_cores() -> None:
-    """Parallel workers split the cores instead of each starting one torch thread per core."""
-    torch.set_num_threads(1)
+def deep_table(cohort, cache_dir: Path, options: EncoderOptions | None = None) -> FeatureTable:
+    """Encoder FeatureTable of every patient of an imaging cohort, one process (see module doc)."""
+    options = options or EncoderOptions()
+    return build_table(cohort, Path(cache_dir) / "deep", options.salt(), Encoder(options), "deep",
+                       batch_size=BATCH_PATIENTS, notes=options.notes())
 
 
-def deep_table(cohort, cache_dir: Path, n_jobs: int = 1) -> FeatureTable:
-    """The artefact provider: encoder FeatureTable of every patient of an imaging cohort."""
-    config = EncoderConfig.from_env()
-    return build_table(cohort, Path(cache_dir) / "deep", config.salt(), config, "deep", n_jobs=n_jobs,
-                       batch_size=BATCH_PATIENTS, notes=config.notes(),
-                       worker_setup=_share_cores if n_jobs > 1 else None)
+@artefacts.provider("deep")
+def _provide(cohort, cache_dir: Path, inputs: dict, context: artefacts.BuildContext) -> FeatureTable:
+    return deep_table(cohort, cache_dir, context.encoder)

@@ -14,6 +14,8 @@ from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from benchmark.features import radiomics_features  # noqa: F401 (registers the "radiomics" provider)
+
 
 def cox_scores(X: np.ndarray, y) -> np.ndarray:
     """Univariate Cox score-test statistic U^2 / I of every column at beta = 0 (Breslow ties): (p,).

@@ -57,14 +57,6 @@ def case_digest(case: PreparedCase) -> str:
     return digest.hexdigest()
 
 
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 @dataclass
 class CaseFeatures:
     """One patient's features: `values[node]` is a vector over `names`, or None with `reasons[node]`."""

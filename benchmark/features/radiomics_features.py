@@ -17,8 +17,10 @@ import numpy as np
 import SimpleITK as sitk
 
 from benchmark.data.imaging.prepared import PreparedCase
+from benchmark.features import artefacts
 from benchmark.features.feature_table import NODE_COLUMNS, FeatureTable
-from benchmark.features.node_features import CaseFeatures, build_table, file_digest, mask_problem, node_masks
+from benchmark.features.node_features import CaseFeatures, build_table, mask_problem, node_masks
+from benchmark.harness.results import file_digest
 
 PARAMS = Path(__file__).with_name("radiomics.yaml")
 #: Bump when the extraction code changes what it stores, so caches from older code are not reused.
@@ -94,6 +96,11 @@ def cache_salt(params: Path = PARAMS) -> str:
 
 
 def radiomics_table(cohort, cache_dir: Path, n_jobs: int = 1) -> FeatureTable:
-    """The artefact provider: radiomics FeatureTable of every patient of an imaging cohort."""
+    """Radiomics FeatureTable of every patient of an imaging cohort, `n_jobs` patients at a time."""
     return build_table(cohort, Path(cache_dir) / "radiomics", cache_salt(), extract_cases, "radiomics",
                        n_jobs=n_jobs, worker_setup=quiet_radiomics)
+
+
+@artefacts.provider("radiomics")
+def _provide(cohort, cache_dir: Path, inputs: dict, context: artefacts.BuildContext) -> FeatureTable:
+    return radiomics_table(cohort, cache_dir, context.n_jobs)

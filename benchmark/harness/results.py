@@ -102,6 +102,15 @@ def environment() -> dict:
     return {"versions": versions, "git_sha": sha}
 
 
+def file_digest(path: Path) -> str:
+    """sha256 of a file's content, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def is_finished(cell: Cell, root: Path) -> bool:
     """A cell is finished when its result file exists and says ok (errored cells are retried)."""
     path = cell.result_path(root)

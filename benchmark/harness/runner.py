@@ -9,14 +9,12 @@ their traceback and retried on the next run, and the run goes on.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 import traceback
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +25,8 @@ from benchmark import datasets, methods
 from benchmark.data import splits
 from benchmark.data.cohort import N_YEARS, Cohort
 from benchmark.features import artefacts
+from benchmark.features.artefacts import BuildContext
+from benchmark.features.encoder_options import EncoderOptions
 from benchmark.harness import backends, results, tuning
 from benchmark.harness.resources import measure
 from benchmark.scoring.metrics import evaluate, year_status_from_survival
@@ -42,7 +42,7 @@ class RunConfig:
     folds: int = 5
     repeats: int = 5
     seed: int = 0
-    n_jobs: int = 1
+    n_jobs: int = 1                          # cores: cell workers, image preparation, radiomics processes
     output: Path = Path("results")
     data_dir: Path = Path("data")
     force: bool = False
@@ -52,8 +52,12 @@ class RunConfig:
     storage: str | None = None               # None: a journal file under `output`
     backend: str = "local"                   # "local" or "dask" (benchmark.backends)
     scheduler: str | None = None             # dask only; None: a LocalCluster of n_jobs workers
-    environment: dict = field(default_factory=dict)   # variables every cell sets first (CT encoder options),
-                                                     # so remote workers see what the driver was given
+    encoder: EncoderOptions = field(default_factory=EncoderOptions)   # travels with every cell, to any worker
+
+    @property
+    def context(self) -> BuildContext:
+        """What artefacts are built with: the data directory, the cores and the encoder options."""
+        return BuildContext(Path(self.data_dir), self.n_jobs, self.encoder)
 
 
 @dataclass
@@ -70,10 +74,16 @@ class Plan:
                     if (s.repeat, s.fold) == (cell.repeat, cell.fold))
 
 
-@lru_cache(maxsize=4)
+_COHORTS: dict[tuple[datasets.Dataset, Path], Cohort] = {}
+
+
 def load_cohort(spec: datasets.Dataset, data_dir: Path, n_jobs: int = 1) -> Cohort:
-    """One cohort per process (workers load it once, from the cache the main process filled)."""
-    return datasets.load(spec, data_dir, n_jobs)
+    """One cohort per process and dataset (workers load it once, from the cache the main process
+    filled); `n_jobs` only says how many processes prepare it the first time."""
+    key = (spec, Path(data_dir))
+    if key not in _COHORTS:
+        _COHORTS[key] = datasets.load(spec, data_dir, n_jobs)
+    return _COHORTS[key]
 
 
 def cell_seed(seed: int, repeat: int, fold: int) -> int:
@@ -172,7 +182,6 @@ def compute_cell(cell: results.Cell, spec: datasets.Dataset, split: splits.Split
     table footer says on how many folds it occurred.
     """
     output = CellOutput(cell, {"status": "error"})
-    os.environ.update(config.environment)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         warnings.simplefilter("ignore", DeprecationWarning)   # for developers, hidden by default too
@@ -198,7 +207,7 @@ def _compute(output: CellOutput, spec: datasets.Dataset, split: splits.Split, co
         cohort = load_cohort(spec, Path(config.data_dir))
         seed = cell_seed(config.seed, cell.repeat, cell.fold)
         common = dict(cohort=cohort, endpoint=cell.endpoint, feature_set=cell.feature_set, seed=seed,
-                      data_dir=config.data_dir)
+                      context=config.context)
         train = methods.FoldData(ids=np.array(split.train), **common)
         test = methods.FoldData(ids=np.array(split.test), **common)
         method = methods.get(cell.method)
@@ -274,7 +283,7 @@ def prepare_inputs(the_plan: Plan, cells: list[results.Cell], config: RunConfig)
         needed = [requirement for method, params in sorted(configured)
                   for requirement in methods.get(method)(**json.loads(params)).inputs()]
         artefacts.ensure(load_cohort(spec, Path(config.data_dir), config.n_jobs), dict.fromkeys(needed),
-                         config.data_dir, config.n_jobs)
+                         config.context)
 
 
 def execute(config: RunConfig, progress: bool = True) -> Summary:

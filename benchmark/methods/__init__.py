@@ -11,13 +11,15 @@ import abc
 import importlib
 import pkgutil
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from benchmark.data.cohort import Cohort
+from benchmark.features import artefacts
+from benchmark.features.artefacts import BuildContext
 from benchmark.scoring.metrics import Prediction, median_survival_years, year_status_from_survival
 
 METHOD_PACKAGES = ("baselines", "stg")
@@ -36,7 +38,7 @@ class FoldData:
     endpoint: str
     feature_set: str
     seed: int
-    data_dir: object = "data"
+    context: BuildContext = field(default_factory=BuildContext)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -59,13 +61,12 @@ class FoldData:
         return self.cohort.units_per_year
 
     def artefact(self, name: str):
-        """A derived cohort input (see benchmark.artefacts), e.g. a feature table indexed by patient."""
-        from benchmark.features.artefacts import get
-        return get(self.cohort, name, self.data_dir)
+        """A derived cohort input (benchmark.features.artefacts), e.g. a feature table indexed by patient."""
+        return artefacts.get(self.cohort, name, self.context)
 
     def subset(self, positions) -> "FoldData":
         """A FoldData of some of these patients (inner validation splits)."""
-        return FoldData(self.cohort, self.ids[positions], self.endpoint, self.feature_set, self.seed, self.data_dir)
+        return FoldData(self.cohort, self.ids[positions], self.endpoint, self.feature_set, self.seed, self.context)
 
 
 class MethodError(ValueError):
