@@ -137,12 +137,17 @@ def year_metrics(pred_years, time_years, event) -> tuple[dict, dict]:
 
 
 def yearwise_accuracy(year_status, time_years, event) -> tuple[float, str | None]:
-    """Accuracy of the 12 event-free calls (status >= 0.5) over the known (patient, year) cells."""
+    """Accuracy of the 12 event-free calls (status >= 0.5) over the known (patient, year) cells.
+
+    An event at time t means not event-free at t (an event exactly at the end of year k counts
+    against year k); a patient censored at t survived to t, so is event-free at every year end up
+    to and including t, and unknown after it.
+    """
     ends = np.arange(1, N_YEARS + 1)[None, :]
     time_years = np.asarray(time_years, dtype=float)[:, None]
     event = np.asarray(event).astype(bool)[:, None]
-    truth_event_free = time_years > ends
-    known = event | (time_years >= ends)  # censored: known event-free up to the censoring time
+    truth_event_free = ~event | (time_years > ends)
+    known = event | (time_years >= ends)
     if not known.any():
         return float("nan"), "no known (patient, year) cell"
     return float(((year_status >= 0.5) == truth_event_free)[known].mean()), None

@@ -159,3 +159,11 @@ def test_prediction_validation_names_the_problem():
     bad = Prediction(np.array([0.0, np.inf]), np.tile(np.linspace(0.5, 1, grid_len), (2, 1)), np.ones(2))
     with pytest.raises(ValueError, match="non-finite risk.*survival curve increases"):
         bad.validate(2, grid_len)
+
+
+def test_yearwise_censored_exactly_at_a_year_end_survived_that_year():
+    # censored at 2.0 y: event-free at the ends of years 0 and 1; an event at 2.0 y is not event-free
+    # at the end of year 1 (the event happened at that time)
+    status = np.tile(np.array([1.0, 1.0] + [0.0] * 10), (2, 1))
+    accuracy, _ = yearwise_accuracy(status, np.array([2.0, 2.0]), np.array([False, True]))
+    assert accuracy == pytest.approx((2 + 11) / 14)
