@@ -208,13 +208,10 @@ def match_split(root: Path, dataset: str, endpoint: str, protocol: str,
     return None, None
 
 
-def choose_reference(methods: list[str], families: dict[str, str], requested: str | None) -> str | None:
-    """`requested` when it ran, else STG, else Cox-PH, else the first non-oracle method."""
-    for name in (requested, "stg", "coxph"):
-        if name in methods:
-            return name
-    others = sorted(m for m in methods if families.get(m) != "reference")
-    return others[0] if others else None
+def choose_reference(methods: list[str], requested: str | None) -> str | None:
+    """`requested` when it ran, else STG, else Cox-PH, else none (no paired tests): any other
+    method would make the marks depend on which methods happened to run."""
+    return next((name for name in (requested, "stg", "coxph") if name in methods), None)
 
 
 def collect(root: Path, reference: str | None = None) -> list[Group]:
@@ -227,10 +224,9 @@ def collect(root: Path, reference: str | None = None) -> list[Group]:
             ["dataset", "endpoint", "protocol", "feature_set"], sort=True):
         seed, n_patients = match_split(root, dataset, endpoint, protocol, cells)
         record = read_cohort_record(root, dataset)
-        families = dict(zip(cells["method"], cells["family"]))
         group = Group(dataset, endpoint, protocol, feature_set, cells.reset_index(drop=True), record, seed,
                       n_patients or (record or {}).get("n_patients"),
-                      choose_reference(sorted(set(cells.loc[cells["status"] == "ok", "method"])), families, reference))
+                      choose_reference(set(cells.loc[cells["status"] == "ok", "method"]), reference))
         group.summary = summarise(group)
         groups.append(group)
     return groups
@@ -394,6 +390,15 @@ def excluded_text(group: Group) -> str:
     return f"Excluded patients ({len(excluded)}): " + "; ".join(f"{p}: {r}" for p, r in excluded.items()) + "."
 
 
+def marks_text(group: Group) -> str:
+    """What † means in a CV table, or why there is none."""
+    if group.reference is None:
+        return ("no paired tests: neither stg nor coxph ran (choose a reference with "
+                "`python -m benchmark report --reference METHOD`).")
+    return (f"{stats.MARK} = p < {stats.SIGNIFICANCE} against {group.reference} (Nadeau–Bengio corrected "
+            "resampled t-test, paired over the same folds).")
+
+
 def footer(group: Group, command: str) -> list[str]:
     cohort = group.cohort or {}
     leak = " (includes post-operative pathology: leakage, not a pre-operative result)" \
@@ -409,8 +414,7 @@ def footer(group: Group, command: str) -> list[str]:
         split = f"Stratified (event × year) {group.folds}-fold CV × {group.repeats} repeats"
         uncertainty = (f"Mean ± sd over folds × repeats; [95 % interval]: percentile bootstrap of the mean over "
                        f"the fold results ({stats.N_RESAMPLES} resamples); * = metric undefined on some folds, "
-                       f"averaged over the others; {stats.MARK} = p < {stats.SIGNIFICANCE} against "
-                       f"{group.reference} (Nadeau–Bengio corrected resampled t-test, paired over the same folds).")
+                       f"averaged over the others; {marks_text(group)}")
     lines = [
         f"Dataset {group.dataset}{' (' + cohort['description'] + ')' if cohort.get('description') else ''}, "
         f"endpoint {group.endpoint}, feature set {group.feature_set}{leak}.",

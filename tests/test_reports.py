@@ -252,3 +252,12 @@ def test_the_footer_command_reruns_re_configured_and_tuned_variants():
     assert reports.run_command(group) == (
         "python -m benchmark run -d gbsg2 --endpoint dfs --protocol cv --feature-set clinical --folds 5 "
         "--repeats 5 --seed 0 -m rsf -m stg --set stg.profile=paper --tune --trials 20")
+
+
+def test_reference_is_the_requested_method_else_stg_else_coxph_else_none():
+    assert reports.choose_reference({"rsf", "stg", "coxph"}, "rsf") == "rsf"
+    assert reports.choose_reference({"rsf", "stg", "coxph"}, None) == "stg"
+    assert reports.choose_reference({"aaa", "coxph", "rsf"}, "missing") == "coxph"
+    assert reports.choose_reference({"aaa", "oracle", "rsf"}, None) is None
+    group = type("FakeGroup", (), {"reference": None})()
+    assert "no paired tests" in reports.marks_text(group)
