@@ -245,11 +245,12 @@ def summarise(group: Group) -> pd.DataFrame:
                "n_errored": int(((group.cells["method"] == method) & (group.cells["status"] != "ok")).sum())}
         patient_intervals = (stats.patient_bootstrap(predictions[predictions["method"] == method], group.units_per_year)
                              if predictions is not None else {})
+        n_train, n_test = cells["n_train"].astype(float).mean(), cells["n_test"].astype(float).mean()
         for column in SUMMARY_COLUMNS:
             finite = (pd.to_numeric(cells[column], errors="coerce").dropna() if column in cells
                       else pd.Series(dtype=float))
             low, high = (patient_intervals.get(column, (np.nan, np.nan)) if predictions is not None
-                         else stats.bootstrap_interval(finite))
+                         else stats.corrected_interval(finite, n_train, n_test))
             row.update({f"{column}_mean": finite.mean() if len(finite) else np.nan,
                         f"{column}_sd": finite.std(ddof=1) if len(finite) > 1 else np.nan,
                         f"{column}_ci_low": low, f"{column}_ci_high": high, f"{column}_n": len(finite)})
@@ -412,9 +413,10 @@ def footer(group: Group, command: str) -> list[str]:
                        "No paired test on a single split.")
     else:
         split = f"Stratified (event × year) {group.folds}-fold CV × {group.repeats} repeats"
-        uncertainty = (f"Mean ± sd over folds × repeats; [95 % interval]: percentile bootstrap of the mean over "
-                       f"the fold results ({stats.N_RESAMPLES} resamples); * = metric undefined on some folds, "
-                       f"averaged over the others; {marks_text(group)}")
+        uncertainty = ("Mean ± sd over folds × repeats; [95 % interval]: Nadeau–Bengio corrected resampled-t "
+                       "interval of the mean, mean ± t(J−1) · sqrt((1/J + n_test/n_train) · sd²) over the J folds "
+                       "where the metric is defined (the folds overlap, so a plain interval would be too narrow); "
+                       f"* = metric undefined on some folds, averaged over the others; {marks_text(group)}")
     lines = [
         f"Dataset {group.dataset}{' (' + cohort['description'] + ')' if cohort.get('description') else ''}, "
         f"endpoint {group.endpoint}, feature set {group.feature_set}{leak}.",

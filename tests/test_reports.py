@@ -169,10 +169,30 @@ def test_paired_tests_pair_the_same_folds():
     assert row["p"] < 1e-4  # tiny spread of the paired differences; unpaired it would not be
 
 
-def test_bootstrap_intervals():
+def test_corrected_interval_hand_case_is_wider_than_the_naive_one():
     values = np.array([0.6, 0.7, 0.65, 0.72, np.nan])
-    low, high = stats.bootstrap_interval(values)
-    assert low < np.nanmean(values) < high and (low, high) == stats.bootstrap_interval(values)
+    low, high = stats.corrected_interval(values, n_train=80, n_test=20)
+    finite = values[:4]
+    half = scipy_stats.t.ppf(0.975, 3) * np.sqrt((1 / 4 + 20 / 80) * finite.var(ddof=1))
+    assert (low, high) == pytest.approx((finite.mean() - half, finite.mean() + half))
+    naive = scipy_stats.t.ppf(0.975, 3) * finite.std(ddof=1) / np.sqrt(4)
+    assert high - low > 2 * naive * 1.4  # sqrt((1/4 + 1/4) / (1/4)) = sqrt(2)
+    assert np.isnan(stats.corrected_interval([0.7, np.nan], 80, 20)[0])
+
+
+def test_main_table_interval_is_the_corrected_one(tree):
+    numbers = pd.read_csv(tree / "tables" / f"{STEM}__main.csv").set_index("method")
+    values = cell_metric(tree, "coxph", "cindex_harrell")
+    files = [f for f in (tree / "runs" / "veterans").rglob("r*_f*.json") if f.parent.name.startswith("coxph-")]
+    records = [json.loads(f.read_text()) for f in files]
+    n_train, n_test = (np.mean([r[key] for r in records]) for key in ("n_train", "n_test"))
+    expected = stats.corrected_interval(values, n_train, n_test)
+    assert tuple(numbers.loc["coxph", ["cindex_harrell_ci_low", "cindex_harrell_ci_high"]]) == pytest.approx(
+        expected, rel=1e-5)
+    assert "Nadeau–Bengio corrected resampled-t interval" in (tree / "tables" / f"{STEM}__main.md").read_text()
+
+
+def test_patient_bootstrap_intervals():
     rng = np.random.default_rng(1)
     frame = pd.DataFrame({"time": rng.uniform(1, 100, 30), "event": rng.integers(0, 2, 30),
                           "risk": rng.normal(size=30), "year": rng.uniform(0, 8, 30)})
