@@ -38,6 +38,8 @@ METRIC_NAMES = (
 )
 #: Direction of each reported metric: +1 higher is better, -1 lower is better.
 HIGHER_IS_BETTER = {name: (-1 if name in ("mae_years", "mae_years_events", "ibs") else 1) for name in METRIC_NAMES}
+#: Year metrics also scored on a method's own read-out (`Prediction.own_year`), as ``<name>_own``.
+OWN_METRICS = ("taa_pm1", "taa_pm1_events", "acc_exact", "mae_years", "n_evaluable_taa")
 
 
 @dataclass
@@ -45,14 +47,20 @@ class Prediction:
     """What a method predicts for n test patients.
 
     risk: (n,) higher = worse. surv: (n, T) survival on the cohort's time grid, non-increasing.
-    year: (n,) predicted event time in years (0-12). year_status: optional (n, 12) probability of
-    being event-free at the end of each year; derived from `surv` when absent.
+    year: (n,) predicted event time in years (0-12), the median survival time read off `surv` for
+    every method (`median_survival_years`), so the year metrics compare models, not read-outs.
+    year_status: optional (n, 12) probability of being event-free at the end of each year; derived
+    from `surv` when absent. own_year: optional (n,) event time by the method's own read-out (e.g.
+    the restricted mean of a discrete-time network), scored apart as the ``*_own`` metrics and
+    named by `own_year_label`.
     """
 
     risk: np.ndarray
     surv: np.ndarray
     year: np.ndarray
     year_status: np.ndarray | None = None
+    own_year: np.ndarray | None = None
+    own_year_label: str | None = None
 
     def validate(self, n: int, n_times: int) -> None:
         """Raise ValueError when shapes or values break the contract (the runner records it)."""
@@ -68,6 +76,10 @@ class Prediction:
         ]
         if self.year_status is not None:
             checks.append((self.year_status.shape == (n, N_YEARS), f"year_status shape {self.year_status.shape}"))
+        if self.own_year is not None:
+            checks += [(self.own_year.shape == (n,), f"own_year shape {self.own_year.shape} != ({n},)"),
+                       (np.isfinite(self.own_year).all(), "non-finite own_year"),
+                       (bool(self.own_year_label), "own_year without own_year_label")]
         problems = [message for ok, message in checks if not ok]
         if problems:
             raise ValueError("invalid prediction: " + "; ".join(problems))
@@ -217,8 +229,18 @@ def survival_metrics(pred: Prediction, y_train, y_test, time_grid, units_per_yea
     return out, reasons
 
 
+def own_year_metrics(pred: Prediction, time_years, event) -> tuple[dict, dict]:
+    """OWN_METRICS of the method's own read-out as ``<name>_own``; empty when it has none."""
+    if pred.own_year is None:
+        return {}, {}
+    values, reasons = year_metrics(pred.own_year, time_years, event)
+    return ({f"{name}_own": values[name] for name in OWN_METRICS},
+            {f"{name}_own": reason for name, reason in reasons.items() if name in OWN_METRICS})
+
+
 def evaluate(pred: Prediction, y_train, y_test, time_grid, units_per_year) -> tuple[dict, dict]:
-    """All metrics of one test fold: (values, reasons for the NaN ones)."""
+    """All metrics of one test fold: (values, reasons for the NaN ones); METRIC_NAMES, plus the
+    ``*_own`` ones when the prediction has its own read-out."""
     time_years = y_test["time"] / units_per_year
     values, reasons = year_metrics(pred.year, time_years, y_test["event"])
     status = pred.year_status
@@ -227,7 +249,8 @@ def evaluate(pred: Prediction, y_train, y_test, time_grid, units_per_year) -> tu
     values["taa_yearwise"], reason = yearwise_accuracy(status, time_years, y_test["event"])
     if reason:
         reasons["taa_yearwise"] = reason
+    own, own_reasons = own_year_metrics(pred, time_years, y_test["event"])
     more, more_reasons = survival_metrics(pred, y_train, y_test, time_grid, units_per_year)
     values.update(more)
-    reasons.update(more_reasons)
-    return {name: values[name] for name in METRIC_NAMES}, reasons
+    reasons.update(more_reasons | own_reasons)
+    return {name: values[name] for name in METRIC_NAMES} | own, reasons

@@ -26,6 +26,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from . import datasets, results, stats, tuning
+from .metrics import OWN_METRICS
 from .results import atomic_write_text
 
 #: (result column, header, decimals) of the formatted tables; metrics get mean ± sd [interval].
@@ -37,7 +38,7 @@ LITE_METRICS = [("taa_pm1", "TAA ±1y", 3), ("mae_years", "MAE (y)", 3), ("cinde
 #: Every per-cell number summarised into the CSV files.
 SUMMARY_COLUMNS = ["taa_pm1", "mae_years", "cindex_harrell", "cindex_uno", "auc_1y", "auc_3y", "auc_5y", "ibs",
                    "taa_pm1_events", "mae_years_events", "acc_exact", "acc_exact_events", "taa_yearwise",
-                   "n_params", "fit_s", "predict_s", "peak_mem_mb"]
+                   *(f"{name}_own" for name in OWN_METRICS), "n_params", "fit_s", "predict_s", "peak_mem_mb"]
 #: Metrics tested against the reference method.
 TESTED_METRICS = ["taa_pm1", "mae_years", "cindex_harrell", "cindex_uno", "auc_1y", "auc_3y", "auc_5y", "ibs",
                   "taa_pm1_events", "taa_yearwise"]
@@ -243,7 +244,9 @@ def summarise(group: Group) -> pd.DataFrame:
     for method, cells in ok.groupby("method"):
         row = {"method": method, "family": cells["family"].iloc[0], "n_cells": len(cells),
                "n_errored": int(((group.cells["method"] == method) & (group.cells["status"] != "ok")).sum())}
-        patient_intervals = (stats.patient_bootstrap(predictions[predictions["method"] == method], group.units_per_year)
+        labels = cells["own_year_label"].dropna() if "own_year_label" in cells else ()
+        row["own_year_label"] = labels.iloc[0] if len(labels) else None
+        patient_intervals = (patient_intervals_of(predictions[predictions["method"] == method], group.units_per_year)
                              if predictions is not None else {})
         n_train, n_test = cells["n_train"].astype(float).mean(), cells["n_test"].astype(float).mean()
         for column in SUMMARY_COLUMNS:
@@ -265,6 +268,15 @@ def summarise(group: Group) -> pd.DataFrame:
             summary[f"{metric}_p"] = summary["method"].map(p)
     summary["_order"] = summary["family"].map(lambda f: FAMILY_ORDER.get(f, 9))
     return summary.sort_values(["_order", "method"]).drop(columns="_order").reset_index(drop=True)
+
+
+def patient_intervals_of(predictions: pd.DataFrame, units_per_year: float) -> dict[str, tuple[float, float]]:
+    """Patient-bootstrap intervals of one method on the fixed split, of its own read-out too."""
+    out = stats.patient_bootstrap(predictions, units_per_year)
+    if "own_year" in predictions and predictions["own_year"].notna().all():
+        own = stats.patient_bootstrap(predictions.assign(year=predictions["own_year"]), units_per_year)
+        out |= {f"{metric}_own": interval for metric, interval in own.items() if metric in OWN_METRICS}
+    return out
 
 
 def format_metric(row: pd.Series, metric: str, decimals: int, mark: bool) -> str:
@@ -295,6 +307,8 @@ def method_label(row: pd.Series, reference: str | None) -> str:
 
 
 def metric_table(summary: pd.DataFrame, reference: str | None, metrics=MAIN_METRICS) -> pd.DataFrame:
+    """One formatted row per method; a method with its own year read-out gets a second, labelled row
+    of the year metrics on that read-out (no marks: it is not tested)."""
     rows = []
     for _, row in summary.iterrows():
         out = {"Method": method_label(row, reference), "n": str(row["n_cells"])}
@@ -303,7 +317,21 @@ def metric_table(summary: pd.DataFrame, reference: str | None, metrics=MAIN_METR
         out["#Params"] = f"{row['n_params_mean']:,.0f}" if pd.notna(row["n_params_mean"]) else "n/a"
         out["Fit s/fold"] = f"{row['fit_s_mean']:.2f}" if pd.notna(row["fit_s_mean"]) else "n/a"
         rows.append(out)
+        if pd.notna(row.get("own_year_label")):
+            rows.append(own_read_out_row(row, metrics, list(out)))
     return pd.DataFrame(rows)
+
+
+def own_read_out_row(row: pd.Series, metrics, columns: list[str]) -> dict:
+    """The year metrics of a method's own read-out, in the columns of its main row ("—" elsewhere)."""
+    own = pd.Series({key.replace("_own_", "_", 1): value for key, value in row.items() if "_own_" in key})
+    own["n_cells"] = row["n_cells"]
+    out = dict.fromkeys(columns, "—")
+    out.update({"Method": f"{row['method']} (own read-out: {row['own_year_label']})", "n": str(row["n_cells"])})
+    for metric, header, decimals in metrics:
+        if metric in OWN_METRICS:
+            out[header] = format_metric(own, metric, decimals, mark=False)
+    return out
 
 
 def lite_pairs(methods) -> list[tuple[str, str]]:

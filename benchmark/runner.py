@@ -126,6 +126,8 @@ def prediction_frame(ids, y_test, prediction, cohort: Cohort) -> pd.DataFrame:
         frame[f"surv_{years}y"] = [np.interp(years * cohort.units_per_year, grid, row) for row in prediction.surv]
     for k in range(N_YEARS):
         frame[f"event_free_end_y{k}"] = prediction.year_status[:, k]
+    if prediction.own_year is not None:
+        frame["own_year"] = prediction.own_year
     return frame
 
 
@@ -190,6 +192,7 @@ def compute_cell(cell: results.Cell, spec: datasets.DatasetSpec, split: splits.S
             "status": "ok", "metrics": values, "nan_reasons": reasons, "n_params": int(model.n_params()),
             "n_train": len(train), "n_test": len(test), "params": model.params, "seed": seed,
             "notes": list(getattr(model, "notes", [])),
+            **({"own_year_label": prediction.own_year_label} if prediction.own_year is not None else {}),
             **({"tuning": tuned.summary} if tuning_spec else {}),
             "timings": {"fit_s": fit_usage.seconds, "predict_s": predict_usage.seconds,
                         "peak_mem_mb": max(fit_usage.peak_mb, predict_usage.peak_mb),

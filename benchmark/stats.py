@@ -76,7 +76,7 @@ def paired_tests(cells: pd.DataFrame, reference: str, metrics: list[str]) -> pd.
 
 
 #: Metrics that `patient_bootstrap` recomputes from the per-patient predictions.
-PATIENT_METRICS = ("taa_pm1", "mae_years", "cindex_harrell")
+PATIENT_METRICS = ("taa_pm1", "taa_pm1_events", "mae_years", "cindex_harrell")
 
 
 def harrell_cindex(time, event, risk) -> np.ndarray:
@@ -102,7 +102,7 @@ def patient_bootstrap(predictions: pd.DataFrame, units_per_year: float, n_resamp
     rows = np.random.default_rng(seed).integers(0, len(predictions), size=(n_resamples, len(predictions)))
     with np.errstate(invalid="ignore"):
         draws = {metric: np.nanmean(per_patient[metric].to_numpy()[rows], axis=1)
-                 for metric in ("taa_pm1", "mae_years")}
+                 for metric in ("taa_pm1", "taa_pm1_events", "mae_years")}
     draws["cindex_harrell"] = harrell_cindex(time[rows], event[rows], predictions["risk"].to_numpy(dtype=float)[rows])
     tail = (1 - level) / 2 * 100
     out = {}

@@ -167,3 +167,19 @@ def test_yearwise_censored_exactly_at_a_year_end_survived_that_year():
     status = np.tile(np.array([1.0, 1.0] + [0.0] * 10), (2, 1))
     accuracy, _ = yearwise_accuracy(status, np.array([2.0, 2.0]), np.array([False, True]))
     assert accuracy == pytest.approx((2 + 11) / 14)
+
+
+def test_an_own_read_out_is_scored_apart_and_only_when_present():
+    y_train, y_test, risk = random_fold()
+    grid = np.arange(0, 145, 1.0)
+    surv = np.exp(-np.outer(np.exp(risk), grid) / 40)
+    plain = Prediction(risk=risk, surv=surv, year=median_survival_years(surv, grid, 12.0))
+    values, _ = evaluate(plain, y_train, y_test, grid, 12.0)
+    assert not any(name.endswith("_own") for name in values)
+    own_year = np.full(len(risk), 3.5)
+    with_own = Prediction(risk=risk, surv=surv, year=plain.year, own_year=own_year, own_year_label="constant")
+    values_own, _ = evaluate(with_own, y_train, y_test, grid, 12.0)
+    expected, _ = year_metrics(own_year, y_test["time"] / 12.0, y_test["event"])
+    assert values_own["taa_pm1_own"] == expected["taa_pm1"] and values_own["taa_pm1"] == values["taa_pm1"]
+    with pytest.raises(ValueError, match="own_year without own_year_label"):
+        Prediction(risk=risk, surv=surv, year=plain.year, own_year=own_year).validate(len(risk), len(grid))

@@ -200,6 +200,10 @@ def test_patient_bootstrap_intervals():
     point = stats.harrell_cindex(frame["time"].to_numpy()[None], frame["event"].to_numpy().astype(bool)[None],
                                  frame["risk"].to_numpy()[None])[0]
     assert intervals["cindex_harrell"][0] < point < intervals["cindex_harrell"][1]
+    own = reports.patient_intervals_of(frame.assign(own_year=frame["year"] + 5), 12.0)
+    shifted = stats.patient_bootstrap(frame.assign(year=frame["year"] + 5), 12.0)
+    assert own["mae_years_own"] == shifted["mae_years"] and own["mae_years"] == stats.patient_bootstrap(
+        frame, 12.0)["mae_years"]
 
 
 def test_format_marks_partial_and_significant_cells():
@@ -281,3 +285,26 @@ def test_reference_is_the_requested_method_else_stg_else_coxph_else_none():
     assert reports.choose_reference({"aaa", "oracle", "rsf"}, None) is None
     group = type("FakeGroup", (), {"reference": None})()
     assert "no paired tests" in reports.marks_text(group)
+
+
+def fake_group(cells: pd.DataFrame, reference: str | None = "ref") -> reports.Group:
+    """A CV group straight from a frame of cells (method, repeat, fold, metrics, n_train, n_test)."""
+    cells = cells.assign(status="ok", family=cells.get("family", "baseline"), nan_reasons=[{}] * len(cells),
+                         notes=[[]] * len(cells), error=None, git_sha="abc", registered=cells["method"],
+                         params=[{}] * len(cells))
+    group = reports.Group("toy", "dfs", "cv", "clinical", cells, None, 0, 100, reference)
+    group.summary = reports.summarise(group)
+    return group
+
+
+def test_an_own_read_out_is_a_separate_labelled_row_with_year_metrics_only():
+    rows = [{"method": method, "repeat": 0, "fold": fold, "n_train": 80, "n_test": 20, "taa_pm1": 0.5 + 0.01 * fold,
+             "mae_years": 2.0, "cindex_harrell": 0.7, "n_params": 10, "fit_s": 1.0,
+             **({"taa_pm1_own": 0.8, "mae_years_own": 1.0 + 0.1 * fold, "own_year_label": "restricted mean"}
+                if method == "net" else {})}
+            for method in ("ref", "net") for fold in range(3)]
+    table = reports.metric_table(fake_group(pd.DataFrame(rows)).summary, "ref")
+    assert list(table["Method"]) == ["net", "net (own read-out: restricted mean)", "ref (ref.)"]
+    own = table.iloc[1]
+    assert own["TAA ±1y"].startswith("0.800 ± 0.000") and own["MAE (y)"].startswith("1.100 ± 0.100")
+    assert table.iloc[0]["TAA ±1y"].startswith("0.510") and own["C-index"] == own["#Params"] == "—"
