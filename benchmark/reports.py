@@ -292,9 +292,29 @@ def format_metric(row: pd.Series, metric: str, decimals: int, mark: bool) -> str
         text += f" [{low:.{decimals}f}, {high:.{decimals}f}]"
     if row[f"{metric}_n"] < row["n_cells"]:
         text += "*"
-    if mark and row.get(f"{metric}_p", np.nan) < stats.SIGNIFICANCE:
+    if mark and row.get(f"{metric}_p_holm", np.nan) < stats.SIGNIFICANCE:
         text += stats.MARK
     return text
+
+
+def with_holm(numbers: pd.DataFrame, metrics=TESTED_METRICS) -> pd.DataFrame:
+    """`numbers` (one table's rows) with ``<metric>_p_holm``: the p-values of every (method, metric)
+    test of the table adjusted together by Holm, the family the table's marks are read from."""
+    columns = [f"{metric}_p" for metric in metrics if f"{metric}_p" in numbers]
+    if not columns:
+        return numbers
+    adjusted = stats.holm(numbers[columns].to_numpy(dtype=float).ravel()).reshape(len(numbers), len(columns))
+    return numbers.assign(**{f"{column}_holm": values for column, values in zip(columns, adjusted.T)})
+
+
+def main_numbers(summary: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the main table (every method but the ablations), Holm-adjusted together."""
+    return with_holm(summary[summary["family"] != "ablation"])
+
+
+def ablation_numbers(summary: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the ablations table (the ablations beside the STG family), Holm-adjusted together."""
+    return with_holm(summary[summary["family"].isin(["ablation", "stg"])])
 
 
 def method_label(row: pd.Series, reference: str | None) -> str:
@@ -342,34 +362,45 @@ def lite_pairs(methods) -> list[tuple[str, str]]:
 
 
 def full_vs_lite(group: Group) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Formatted and numeric rows of each full/lite pair: parameters, their ratio, metrics, p."""
-    rows, numeric = [], []
+    """Formatted and numeric rows of each full/lite pair: parameters, their ratio, metrics, p (each
+    lite model against its full one; Holm over every pair and metric of the table)."""
+    tested = [metric for metric, _, _ in LITE_METRICS]
+    numeric = []
     summary = group.summary.set_index("method")
+    summary = summary.drop(columns=[c for c in summary.columns if c.endswith("_p")])  # those are vs the reference
     for full, lite in lite_pairs(summary.index):
-        tests = (stats.paired_tests(group.ok[group.ok["method"].isin([full, lite])], full,
-                                    [m for m, _, _ in LITE_METRICS])
+        tests = (stats.paired_tests(group.ok[group.ok["method"].isin([full, lite])], full, tested)
                  if group.protocol != "paper" else pd.DataFrame(columns=["metric", "p"]))
         p = dict(zip(tests["metric"], tests["p"]))
         ratio = summary.at[lite, "n_params_mean"] / summary.at[full, "n_params_mean"]
         for method in (full, lite):
-            row = summary.loc[method].copy()
-            row["method"] = method
-            for metric, _, _ in LITE_METRICS:
-                row[f"{metric}_p"] = p.get(metric, np.nan) if method == lite else np.nan
-            out = {"Method": method, "#Params": f"{row['n_params_mean']:,.0f}",
-                   "Params vs full": "100 %" if method == full else f"{100 * ratio:.2f} % (−{100 * (1 - ratio):.2f} %)"}
-            for metric, header, decimals in LITE_METRICS:
-                out[header] = format_metric(row, metric, decimals, mark=method == lite)
-            rows.append(out)
             numeric.append({"method": method, "full": full, "params_ratio": 1.0 if method == full else ratio,
-                            **{k: v for k, v in row.items() if k != "method"}})
-    return pd.DataFrame(rows), pd.DataFrame(numeric)
+                            **summary.loc[method].to_dict(),
+                            **{f"{metric}_p": p.get(metric, np.nan) if method == lite else np.nan
+                               for metric in tested}})
+    numbers = with_holm(pd.DataFrame(numeric), tested)
+    rows = []
+    for _, row in numbers.iterrows():
+        lite = row["method"] != row["full"]
+        out = {"Method": row["method"], "#Params": f"{row['n_params_mean']:,.0f}",
+               "Params vs full": (f"{100 * row['params_ratio']:.2f} % (−{100 * (1 - row['params_ratio']):.2f} %)"
+                                  if lite else "100 %")}
+        for metric, header, decimals in LITE_METRICS:
+            out[header] = format_metric(row, metric, decimals, mark=lite)
+        rows.append(out)
+    return pd.DataFrame(rows), numbers
 
 
-def significance_table(group: Group) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Mean difference to the reference and its p per main metric: formatted (one row per
-    method, 'difference (p)' per metric) and long numbers (CV groups only)."""
+def significance_table(group: Group, adjusted: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Mean difference to the reference, its p and Holm-adjusted p per main metric: formatted (one
+    row per method, 'difference (p, Holm p)' per metric) and long numbers (CV groups only).
+
+    adjusted: the tables' numbers with ``<metric>_p_holm`` (main table, then ablations).
+    """
     tests = stats.paired_tests(group.ok, group.reference, [m for m, _, _ in MAIN_METRICS])
+    holm = adjusted.drop_duplicates("method").set_index("method")
+    tests["p_holm"] = [holm.at[method, f"{metric}_p_holm"] if f"{metric}_p_holm" in holm else np.nan
+                       for method, metric in zip(tests["method"], tests["metric"])]
     rows = []
     for method, part in tests.groupby("method", sort=False):
         row = {"Method": method}
@@ -378,8 +409,9 @@ def significance_table(group: Group) -> tuple[pd.DataFrame, pd.DataFrame]:
             if found.empty or pd.isna(found["p"].iloc[0]):
                 row[header] = "n/a"
                 continue
-            difference, p = found["mean_difference"].iloc[0], found["p"].iloc[0]
-            row[header] = f"{difference:+.3f} (p={p:.3f}){stats.MARK if p < stats.SIGNIFICANCE else ''}"
+            difference, p, p_holm = found[["mean_difference", "p", "p_holm"]].iloc[0]
+            row[header] = (f"{difference:+.3f} (p={p:.3f}, Holm {p_holm:.3f})"
+                           f"{stats.MARK if p_holm < stats.SIGNIFICANCE else ''}")
         rows.append(row)
     return pd.DataFrame(rows), tests
 
@@ -424,8 +456,9 @@ def marks_text(group: Group) -> str:
     if group.reference is None:
         return ("no paired tests: neither stg nor coxph ran (choose a reference with "
                 "`python -m benchmark report --reference METHOD`).")
-    return (f"{stats.MARK} = p < {stats.SIGNIFICANCE} against {group.reference} (Nadeau–Bengio corrected "
-            "resampled t-test, paired over the same folds).")
+    return (f"{stats.MARK} = Holm-adjusted p < {stats.SIGNIFICANCE} against {group.reference} (Nadeau–Bengio "
+            "corrected resampled t-test, paired over the same folds; Holm–Bonferroni over every method × tested "
+            f"metric of the table: {', '.join(TESTED_METRICS)}; the CSV holds the raw p and the adjusted p_holm).")
 
 
 def footer(group: Group, command: str) -> list[str]:
@@ -503,19 +536,19 @@ def group_tables(group: Group, command: str) -> list[Table]:
     """The tables of one group (those that apply)."""
     summary, notes = group.summary, footer(group, command)
     split = "fixed paper split" if group.protocol == "paper" else "cross-validation"
-    main = summary[summary["family"] != "ablation"]
+    main, ablation = main_numbers(summary), ablation_numbers(summary)
     tables = [Table("main", f"Main comparison ({split})", metric_table(main, group.reference), main, notes)]
-    ablation = summary[summary["family"].isin(["ablation", "stg"])]
     if (ablation["family"] == "ablation").any():
         tables.append(Table("ablations", f"Ablations ({split})", metric_table(ablation, group.reference),
                             ablation, notes))
     formatted, numbers = full_vs_lite(group)
     if not formatted.empty:
         lite_notes = [f"Params vs full: lite parameters as a share of the full model's (reduction in brackets); "
-                      f"{stats.MARK} on the lite row = p < {stats.SIGNIFICANCE} against the full model."] + notes
+                      f"{stats.MARK} on the lite row = Holm-adjusted p < {stats.SIGNIFICANCE} against the full "
+                      "model (Holm over every lite model × metric of this table)."] + notes
         tables.append(Table("full_vs_lite", f"Full vs lite ({split})", formatted, numbers, lite_notes))
     if group.reference and group.protocol != "paper" and len(summary) > 1:
-        formatted, numbers = significance_table(group)
+        formatted, numbers = significance_table(group, pd.concat([main, ablation]))
         tables.append(Table("significance", f"Difference to {group.reference} (p, paired over folds) ({split})",
                             formatted, numbers, notes))
     return tables

@@ -75,6 +75,21 @@ def paired_tests(cells: pd.DataFrame, reference: str, metrics: list[str]) -> pd.
     return pd.DataFrame(rows, columns=["method", "metric", "n_pairs", "mean_difference", "t", "p"])
 
 
+def holm(p) -> np.ndarray:
+    """Holm–Bonferroni adjusted p-values of one family of tests (NaN entries ignored and kept).
+
+    The i-th smallest of m p-values becomes max over j <= i of min(1, (m - j + 1) · p_(j)); marking
+    adjusted p < alpha keeps the chance of any false mark in the family at most alpha.
+    """
+    p = np.asarray(p, dtype=float)
+    adjusted = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    factors = len(order) - np.arange(len(order))
+    adjusted[order] = np.minimum(1.0, np.maximum.accumulate(factors * p[order]))
+    return adjusted
+
+
 #: Metrics that `patient_bootstrap` recomputes from the per-patient predictions.
 PATIENT_METRICS = ("taa_pm1", "taa_pm1_events", "mae_years", "cindex_harrell")
 

@@ -95,8 +95,11 @@ def test_reference_defaults_to_coxph_without_stg_and_marks_significance(tree):
     assert "coxph (ref.)" in markdown and "against coxph" in markdown
     tests = pd.read_csv(tree / "tables" / f"{STEM}__significance.csv")
     assert set(tests["method"]) == {"toy", "toy-lite", "toy-no-ridge"}
+    assert (tests["p_holm"].dropna() >= tests.loc[tests["p_holm"].notna(), "p"]).all()
+    assert ", Holm " in (tree / "tables" / f"{STEM}__significance.md").read_text()
     summary = pd.read_csv(tree / "tables" / f"{STEM}__main.csv").set_index("method")
-    significant = summary.loc["toy-lite", "cindex_harrell_p"] < stats.SIGNIFICANCE
+    significant = summary.loc["toy-lite", "cindex_harrell_p_holm"] < stats.SIGNIFICANCE
+    assert summary.loc["toy-lite", "cindex_harrell_p_holm"] >= summary.loc["toy-lite", "cindex_harrell_p"]
     row = [line for line in markdown.splitlines() if line.startswith("| toy-lite")][0]
     assert (stats.MARK in row.split("|")[5]) == significant  # C-index column
 
@@ -208,9 +211,23 @@ def test_patient_bootstrap_intervals():
 
 def test_format_marks_partial_and_significant_cells():
     row = pd.Series({"n_cells": 5, "m_mean": 0.7, "m_sd": 0.05, "m_ci_low": 0.66, "m_ci_high": 0.74, "m_n": 4,
-                     "m_p": 0.01})
+                     "m_p": 0.01, "m_p_holm": 0.04})
     assert reports.format_metric(row, "m", 3, mark=True) == "0.700 ± 0.050 [0.660, 0.740]*†"
     assert reports.format_metric(row, "m", 3, mark=False) == "0.700 ± 0.050 [0.660, 0.740]*"
+    row["m_p_holm"] = 0.2  # significant alone, not after the table's correction
+    assert reports.format_metric(row, "m", 3, mark=True) == "0.700 ± 0.050 [0.660, 0.740]*"
+
+
+def test_holm_hand_case():
+    p = np.array([0.01, 0.04, np.nan, 0.03, 0.005])
+    # sorted 0.005, 0.01, 0.03, 0.04 (m = 4): 4·0.005, 3·0.01, 2·0.03, 1·0.04, then running max
+    expected = np.array([0.03, 0.06, np.nan, 0.06, 0.02])
+    assert np.allclose(stats.holm(p), expected, equal_nan=True)
+    assert np.allclose(stats.holm([0.5, 0.6]), [1.0, 1.0])
+    frame = pd.DataFrame({"method": ["a", "b"], "x_p": [0.01, 0.04], "y_p": [np.nan, 0.005]})
+    adjusted = reports.with_holm(frame, ["x", "y"])
+    assert np.allclose(adjusted[["x_p_holm", "y_p_holm"]].to_numpy(), [[0.02, np.nan], [0.04, 0.015]],
+                       equal_nan=True)
 
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -308,3 +325,50 @@ def test_an_own_read_out_is_a_separate_labelled_row_with_year_metrics_only():
     own = table.iloc[1]
     assert own["TAA ±1y"].startswith("0.800 ± 0.000") and own["MAE (y)"].startswith("1.100 ± 0.100")
     assert table.iloc[0]["TAA ±1y"].startswith("0.510") and own["C-index"] == own["#Params"] == "—"
+
+
+def null_table_marks(seed: int, n_patients: int = 150, n_methods: int = 3) -> tuple[int, int]:
+    """(marks after Holm, marks on the raw p) of the main table of one cohort without signal: outcomes
+    independent of everything, 5-fold × 5 stratified splits, each method a fixed per-patient noise
+    score (a model fitted on noise features) for its risk and its event year."""
+    from sksurv.metrics import concordance_index_censored
+
+    from benchmark import splits
+    from benchmark.cohort import Cohort, year_bin
+    from benchmark.metrics import year_metrics
+
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"p{i:03d}" for i in range(n_patients)])
+    event_time, censor_time = rng.exponential(3.0, n_patients), rng.uniform(1.0, 10.0, n_patients)
+    outcome = pd.DataFrame({"time": np.minimum(event_time, censor_time), "event": event_time <= censor_time},
+                           index=ids)
+    cohort = Cohort("null", pd.DataFrame(index=ids), {"dfs": outcome}, {}, units_per_year=1.0)
+    scores = {f"m{k}": (rng.normal(size=n_patients), rng.uniform(0, 6, n_patients)) for k in range(n_methods)}
+    position = {pid: i for i, pid in enumerate(ids)}
+    rows = []
+    for split in splits.make_splits(cohort, "dfs", "cv", 5, 5, seed=seed):
+        test = np.array([position[pid] for pid in split.test])
+        time, event = outcome["time"].to_numpy()[test], outcome["event"].to_numpy()[test]
+        for method, (risk, year) in scores.items():
+            values, _ = year_metrics(year[test], time, event)
+            rows.append({"method": method, "repeat": split.repeat, "fold": split.fold, "n_train": len(split.train),
+                         "n_test": len(test), "cindex_harrell": concordance_index_censored(event, time, risk[test])[0],
+                         **{k: values[k] for k in ("taa_pm1", "taa_pm1_events", "mae_years")}})
+    assert len(np.unique(splits.strata(outcome["event"], year_bin(outcome["time"]), 5))) > 2
+    numbers = reports.main_numbers(fake_group(pd.DataFrame(rows), reference="m0").summary)
+    shown = [metric for metric, _, _ in reports.MAIN_METRICS if f"{metric}_p" in numbers]
+    raw = int((numbers[[f"{m}_p" for m in shown]] < stats.SIGNIFICANCE).to_numpy().sum())
+    marks = reports.metric_table(numbers, "m0").to_numpy().astype(str)
+    return int(np.char.count(marks, stats.MARK).sum()), raw
+
+
+N_NULL_COHORTS = 100
+
+
+def test_false_marks_on_cohorts_without_signal_stay_at_the_nominal_rate():
+    """Holm keeps the chance of any † in a table at most 5 %: checked on cohorts where nothing predicts."""
+    counts = np.array([null_table_marks(seed) for seed in range(N_NULL_COHORTS)])
+    family_wise = (counts[:, 0] > 0).mean()
+    monte_carlo_sd = np.sqrt(stats.SIGNIFICANCE * (1 - stats.SIGNIFICANCE) / N_NULL_COHORTS)
+    assert family_wise <= stats.SIGNIFICANCE + 2 * monte_carlo_sd
+    assert (counts[:, 0] <= counts[:, 1]).all()
