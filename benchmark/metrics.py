@@ -11,7 +11,8 @@ with an observed event, the reading closest to the paper.
 Survival metrics use scikit-survival; the IPCW ones (Uno's C, AUC, IBS) up to the last training
 time with a positive censoring survival, on the test fold censored there. A metric that cannot be
 computed on a fold (a single event, a horizon outside follow-up, ...) is NaN with the reason
-returned beside it.
+returned beside it. The year metrics are NaN as well when the cohort's follow-up is under
+MIN_FOLLOW_UP_YEARS: there ±1 year is right by construction (veterans: under 3 years).
 """
 from __future__ import annotations
 
@@ -38,6 +39,12 @@ METRIC_NAMES = (
 )
 #: Direction of each reported metric: +1 higher is better, -1 lower is better.
 HIGHER_IS_BETTER = {name: (-1 if name in ("mae_years", "mae_years_events", "ibs") else 1) for name in METRIC_NAMES}
+#: Metrics scored on the 12 one-year bins; NaN when the follow-up is too short (`short_follow_up`).
+YEAR_METRICS = ("taa_pm1", "taa_yearwise", "acc_exact", "mae_years", "taa_pm1_events", "acc_exact_events",
+                "mae_years_events")
+#: The ±1 window spans three bins, so with follow-up in bins 0-2 only a prediction of year 1 is within
+#: ±1 of every patient: the year metrics need follow-up reaching a fourth bin.
+MIN_FOLLOW_UP_YEARS = 3.0
 #: Year metrics also scored on a method's own read-out (`Prediction.own_year`), as ``<name>_own``.
 OWN_METRICS = ("taa_pm1", "taa_pm1_events", "acc_exact", "mae_years", "n_evaluable_taa")
 
@@ -238,6 +245,16 @@ def own_year_metrics(pred: Prediction, time_years, event) -> tuple[dict, dict]:
             {f"{name}_own": reason for name, reason in reasons.items() if name in OWN_METRICS})
 
 
+def short_follow_up(y_train, y_test, units_per_year: float) -> str | None:
+    """Why the year metrics say nothing on this fold (the cohort's follow-up, both folds, does not
+    reach MIN_FOLLOW_UP_YEARS), or None when they do."""
+    longest = max(y_train["time"].max(), y_test["time"].max()) / units_per_year
+    if longest >= MIN_FOLLOW_UP_YEARS:
+        return None
+    return (f"follow-up shorter than the 12-year horizon (max {longest:.1f} y; the year metrics need "
+            f"{MIN_FOLLOW_UP_YEARS:g} y, else ±1 year is right by construction)")
+
+
 def evaluate(pred: Prediction, y_train, y_test, time_grid, units_per_year) -> tuple[dict, dict]:
     """All metrics of one test fold: (values, reasons for the NaN ones); METRIC_NAMES, plus the
     ``*_own`` ones when the prediction has its own read-out."""
@@ -251,6 +268,10 @@ def evaluate(pred: Prediction, y_train, y_test, time_grid, units_per_year) -> tu
         reasons["taa_yearwise"] = reason
     own, own_reasons = own_year_metrics(pred, time_years, y_test["event"])
     more, more_reasons = survival_metrics(pred, y_train, y_test, time_grid, units_per_year)
-    values.update(more)
+    values.update(more | own)
     reasons.update(more_reasons | own_reasons)
-    return {name: values[name] for name in METRIC_NAMES} | own, reasons
+    too_short = short_follow_up(y_train, y_test, units_per_year)
+    if too_short:
+        for name in [name for name in values if name.removesuffix("_own") in YEAR_METRICS]:
+            values[name] = _nan(reasons, name, too_short)
+    return {name: values[name] for name in (*METRIC_NAMES, *own)}, reasons

@@ -11,6 +11,7 @@ from sksurv.metrics import (
 from benchmark.cohort import structured as make_outcome
 from benchmark.metrics import (
     Prediction,
+    censored_at,
     evaluate,
     median_survival_years,
     year_metrics,
@@ -183,3 +184,20 @@ def test_an_own_read_out_is_scored_apart_and_only_when_present():
     assert values_own["taa_pm1_own"] == expected["taa_pm1"] and values_own["taa_pm1"] == values["taa_pm1"]
     with pytest.raises(ValueError, match="own_year without own_year_label"):
         Prediction(risk=risk, surv=surv, year=plain.year, own_year=own_year).validate(len(risk), len(grid))
+
+
+def test_year_metrics_need_follow_up_beyond_the_one_year_window():
+    y_train, y_test, risk = random_fold()
+    grid = np.arange(0, 145, 1.0)
+    surv = np.exp(-np.outer(np.exp(risk), grid) / 40)
+    prediction = Prediction(risk=risk, surv=surv, year=np.full(len(risk), 1.5), own_year=np.full(len(risk), 1.5),
+                            own_year_label="constant")
+    short_train, short_test = (censored_at(y, 33.0) for y in (y_train, y_test))   # 2.75 years, like veterans
+    values, reasons = evaluate(prediction, short_train, short_test, grid, 12.0)
+    for name in ("taa_pm1", "taa_yearwise", "acc_exact", "mae_years", "taa_pm1_events", "mae_years_events",
+                 "taa_pm1_own", "mae_years_own"):
+        assert np.isnan(values[name])
+        assert reasons[name].startswith("follow-up shorter than the 12-year horizon (max 2.8 y")
+    assert np.isfinite(values["cindex_harrell"]) and values["n_evaluable_taa"] > 0
+    long_values, long_reasons = evaluate(prediction, y_train, y_test, grid, 12.0)
+    assert np.isfinite(long_values["taa_pm1"]) and "taa_pm1" not in long_reasons
