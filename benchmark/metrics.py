@@ -35,7 +35,7 @@ METRIC_NAMES = (
     "taa_pm1", "taa_yearwise", "acc_exact", "mae_years",
     "taa_pm1_events", "acc_exact_events", "mae_years_events",
     "cindex_harrell", "cindex_uno", "auc_1y", "auc_3y", "auc_5y", "ibs",
-    "n_evaluable_taa", "n_evaluable_exact", "n_evaluable_mae",
+    "n_evaluable_taa", "n_evaluable_exact", "n_evaluable_mae", "n_events",
 )
 #: Direction of each reported metric: +1 higher is better, -1 lower is better.
 HIGHER_IS_BETTER = {name: (-1 if name in ("mae_years", "mae_years_events", "ibs") else 1) for name in METRIC_NAMES}
@@ -135,6 +135,7 @@ def year_metrics(pred_years, time_years, event) -> tuple[dict, dict]:
         "n_evaluable_taa": float(taa_known.sum()),
         "n_evaluable_exact": float(exact_known.sum()),
         "n_evaluable_mae": float(exact_known.sum()),
+        "n_events": float(event.sum()),
     }
     within = gap <= 1
 

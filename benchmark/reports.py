@@ -30,15 +30,16 @@ from .metrics import OWN_METRICS
 from .results import atomic_write_text
 
 #: (result column, header, decimals) of the formatted tables; metrics get mean ± sd [interval].
-MAIN_METRICS = [("taa_pm1", "TAA ±1y", 3), ("mae_years", "MAE (y)", 3), ("cindex_harrell", "C-index", 3),
-                ("cindex_uno", "Uno C", 3), ("auc_1y", "AUC 1y", 3), ("auc_3y", "AUC 3y", 3),
-                ("auc_5y", "AUC 5y", 3), ("ibs", "IBS", 3)]
+MAIN_METRICS = [("taa_pm1", "TAA ±1y", 3), ("taa_pm1_events", "TAA ±1y (events)", 3), ("mae_years", "MAE (y)", 3),
+                ("cindex_harrell", "C-index", 3), ("cindex_uno", "Uno C", 3), ("auc_1y", "AUC 1y", 3),
+                ("auc_3y", "AUC 3y", 3), ("auc_5y", "AUC 5y", 3), ("ibs", "IBS", 3)]
 LITE_METRICS = [("taa_pm1", "TAA ±1y", 3), ("mae_years", "MAE (y)", 3), ("cindex_harrell", "C-index", 3),
                 ("ibs", "IBS", 3)]
 #: Every per-cell number summarised into the CSV files.
 SUMMARY_COLUMNS = ["taa_pm1", "mae_years", "cindex_harrell", "cindex_uno", "auc_1y", "auc_3y", "auc_5y", "ibs",
                    "taa_pm1_events", "mae_years_events", "acc_exact", "acc_exact_events", "taa_yearwise",
-                   *(f"{name}_own" for name in OWN_METRICS), "n_params", "fit_s", "predict_s", "peak_mem_mb"]
+                   *(f"{name}_own" for name in OWN_METRICS), "n_evaluable_taa", "n_events",
+                   "n_params", "fit_s", "predict_s", "peak_mem_mb"]
 #: Metrics tested against the reference method.
 TESTED_METRICS = ["taa_pm1", "mae_years", "cindex_harrell", "cindex_uno", "auc_1y", "auc_3y", "auc_5y", "ibs",
                   "taa_pm1_events", "taa_yearwise"]
@@ -320,7 +321,7 @@ def ablation_numbers(summary: pd.DataFrame) -> pd.DataFrame:
 def method_label(row: pd.Series, reference: str | None) -> str:
     label = row["method"]
     if row["family"] == "reference":
-        label += " (ceiling)"
+        label += " (true model)"
     if row["method"] == reference:
         label += " (ref.)"
     return label
@@ -331,7 +332,7 @@ def metric_table(summary: pd.DataFrame, reference: str | None, metrics=MAIN_METR
     of the year metrics on that read-out (no marks: it is not tested)."""
     rows = []
     for _, row in summary.iterrows():
-        out = {"Method": method_label(row, reference), "n": str(row["n_cells"])}
+        out = {"Method": method_label(row, reference), "n": str(row["n_cells"]), "n eval.": evaluable_text(row)}
         for metric, header, decimals in metrics:
             out[header] = format_metric(row, metric, decimals, mark=row["method"] != reference)
         out["#Params"] = f"{row['n_params_mean']:,.0f}" if pd.notna(row["n_params_mean"]) else "n/a"
@@ -342,12 +343,19 @@ def metric_table(summary: pd.DataFrame, reference: str | None, metrics=MAIN_METR
     return pd.DataFrame(rows)
 
 
+def evaluable_text(row: pd.Series) -> str:
+    """'TAA-evaluable / with an event': the mean per fold of the two TAA denominators."""
+    taa, events = row.get("n_evaluable_taa_mean", np.nan), row.get("n_events_mean", np.nan)
+    return "n/a" if pd.isna(taa) or pd.isna(events) else f"{taa:.1f} / {events:.1f}"
+
+
 def own_read_out_row(row: pd.Series, metrics, columns: list[str]) -> dict:
     """The year metrics of a method's own read-out, in the columns of its main row ("—" elsewhere)."""
     own = pd.Series({key.replace("_own_", "_", 1): value for key, value in row.items() if "_own_" in key})
-    own["n_cells"] = row["n_cells"]
+    own["n_cells"], own["n_events_mean"] = row["n_cells"], row["n_events_mean"]
     out = dict.fromkeys(columns, "—")
-    out.update({"Method": f"{row['method']} (own read-out: {row['own_year_label']})", "n": str(row["n_cells"])})
+    out.update({"Method": f"{row['method']} (own read-out: {row['own_year_label']})", "n": str(row["n_cells"]),
+                "n eval.": evaluable_text(own)})
     for metric, header, decimals in metrics:
         if metric in OWN_METRICS:
             out[header] = format_metric(own, metric, decimals, mark=False)
@@ -451,6 +459,12 @@ def excluded_text(group: Group) -> str:
     return f"Excluded patients ({len(excluded)}): " + "; ".join(f"{p}: {r}" for p, r in excluded.items()) + "."
 
 
+ORACLE_NOTE = ("oracle (true model): the synthetic cohort's true risk and survival curves. For the C-index, Uno's C "
+               "and the AUC it is the ranking ceiling no model can pass beyond chance; for TAA, MAE, yearwise "
+               "accuracy, IBS and calibration it is the true curve read out by its median, not a ceiling (a method "
+               "can beat it by chance or by reading its curve differently).")
+
+
 def marks_text(group: Group) -> str:
     """What † means in a CV table, or why there is none."""
     if group.reference is None:
@@ -485,10 +499,14 @@ def footer(group: Group, command: str) -> list[str]:
         f"{group.n_patients if group.n_patients is not None else 'unknown'} patients.",
         excluded_text(group),
         uncertainty,
+        "n eval.: patients per fold (mean) on whom TAA ±1y is evaluable / with an observed event, the "
+        "denominators of TAA ±1y and TAA ±1y (events). Every event year is the median survival time read off "
+        "the method's curve; a method's own read-out, when it has one, is a separate labelled row of year "
+        "metrics, not tested.",
         "#Params: trainable parameters of all learned stages (trees: node count); Fit s/fold: mean fit time.",
     ]
     if (group.summary["family"] == "reference").any():
-        lines.append("oracle: the true risk of the synthetic generative model, the ceiling no model can pass.")
+        lines.append(ORACLE_NOTE)
     shas = sorted(set(group.cells["git_sha"].dropna()))
     lines.append(f"Git commit {', '.join(shas) or 'unknown'}; cells: `{run_command(group)}`; table: `{command}`.")
     return lines + nan_notes(group)

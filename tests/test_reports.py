@@ -57,6 +57,14 @@ def tree(tmp_path_factory, registry):
     return root
 
 
+def column(markdown: str, row_start: str, header: str) -> str:
+    """The cell of a Markdown table in the first row starting with `row_start`, under `header`."""
+    lines = markdown.splitlines()
+    headers = [cell.strip() for cell in next(line for line in lines if line.startswith("| Method")).split("|")]
+    row = next(line for line in lines if line.startswith(f"| {row_start}"))
+    return row.split("|")[headers.index(header)].strip()
+
+
 def cell_metric(root: Path, method: str, metric: str) -> np.ndarray:
     files = sorted(f for f in (root / "runs" / "veterans").rglob("r*_f*.json")
                    if f.parent.name.rsplit("-", 1)[0] == method)
@@ -81,10 +89,13 @@ def test_main_table_matches_the_cell_files(tree):
     assert f"{values.mean():.3f} ± {values.std(ddof=1):.3f}" in markdown
     # veterans follows patients under 3 years: ±1 year is right by construction, so no TAA is shown
     assert np.isnan(cell_metric(tree, "coxph", "taa_pm1")).all()
-    assert markdown.splitlines()[4].split("|")[3].strip() == "n/a"
+    assert column(markdown, "coxph", "TAA ±1y") == column(markdown, "coxph", "TAA ±1y (events)") == "n/a"
+    evaluable, events = cell_metric(tree, "coxph", "n_evaluable_taa"), cell_metric(tree, "coxph", "n_events")
+    assert column(markdown, "coxph", "n eval.") == f"{evaluable.mean():.1f} / {events.mean():.1f}"
+    assert numbers.at["coxph", "n_events_mean"] == pytest.approx(events.mean())
     assert "taa_pm1, taa_pm1_events, taa_yearwise NaN on 6/6 fold(s): follow-up shorter than the 12-year" in markdown
-    for header in ("TAA ±1y", "MAE (y)", "C-index", "Uno C", "AUC 1y", "AUC 3y", "AUC 5y", "IBS", "#Params",
-                   "Fit s/fold"):
+    for header in ("n eval.", "TAA ±1y", "TAA ±1y (events)", "MAE (y)", "C-index", "Uno C", "AUC 1y", "AUC 3y",
+                   "AUC 5y", "IBS", "#Params", "Fit s/fold"):
         assert f" {header} " in markdown.splitlines()[2]
     assert "toy (ref.)" not in markdown  # the STG-family "toy" is not named stg: coxph is the reference
     for text in ("Dataset veterans", "endpoint os", "feature set clinical", "3-fold CV × 2 repeats", "seed 0",
@@ -104,8 +115,7 @@ def test_reference_defaults_to_coxph_without_stg_and_marks_significance(tree):
     summary = pd.read_csv(tree / "tables" / f"{STEM}__main.csv").set_index("method")
     significant = summary.loc["toy-lite", "cindex_harrell_p_holm"] < stats.SIGNIFICANCE
     assert summary.loc["toy-lite", "cindex_harrell_p_holm"] >= summary.loc["toy-lite", "cindex_harrell_p"]
-    row = [line for line in markdown.splitlines() if line.startswith("| toy-lite")][0]
-    assert (stats.MARK in row.split("|")[5]) == significant  # C-index column
+    assert (stats.MARK in column(markdown, "toy-lite", "C-index")) == significant
 
 
 def test_ablation_and_full_vs_lite_tables(tree):
@@ -376,3 +386,15 @@ def test_false_marks_on_cohorts_without_signal_stay_at_the_nominal_rate():
     monte_carlo_sd = np.sqrt(stats.SIGNIFICANCE * (1 - stats.SIGNIFICANCE) / N_NULL_COHORTS)
     assert family_wise <= stats.SIGNIFICANCE + 2 * monte_carlo_sd
     assert (counts[:, 0] <= counts[:, 1]).all()
+
+
+def test_the_oracle_row_says_what_it_is_per_metric():
+    rows = [{"method": method, "family": "reference" if method == "oracle" else "baseline", "repeat": 0, "fold": fold,
+             "n_train": 80, "n_test": 20, "cindex_harrell": 0.8, "n_params": 0, "fit_s": 0.0}
+            for method in ("oracle", "ref") for fold in range(3)]
+    group = fake_group(pd.DataFrame(rows))
+    assert list(reports.metric_table(group.summary, "ref")["Method"]) == ["oracle (true model)", "ref (ref.)"]
+    note = next(line for line in reports.footer(group, "report") if line.startswith("oracle"))
+    assert "C-index, Uno's C and the AUC it is the ranking ceiling" in note
+    assert "TAA, MAE, yearwise accuracy, IBS and calibration it is the true curve read out by its median, not a " \
+           "ceiling" in note
