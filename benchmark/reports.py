@@ -210,7 +210,7 @@ def match_split(root: Path, dataset: str, endpoint: str, protocol: str,
     return None, None
 
 
-def choose_reference(methods: list[str], requested: str | None) -> str | None:
+def choose_reference(methods: set[str], requested: str | None) -> str | None:
     """`requested` when it ran, else STG, else Cox-PH, else none (no paired tests): any other
     method would make the marks depend on which methods happened to run."""
     return next((name for name in (requested, "stg", "coxph") if name in methods), None)
