@@ -1,6 +1,8 @@
 """The oracle: the true risk and true survival curves of the synthetic generative model.
 
-Its C-index is the ceiling no model can pass on that cohort; tables show it as a reference row.
+Its ranking metrics (C-index, Uno's C, AUC) are the ceiling no model can pass on that cohort beyond
+chance; its year metrics, IBS and calibration are the true curve's median read-out, a reference point
+but not a ceiling. Tables show it as a reference row.
 """
 
 from benchmark.data import synthetic
@@ -9,7 +11,7 @@ from benchmark.methods import FoldData, Method
 
 class Oracle(Method):
     name = "oracle"
-    description = "true risk of the synthetic generative model (the attainable ceiling)"
+    description = "true risk and survival of the synthetic generative model (the ranking ceiling)"
     requires = ("truth",)
     family = "reference"
 

@@ -141,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where the cohorts are, to record excluded patients (default data/)")
     report.add_argument("-d", "--dataset", action="append", default=[],
                         help="dataset spec whose name alone does not give it, e.g. tcia:PATH (repeatable)")
-    report.add_argument("--reference", help="method every other is tested against (default: stg, else coxph)")
+    report.add_argument("--reference",
+                        help="method every other is tested against (default: stg, else coxph, else no tests)")
     return parser
 
 

@@ -1,6 +1,6 @@
 """Throughput and memory of the node-feature extractors (radiomics, CT encoder) on the default cohort.
 
-    python -m benchmark.perf.features_perf [--n 197] [--jobs 1 2] [--data-dir DIR] [--only radiomics]
+    python -m perf.features_perf [--n 197] [--jobs 1 2] [--data-dir DIR] [--only radiomics]
 
 Prepares the synthetic cohort first (reused from --data-dir when it is there; not timed), then for
 each extractor and each job count: a cold extraction into an empty cache (patients/s), a warm

@@ -1,6 +1,6 @@
 """Speed and memory of generating and preparing the default synthetic imaging cohort.
 
-    python -m benchmark.perf.prepare_perf [--n 197] [--jobs 2] [--size small]
+    python -m perf.prepare_perf [--n 197] [--jobs 2] [--size small]
 
 Prints the seconds to generate the synthetic DICOM tree, to prepare it (cold cache), to load it
 again (warm cache, what every worker process pays), patients per second, and the peak resident

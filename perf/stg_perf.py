@@ -1,7 +1,7 @@
 """Epoch time, throughput and memory of STG, STG-lite and GAT beside the dense-matmul floor.
 
-    python -m benchmark.perf.stg_perf [--n 158] [--width 107] [--epochs 30] [--threads 1]
-    python -m benchmark.perf.stg_perf --data-dir DIR     # the real cohort's graphs (cached features)
+    python -m perf.stg_perf [--n 158] [--width 107] [--epochs 30] [--threads 1]
+    python -m perf.stg_perf --data-dir DIR     # the real cohort's graphs (cached features)
 
 One epoch = forward, backward and Adam step over the whole batched graph of n patients (what a
 fit repeats), in training mode. The floor is what torch alone takes for the same layers' dense

@@ -10,7 +10,7 @@ result's notes say which profile produced it.
 """
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import ClassVar
 
 import numpy as np
@@ -32,6 +32,8 @@ PROFILES = {
     "paper": {"features": "deep", "hidden": 512, "year_dim": 64, "projection": 128, "max_epochs": 300,
               "patience": 30, "lr": 1e-3, "device": "auto"},
 }
+#: The discrete-time networks' own event-year read-out (losses.expected_years).
+OWN_READ_OUT = "restricted mean"
 _MODEL_FIELDS = {f.name for f in fields(ModelConfig)}
 _TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
 
@@ -114,9 +116,12 @@ class NeuralSurvivalMethod(Method):
             surv = step_functions_on_grid(self.breslow_.get_survival_function(risk), data.time_grid)
             return survival_prediction(risk, surv, data)
         at_year_ends = losses.survival_at_year_ends(output.logits).cpu().numpy().astype(float)
-        year = losses.expected_years(output.logits).cpu().numpy().astype(float)
+        mean_years = losses.expected_years(output.logits).cpu().numpy().astype(float)
         surv = survival_on_grid(at_year_ends, data.time_grid / data.units_per_year)
-        return Prediction(risk=-year, surv=surv, year=year, year_status=at_year_ends[:, 1:])
+        # year and year status are read off the curve like every other method's; the network's own
+        # restricted mean stays the risk and is scored apart as its own read-out
+        return replace(survival_prediction(-mean_years, surv, data), own_year=mean_years,
+                       own_year_label=OWN_READ_OUT)
 
     def n_params(self) -> int:
         return n_trainable(self.model_)

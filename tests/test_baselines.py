@@ -21,15 +21,18 @@ def fold_data(cohort, split, endpoint="dfs", feature_set="preoperative"):
 
 @pytest.mark.parametrize("name", TABULAR)
 def test_tabular_method_contract(name, clinical_cohort):
-    split = splits.make_splits(clinical_cohort, "dfs", "cv", 4, 1, seed=0)[0]
-    train, test = fold_data(clinical_cohort, split)
-    model = methods.get(name)().fit(train)
-    prediction = model.predict(test)
-    prediction.validate(len(test), len(test.time_grid))
-    assert prediction.year.min() >= 0 and prediction.year.max() <= 12
-    assert model.n_params() >= 0
-    c = concordance_index_censored(test.y["event"], test.y["time"], prediction.risk)[0]
-    assert c > 0.55, f"{name} ranks no better than chance on the synthetic cohort: {c:.3f}"
+    """The Prediction contract on every fold, and a C-index above chance over the whole repeat (one
+    fold of 20 patients is too small to tell a weak score such as Fong's from chance)."""
+    c = []
+    for split in splits.make_splits(clinical_cohort, "dfs", "cv", 4, 1, seed=0):
+        train, test = fold_data(clinical_cohort, split)
+        model = methods.get(name)().fit(train)
+        prediction = model.predict(test)
+        prediction.validate(len(test), len(test.time_grid))
+        assert prediction.year.min() >= 0 and prediction.year.max() <= 12
+        assert model.n_params() >= 0
+        c.append(concordance_index_censored(test.y["event"], test.y["time"], prediction.risk)[0])
+    assert np.mean(c) > 0.55, f"{name} ranks no better than chance on the synthetic cohort: {np.mean(c):.3f}"
 
 
 def test_unknown_method_and_parameter_are_named():

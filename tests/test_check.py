@@ -49,8 +49,8 @@ def registry(monkeypatch):
 
 def run_check(tmp_path, capsys, update=False):
     # -j 1: the tests patch methods in this process, which worker processes would not see
-    status = cli.main(["check", "-j", "1", "--reference", str(tmp_path / "ci.json"), "--data-dir", str(tmp_path / "data")]
-                      + (["--update"] if update else []))
+    status = cli.main(["check", "-j", "1", "--reference", str(tmp_path / "ci.json"),
+                       "--data-dir", str(tmp_path / "data")] + (["--update"] if update else []))
     return status, capsys.readouterr().out
 
 

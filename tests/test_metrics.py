@@ -9,7 +9,14 @@ from sksurv.metrics import (
 )
 
 from benchmark.data.cohort import structured as make_outcome
-from benchmark.scoring.metrics import Prediction, evaluate, median_survival_years, year_metrics, yearwise_accuracy
+from benchmark.scoring.metrics import (
+    Prediction,
+    censored_at,
+    evaluate,
+    median_survival_years,
+    year_metrics,
+    yearwise_accuracy,
+)
 
 
 def test_taa_17_of_20_within_one_year_is_085():
@@ -153,3 +160,44 @@ def test_prediction_validation_names_the_problem():
     bad = Prediction(np.array([0.0, np.inf]), np.tile(np.linspace(0.5, 1, grid_len), (2, 1)), np.ones(2))
     with pytest.raises(ValueError, match="non-finite risk.*survival curve increases"):
         bad.validate(2, grid_len)
+
+
+def test_yearwise_censored_exactly_at_a_year_end_survived_that_year():
+    # censored at 2.0 y: event-free at the ends of years 0 and 1; an event at 2.0 y is not event-free
+    # at the end of year 1 (the event happened at that time)
+    status = np.tile(np.array([1.0, 1.0] + [0.0] * 10), (2, 1))
+    accuracy, _ = yearwise_accuracy(status, np.array([2.0, 2.0]), np.array([False, True]))
+    assert accuracy == pytest.approx((2 + 11) / 14)
+
+
+def test_an_own_read_out_is_scored_apart_and_only_when_present():
+    y_train, y_test, risk = random_fold()
+    grid = np.arange(0, 145, 1.0)
+    surv = np.exp(-np.outer(np.exp(risk), grid) / 40)
+    plain = Prediction(risk=risk, surv=surv, year=median_survival_years(surv, grid, 12.0))
+    values, _ = evaluate(plain, y_train, y_test, grid, 12.0)
+    assert not any(name.endswith("_own") for name in values)
+    own_year = np.full(len(risk), 3.5)
+    with_own = Prediction(risk=risk, surv=surv, year=plain.year, own_year=own_year, own_year_label="constant")
+    values_own, _ = evaluate(with_own, y_train, y_test, grid, 12.0)
+    expected, _ = year_metrics(own_year, y_test["time"] / 12.0, y_test["event"])
+    assert values_own["taa_pm1_own"] == expected["taa_pm1"] and values_own["taa_pm1"] == values["taa_pm1"]
+    with pytest.raises(ValueError, match="own_year without own_year_label"):
+        Prediction(risk=risk, surv=surv, year=plain.year, own_year=own_year).validate(len(risk), len(grid))
+
+
+def test_year_metrics_need_follow_up_beyond_the_one_year_window():
+    y_train, y_test, risk = random_fold()
+    grid = np.arange(0, 145, 1.0)
+    surv = np.exp(-np.outer(np.exp(risk), grid) / 40)
+    prediction = Prediction(risk=risk, surv=surv, year=np.full(len(risk), 1.5), own_year=np.full(len(risk), 1.5),
+                            own_year_label="constant")
+    short_train, short_test = (censored_at(y, 33.0) for y in (y_train, y_test))   # 2.75 years, like veterans
+    values, reasons = evaluate(prediction, short_train, short_test, grid, 12.0)
+    for name in ("taa_pm1", "taa_yearwise", "acc_exact", "mae_years", "taa_pm1_events", "mae_years_events",
+                 "taa_pm1_own", "mae_years_own"):
+        assert np.isnan(values[name])
+        assert reasons[name].startswith("follow-up shorter than the 12-year horizon (max 2.8 y")
+    assert np.isfinite(values["cindex_harrell"]) and values["n_evaluable_taa"] > 0
+    long_values, long_reasons = evaluate(prediction, y_train, y_test, grid, 12.0)
+    assert np.isfinite(long_values["taa_pm1"]) and "taa_pm1" not in long_reasons

@@ -60,6 +60,14 @@ def tree(tmp_path_factory, registry):
     return root
 
 
+def column(markdown: str, row_start: str, header: str) -> str:
+    """The cell of a Markdown table in the first row starting with `row_start`, under `header`."""
+    lines = markdown.splitlines()
+    headers = [cell.strip() for cell in next(line for line in lines if line.startswith("| Method")).split("|")]
+    row = next(line for line in lines if line.startswith(f"| {row_start}"))
+    return row.split("|")[headers.index(header)].strip()
+
+
 def cell_metric(root: Path, method: str, metric: str) -> np.ndarray:
     files = sorted(f for f in (root / "runs" / "veterans").rglob("r*_f*.json")
                    if f.parent.name.rsplit("-", 1)[0] == method)
@@ -80,10 +88,17 @@ def test_main_table_matches_the_cell_files(tree):
         low, high = numbers.loc[method, ["cindex_harrell_ci_low", "cindex_harrell_ci_high"]]
         assert low <= values.mean() <= high
     markdown = (tree / "tables" / f"{STEM}__main.md").read_text()
-    values = cell_metric(tree, "coxph", "taa_pm1")
+    values = cell_metric(tree, "coxph", "cindex_uno")
     assert f"{values.mean():.3f} ± {values.std(ddof=1):.3f}" in markdown
-    for header in ("TAA ±1y", "MAE (y)", "C-index", "Uno C", "AUC 1y", "AUC 3y", "AUC 5y", "IBS", "#Params",
-                   "Fit s/fold"):
+    # veterans follows patients under 3 years: ±1 year is right by construction, so no TAA is shown
+    assert np.isnan(cell_metric(tree, "coxph", "taa_pm1")).all()
+    assert column(markdown, "coxph", "TAA ±1y") == column(markdown, "coxph", "TAA ±1y (events)") == "n/a"
+    evaluable, events = cell_metric(tree, "coxph", "n_evaluable_taa"), cell_metric(tree, "coxph", "n_events")
+    assert column(markdown, "coxph", "n eval.") == f"{evaluable.mean():.1f} / {events.mean():.1f}"
+    assert numbers.at["coxph", "n_events_mean"] == pytest.approx(events.mean())
+    assert "taa_pm1, taa_pm1_events, taa_yearwise NaN on 6/6 fold(s): follow-up shorter than the 12-year" in markdown
+    for header in ("n eval.", "TAA ±1y", "TAA ±1y (events)", "MAE (y)", "C-index", "Uno C", "AUC 1y", "AUC 3y",
+                   "AUC 5y", "IBS", "#Params", "Fit s/fold"):
         assert f" {header} " in markdown.splitlines()[2]
     assert "toy (ref.)" not in markdown  # the STG-family "toy" is not named stg: coxph is the reference
     for text in ("Dataset veterans", "endpoint os", "feature set clinical", "3-fold CV × 2 repeats", "seed 0",
@@ -98,10 +113,12 @@ def test_reference_defaults_to_coxph_without_stg_and_marks_significance(tree):
     assert "coxph (ref.)" in markdown and "against coxph" in markdown
     tests = pd.read_csv(tree / "tables" / f"{STEM}__significance.csv")
     assert set(tests["method"]) == {"toy", "toy-lite", "toy-no-ridge"}
+    assert (tests["p_holm"].dropna() >= tests.loc[tests["p_holm"].notna(), "p"]).all()
+    assert ", Holm " in (tree / "tables" / f"{STEM}__significance.md").read_text()
     summary = pd.read_csv(tree / "tables" / f"{STEM}__main.csv").set_index("method")
-    significant = summary.loc["toy-lite", "cindex_harrell_p"] < stats.SIGNIFICANCE
-    row = [line for line in markdown.splitlines() if line.startswith("| toy-lite")][0]
-    assert (stats.MARK in row.split("|")[5]) == significant  # C-index column
+    significant = summary.loc["toy-lite", "cindex_harrell_p_holm"] < stats.SIGNIFICANCE
+    assert summary.loc["toy-lite", "cindex_harrell_p_holm"] >= summary.loc["toy-lite", "cindex_harrell_p"]
+    assert (stats.MARK in column(markdown, "toy-lite", "C-index")) == significant
 
 
 def test_ablation_and_full_vs_lite_tables(tree):
@@ -172,10 +189,30 @@ def test_paired_tests_pair_the_same_folds():
     assert row["p"] < 1e-4  # tiny spread of the paired differences; unpaired it would not be
 
 
-def test_bootstrap_intervals():
+def test_corrected_interval_hand_case_is_wider_than_the_naive_one():
     values = np.array([0.6, 0.7, 0.65, 0.72, np.nan])
-    low, high = stats.bootstrap_interval(values)
-    assert low < np.nanmean(values) < high and (low, high) == stats.bootstrap_interval(values)
+    low, high = stats.corrected_interval(values, n_train=80, n_test=20)
+    finite = values[:4]
+    half = scipy_stats.t.ppf(0.975, 3) * np.sqrt((1 / 4 + 20 / 80) * finite.var(ddof=1))
+    assert (low, high) == pytest.approx((finite.mean() - half, finite.mean() + half))
+    naive = scipy_stats.t.ppf(0.975, 3) * finite.std(ddof=1) / np.sqrt(4)
+    assert high - low > 2 * naive * 1.4  # sqrt((1/4 + 1/4) / (1/4)) = sqrt(2)
+    assert np.isnan(stats.corrected_interval([0.7, np.nan], 80, 20)[0])
+
+
+def test_main_table_interval_is_the_corrected_one(tree):
+    numbers = pd.read_csv(tree / "tables" / f"{STEM}__main.csv").set_index("method")
+    values = cell_metric(tree, "coxph", "cindex_harrell")
+    files = [f for f in (tree / "runs" / "veterans").rglob("r*_f*.json") if f.parent.name.startswith("coxph-")]
+    records = [json.loads(f.read_text()) for f in files]
+    n_train, n_test = (np.mean([r[key] for r in records]) for key in ("n_train", "n_test"))
+    expected = stats.corrected_interval(values, n_train, n_test)
+    assert tuple(numbers.loc["coxph", ["cindex_harrell_ci_low", "cindex_harrell_ci_high"]]) == pytest.approx(
+        expected, rel=1e-5)
+    assert "Nadeau–Bengio corrected resampled-t interval" in (tree / "tables" / f"{STEM}__main.md").read_text()
+
+
+def test_patient_bootstrap_intervals():
     rng = np.random.default_rng(1)
     frame = pd.DataFrame({"time": rng.uniform(1, 100, 30), "event": rng.integers(0, 2, 30),
                           "risk": rng.normal(size=30), "year": rng.uniform(0, 8, 30)})
@@ -183,13 +220,31 @@ def test_bootstrap_intervals():
     point = stats.harrell_cindex(frame["time"].to_numpy()[None], frame["event"].to_numpy().astype(bool)[None],
                                  frame["risk"].to_numpy()[None])[0]
     assert intervals["cindex_harrell"][0] < point < intervals["cindex_harrell"][1]
+    own = reports.patient_intervals_of(frame.assign(own_year=frame["year"] + 5), 12.0)
+    shifted = stats.patient_bootstrap(frame.assign(year=frame["year"] + 5), 12.0)
+    assert own["mae_years_own"] == shifted["mae_years"] and own["mae_years"] == stats.patient_bootstrap(
+        frame, 12.0)["mae_years"]
 
 
 def test_format_marks_partial_and_significant_cells():
     row = pd.Series({"n_cells": 5, "m_mean": 0.7, "m_sd": 0.05, "m_ci_low": 0.66, "m_ci_high": 0.74, "m_n": 4,
-                     "m_p": 0.01})
+                     "m_p": 0.01, "m_p_holm": 0.04})
     assert reports.format_metric(row, "m", 3, mark=True) == "0.700 ± 0.050 [0.660, 0.740]*†"
     assert reports.format_metric(row, "m", 3, mark=False) == "0.700 ± 0.050 [0.660, 0.740]*"
+    row["m_p_holm"] = 0.2  # significant alone, not after the table's correction
+    assert reports.format_metric(row, "m", 3, mark=True) == "0.700 ± 0.050 [0.660, 0.740]*"
+
+
+def test_holm_hand_case():
+    p = np.array([0.01, 0.04, np.nan, 0.03, 0.005])
+    # sorted 0.005, 0.01, 0.03, 0.04 (m = 4): 4·0.005, 3·0.01, 2·0.03, 1·0.04, then running max
+    expected = np.array([0.03, 0.06, np.nan, 0.06, 0.02])
+    assert np.allclose(stats.holm(p), expected, equal_nan=True)
+    assert np.allclose(stats.holm([0.5, 0.6]), [1.0, 1.0])
+    frame = pd.DataFrame({"method": ["a", "b"], "x_p": [0.01, 0.04], "y_p": [np.nan, 0.005]})
+    adjusted = reports.with_holm(frame, ["x", "y"])
+    assert np.allclose(adjusted[["x_p_holm", "y_p_holm"]].to_numpy(), [[0.02, np.nan], [0.04, 0.015]],
+                       equal_nan=True)
 
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -255,3 +310,94 @@ def test_the_footer_command_reruns_re_configured_and_tuned_variants():
     assert reports.run_command(group) == (
         "python -m benchmark run -d gbsg2 --endpoint dfs --protocol cv --feature-set clinical --folds 5 "
         "--repeats 5 --seed 0 -m rsf -m stg --set stg.profile=paper --tune --trials 20")
+
+
+def test_reference_is_the_requested_method_else_stg_else_coxph_else_none():
+    assert reports.choose_reference({"rsf", "stg", "coxph"}, "rsf") == "rsf"
+    assert reports.choose_reference({"rsf", "stg", "coxph"}, None) == "stg"
+    assert reports.choose_reference({"aaa", "coxph", "rsf"}, "missing") == "coxph"
+    assert reports.choose_reference({"aaa", "oracle", "rsf"}, None) is None
+    group = type("FakeGroup", (), {"reference": None})()
+    assert "no paired tests" in reports.marks_text(group)
+
+
+def fake_group(cells: pd.DataFrame, reference: str | None = "ref") -> reports.Group:
+    """A CV group straight from a frame of cells (method, repeat, fold, metrics, n_train, n_test)."""
+    cells = cells.assign(status="ok", family=cells.get("family", "baseline"), nan_reasons=[{}] * len(cells),
+                         notes=[[]] * len(cells), error=None, git_sha="abc", registered=cells["method"],
+                         params=[{}] * len(cells))
+    group = reports.Group("toy", "dfs", "cv", "clinical", cells, None, 0, 100, reference)
+    group.summary = reports.summarise(group)
+    return group
+
+
+def test_an_own_read_out_is_a_separate_labelled_row_with_year_metrics_only():
+    rows = [{"method": method, "repeat": 0, "fold": fold, "n_train": 80, "n_test": 20, "taa_pm1": 0.5 + 0.01 * fold,
+             "mae_years": 2.0, "cindex_harrell": 0.7, "n_params": 10, "fit_s": 1.0,
+             **({"taa_pm1_own": 0.8, "mae_years_own": 1.0 + 0.1 * fold, "own_year_label": "restricted mean"}
+                if method == "net" else {})}
+            for method in ("ref", "net") for fold in range(3)]
+    table = reports.metric_table(fake_group(pd.DataFrame(rows)).summary, "ref")
+    assert list(table["Method"]) == ["net", "net (own read-out: restricted mean)", "ref (ref.)"]
+    own = table.iloc[1]
+    assert own["TAA ±1y"].startswith("0.800 ± 0.000") and own["MAE (y)"].startswith("1.100 ± 0.100")
+    assert table.iloc[0]["TAA ±1y"].startswith("0.510") and own["C-index"] == own["#Params"] == "—"
+
+
+def null_table_marks(seed: int, n_patients: int = 150, n_methods: int = 3) -> tuple[int, int]:
+    """(marks after Holm, marks on the raw p) of the main table of one cohort without signal: outcomes
+    independent of everything, 5-fold × 5 stratified splits, each method a fixed per-patient noise
+    score (a model fitted on noise features) for its risk and its event year."""
+    from sksurv.metrics import concordance_index_censored
+
+    from benchmark.data import splits
+    from benchmark.data.cohort import Cohort, year_bin
+    from benchmark.scoring.metrics import year_metrics
+
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"p{i:03d}" for i in range(n_patients)])
+    event_time, censor_time = rng.exponential(3.0, n_patients), rng.uniform(1.0, 10.0, n_patients)
+    outcome = pd.DataFrame({"time": np.minimum(event_time, censor_time), "event": event_time <= censor_time},
+                           index=ids)
+    cohort = Cohort("null", pd.DataFrame(index=ids), {"dfs": outcome}, {}, units_per_year=1.0)
+    scores = {f"m{k}": (rng.normal(size=n_patients), rng.uniform(0, 6, n_patients)) for k in range(n_methods)}
+    position = {pid: i for i, pid in enumerate(ids)}
+    rows = []
+    for split in splits.make_splits(cohort, "dfs", "cv", 5, 5, seed=seed):
+        test = np.array([position[pid] for pid in split.test])
+        time, event = outcome["time"].to_numpy()[test], outcome["event"].to_numpy()[test]
+        for method, (risk, year) in scores.items():
+            values, _ = year_metrics(year[test], time, event)
+            rows.append({"method": method, "repeat": split.repeat, "fold": split.fold, "n_train": len(split.train),
+                         "n_test": len(test), "cindex_harrell": concordance_index_censored(event, time, risk[test])[0],
+                         **{k: values[k] for k in ("taa_pm1", "taa_pm1_events", "mae_years")}})
+    assert len(np.unique(splits.strata(outcome["event"], year_bin(outcome["time"]), 5))) > 2
+    numbers = reports.main_numbers(fake_group(pd.DataFrame(rows), reference="m0").summary)
+    shown = [metric for metric, _, _ in reports.MAIN_METRICS if f"{metric}_p" in numbers]
+    raw = int((numbers[[f"{m}_p" for m in shown]] < stats.SIGNIFICANCE).to_numpy().sum())
+    marks = reports.metric_table(numbers, "m0").to_numpy().astype(str)
+    return int(np.char.count(marks, stats.MARK).sum()), raw
+
+
+N_NULL_COHORTS = 100
+
+
+def test_false_marks_on_cohorts_without_signal_stay_at_the_nominal_rate():
+    """Holm keeps the chance of any † in a table at most 5 %: checked on cohorts where nothing predicts."""
+    counts = np.array([null_table_marks(seed) for seed in range(N_NULL_COHORTS)])
+    family_wise = (counts[:, 0] > 0).mean()
+    monte_carlo_sd = np.sqrt(stats.SIGNIFICANCE * (1 - stats.SIGNIFICANCE) / N_NULL_COHORTS)
+    assert family_wise <= stats.SIGNIFICANCE + 2 * monte_carlo_sd
+    assert (counts[:, 0] <= counts[:, 1]).all()
+
+
+def test_the_oracle_row_says_what_it_is_per_metric():
+    rows = [{"method": method, "family": "reference" if method == "oracle" else "baseline", "repeat": 0, "fold": fold,
+             "n_train": 80, "n_test": 20, "cindex_harrell": 0.8, "n_params": 0, "fit_s": 0.0}
+            for method in ("oracle", "ref") for fold in range(3)]
+    group = fake_group(pd.DataFrame(rows))
+    assert list(reports.metric_table(group.summary, "ref")["Method"]) == ["oracle (true model)", "ref (ref.)"]
+    note = next(line for line in reports.footer(group, "report") if line.startswith("oracle"))
+    assert "C-index, Uno's C and the AUC it is the ranking ceiling" in note
+    assert "TAA, MAE, yearwise accuracy, IBS and calibration it is the true curve read out by its median, not a " \
+           "ceiling" in note

@@ -38,7 +38,37 @@ def test_strata_pool_rare_bins():
     bins = np.array([0] * 6 + [1] * 5 + [9] + [3] * 6 + [11, 10])
     labels = splits.strata(event, bins, 5)
     values, counts = np.unique(labels, return_counts=True)
-    assert (counts >= 5).all() or set(values) <= {0, 1}
+    assert (counts >= 5).all() and len(values) == 3
+    assert len(set(labels[:6]) | set(labels[12:])) == 2  # year 0 events and year 3 censored stay apart
+
+
+def test_rare_bins_are_pooled_with_their_neighbours_not_dropped_to_event_only():
+    # events in years 0 (5), 1 (5), 2 (2), 3 (2): years 2-3 are too small even together, so they join
+    # year 1; the censored (years 4-8) form two buckets
+    event = np.array([1] * 14 + [0] * 10)
+    bins = np.array([0] * 5 + [1] * 5 + [2] * 2 + [3] * 2 + [4] * 3 + [5] * 2 + [6] * 2 + [8] * 3)
+    labels = splits.strata(event, bins, 5)
+    values, counts = np.unique(labels, return_counts=True)
+    assert len(values) > 2 and (counts >= 5).all()
+    assert len(set(labels[5:14])) == 1 and labels[0] != labels[5]
+    for label in values:  # a stratum never mixes event statuses here
+        assert len(set(event[labels == label])) == 1
+    assert splits.strata(event, bins, 5).tolist() == labels.tolist()
+
+
+def test_a_rare_event_status_joins_the_nearest_bucket_of_the_other():
+    event = np.array([1] * 15 + [0] * 3)
+    bins = np.array([0] * 5 + [4] * 5 + [9] * 5 + [8, 9, 1])
+    labels = splits.strata(event, bins, 5)
+    assert (np.unique(labels, return_counts=True)[1] >= 5).all()
+    assert labels[15:].tolist() == [labels[10], labels[10], labels[0]]
+
+
+def test_pooled_strata_split_a_real_cohort(clinical_cohort):
+    bins = clinical_cohort.year_bins("dfs")
+    event = clinical_cohort.outcome("dfs")["event"].to_numpy()
+    labels = splits.strata(event, bins, 5)
+    assert len(np.unique(labels)) > 2 and (np.unique(labels, return_counts=True)[1] >= 5).all()
 
 
 def test_paper_split_is_177_20_on_197(tmp_path):

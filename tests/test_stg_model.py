@@ -7,7 +7,7 @@ from stg_fakes import fake_cohort
 from benchmark import methods
 from benchmark.data import splits
 from benchmark.methods import FoldData
-from benchmark.scoring.metrics import evaluate
+from benchmark.scoring.metrics import evaluate, median_survival_years, year_metrics, year_status_from_survival
 from stg.inputs import GraphInputs
 from stg.methods import LITE_RATIO
 from stg.model import ModelConfig, SurvivalGNN, lite_config, n_trainable
@@ -58,6 +58,20 @@ def test_method_contract(name, folds):
     assert prediction.year.min() >= 0 and prediction.year.max() <= 12
     assert model.n_params() == sum(p.numel() for p in model.model_.parameters() if p.requires_grad) > 0
     assert "profile cpu" in model.notes and model.stochastic
+
+
+def test_discrete_time_networks_read_the_year_off_the_curve_and_keep_their_own_apart(folds):
+    train, test = folds
+    prediction = methods.get("stg")(max_epochs=4).fit(train).predict(test)
+    median = median_survival_years(prediction.surv, test.time_grid, test.units_per_year)
+    assert np.array_equal(prediction.year, median)
+    assert np.allclose(prediction.year_status,
+                       year_status_from_survival(prediction.surv, test.time_grid, test.units_per_year))
+    assert prediction.own_year_label == "restricted mean" and np.array_equal(prediction.own_year, -prediction.risk)
+    assert not np.allclose(prediction.own_year, prediction.year)
+    values, _ = evaluate(prediction, train.y, test.y, test.time_grid, test.units_per_year)
+    own, _ = year_metrics(prediction.own_year, test.y["time"] / test.units_per_year, test.y["event"])
+    assert values["mae_years_own"] == own["mae_years"] and values["taa_pm1_events_own"] == own["taa_pm1_events"]
 
 
 def test_same_seed_same_metrics(folds):

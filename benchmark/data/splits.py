@@ -1,7 +1,7 @@
 """Outer splits: repeated stratified K-fold and the paper's fixed 177/20 split.
 
-Strata are event status × year bin; bins too small for K folds are pooled within their event
-status (then across statuses) so stratification never fails on a rare late year. Splits are a
+Strata are event status × year bin, with rare bins pooled with their neighbours (see `strata`) so
+stratification never fails on a rare late year and keeps the year information. Splits are a
 pure function of (patient ids, outcomes, K, repeats, seed), written to ``results/splits/`` and read
 back on the next run, so every method of every run sees exactly the same folds.
 """
@@ -32,16 +32,42 @@ class SplitError(ValueError):
     """Stored splits that no longer match the cohort; the message says what differs."""
 
 
+def pooled_bins(bins: np.ndarray, n_splits: int) -> dict[int, int]:
+    """Bin -> first bin of its bucket: consecutive bins pooled, earliest first, until a bucket has
+    `n_splits` members; a short last bucket joins the one before it."""
+    values, counts = np.unique(bins, return_counts=True)
+    buckets: list[list[int]] = []
+    size = n_splits
+    for value, count in zip(values.tolist(), counts.tolist()):
+        if size >= n_splits:
+            buckets.append([])
+            size = 0
+        buckets[-1].append(value)
+        size += count
+    if size < n_splits and len(buckets) > 1:
+        last = buckets.pop()
+        buckets[-1] += last
+    return {value: bucket[0] for bucket in buckets for value in bucket}
+
+
 def strata(event: np.ndarray, bins: np.ndarray, n_splits: int) -> np.ndarray:
-    """Event × year-bin labels, pooling labels with fewer than `n_splits` members."""
-    labels = np.asarray(event).astype(int) * 100 + np.asarray(bins)
-    for status in (0, 1):
-        values, counts = np.unique(labels, return_counts=True)
-        rare = [v for v, c in zip(values, counts) if c < n_splits and v // 100 == status]
-        labels[np.isin(labels, rare)] = status * 100 + 99
-    values, counts = np.unique(labels, return_counts=True)
-    if (counts < n_splits).any():  # pooled buckets still too small: stratify by event only
-        labels = np.asarray(event).astype(int)
+    """Event × year-bin labels in which every stratum has at least `n_splits` members.
+
+    Within each event status, consecutive year bins are pooled (`pooled_bins`). A status with
+    fewer than `n_splits` patients in all joins the other status's bucket of the nearest bin; when
+    both are that small the cohort is one stratum. Deterministic: a function of the outcomes only.
+    """
+    event, bins = np.asarray(event).astype(int), np.asarray(bins).astype(int)
+    labels = np.zeros(len(bins), dtype=int)
+    mappings = {status: pooled_bins(bins[event == status], n_splits)
+                for status in (0, 1) if (event == status).sum() >= n_splits}
+    for status, mapping in mappings.items():
+        labels[event == status] = [status * 100 + mapping[b] for b in bins[event == status]]
+    if len(mappings) == 1:
+        (status, mapping), = mappings.items()
+        known, others = np.array(sorted(mapping)), event != status
+        nearest = known[np.abs(bins[others, None] - known[None, :]).argmin(axis=1)]
+        labels[others] = [status * 100 + mapping[b] for b in nearest]
     return labels
 
 

@@ -4,7 +4,7 @@ Settings live in `radiomics.yaml` next to this file (image types, feature classe
 resampling, each choice explained there). A node whose mask is empty, one voxel, or too thin for
 3D features gets NaN features and the reason, in the table's notes; it never stops the run.
 Results are cached per patient under (case content, YAML, pyradiomics version); see
-`benchmark.node_features`.
+`benchmark.features.node_features`.
 """
 from __future__ import annotations
 

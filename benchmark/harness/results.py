@@ -149,5 +149,6 @@ def read_all(root: Path) -> pd.DataFrame:
         row["params_hash"] = params_hash(record["cell"].get("params", {}))
         row["nan_reasons"] = record.get("nan_reasons", {})
         row["notes"] = record.get("notes", [])
+        row["own_year_label"] = record.get("own_year_label")
         rows.append(row)
     return pd.DataFrame(rows)

@@ -2,7 +2,7 @@
 
 Each cell fits one method on one training fold (tuning it there first with `--tune`) and scores
 it on the test fold. Cells are independent and seeded from (seed, repeat, fold); a backend
-computes them (see benchmark.backends) and this process writes every result, so serial, parallel
+computes them (see benchmark.harness.backends) and this process writes every result, so serial, parallel
 and cluster runs give the same files. Finished cells are skipped, errored cells are recorded with
 their traceback and retried on the next run, and the run goes on.
 """
@@ -50,7 +50,7 @@ class RunConfig:
     tune: bool = False                       # nested Optuna tuning of every tunable method
     trials: int = tuning.DEFAULT_TRIALS
     storage: str | None = None               # None: a journal file under `output`
-    backend: str = "local"                   # "local" or "dask" (benchmark.backends)
+    backend: str = "local"                   # "local" or "dask" (benchmark.harness.backends)
     scheduler: str | None = None             # dask only; None: a LocalCluster of n_jobs workers
     encoder: EncoderOptions = field(default_factory=EncoderOptions)   # travels with every cell, to any worker
 
@@ -143,6 +143,8 @@ def prediction_frame(ids, y_test, prediction, cohort: Cohort) -> pd.DataFrame:
         frame[f"surv_{years}y"] = [np.interp(years * cohort.units_per_year, grid, row) for row in prediction.surv]
     for k in range(N_YEARS):
         frame[f"event_free_end_y{k}"] = prediction.year_status[:, k]
+    if prediction.own_year is not None:
+        frame["own_year"] = prediction.own_year
     return frame
 
 
@@ -232,6 +234,7 @@ def _compute(output: CellOutput, spec: datasets.Dataset, split: splits.Split, co
             "status": "ok", "metrics": values, "nan_reasons": reasons, "n_params": int(model.n_params()),
             "n_train": len(train), "n_test": len(test), "params": model.params, "seed": seed,
             "notes": list(getattr(model, "notes", [])),
+            **({"own_year_label": prediction.own_year_label} if prediction.own_year is not None else {}),
             **({"tuning": tuned.summary} if tuning_spec else {}),
             "timings": {"fit_s": fit_usage.seconds, "predict_s": predict_usage.seconds,
                         "peak_mem_mb": max(fit_usage.peak_mb, predict_usage.peak_mb),

@@ -6,7 +6,8 @@
   risk scales that differ between folds do not matter.
 - calibration: mean predicted vs Kaplan–Meier observed survival at 1, 3 and 5 years, per
   quintile of predicted survival (same out-of-fold patients).
-- taa_per_year: TAA ±1y per true event-year bin, pooled over every fold and repeat.
+- taa_per_year: TAA ±1y per true event-year bin, pooled over every fold and repeat (not drawn when
+  the follow-up is too short for the year metrics, see benchmark.scoring.metrics.MIN_FOLLOW_UP_YEARS).
 - forest_cindex: Harrell's C per method with the table's 95 % interval.
 - params_vs_accuracy: trainable parameters against C-index and TAA.
 Matplotlib runs headless (Agg); SVG ids are salted with a constant so reruns give equal files.
@@ -24,8 +25,8 @@ import pandas as pd  # noqa: E402
 from sksurv.compare import compare_survival  # noqa: E402
 from sksurv.nonparametric import kaplan_meier_estimator  # noqa: E402
 
-from benchmark.data.cohort import N_YEARS, structured, year_bin
-from benchmark.scoring.metrics import year_metrics
+from benchmark.data.cohort import N_YEARS, structured, year_bin  # noqa: E402
+from benchmark.scoring.metrics import MIN_FOLLOW_UP_YEARS, year_metrics  # noqa: E402
 
 plt.rcParams.update({"svg.hashsalt": "stg-bench", "font.size": 9, "axes.spines.top": False,
                      "axes.spines.right": False})
@@ -143,14 +144,19 @@ def taa_by_year(predictions: pd.DataFrame, units_per_year: float) -> pd.DataFram
 
 
 def taa_per_year(predictions: pd.DataFrame, methods: list[str], units_per_year: float, directory: Path) -> Path:
-    table = taa_by_year(predictions, units_per_year)
+    """The per-year TAA; empty, saying why, when the follow-up is too short for year metrics."""
+    longest = predictions["time"].max() / units_per_year
     figure, axis = plt.subplots(figsize=(7, 3.8))
-    for colour, method in zip(colours(len(methods)), methods):
-        part = table[(table["method"] == method) & (table["n"] > 0)]
-        axis.plot(part["year"], part["taa_pm1"], "o-", color=colour, markersize=3, linewidth=1, label=method)
+    title = f"Time-adjacent accuracy not shown: follow-up {longest:.1f} y < {MIN_FOLLOW_UP_YEARS:g} y"
+    if longest >= MIN_FOLLOW_UP_YEARS:
+        table = taa_by_year(predictions, units_per_year)
+        for colour, method in zip(colours(len(methods)), methods):
+            part = table[(table["method"] == method) & (table["n"] > 0)]
+            axis.plot(part["year"], part["taa_pm1"], "o-", color=colour, markersize=3, linewidth=1, label=method)
+        axis.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.02, 0.5))
+        title = "Time-adjacent accuracy per year (evaluable patients, all folds)"
     axis.set(xlabel="true event / censoring year bin", ylabel="TAA ±1y", ylim=(-0.02, 1.02),
-             xticks=range(N_YEARS), title="Time-adjacent accuracy per year (evaluable patients, all folds)")
-    axis.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.02, 0.5))
+             xticks=range(N_YEARS), title=title)
     figure.tight_layout()
     return save(figure, directory, "taa_per_year")
 
@@ -191,7 +197,7 @@ def params_vs_accuracy(summary: pd.DataFrame, directory: Path) -> Path:
 
 
 def write_plots(root: Path, group) -> list[Path]:
-    """Every figure of one report group (benchmark.reports.Group); returns the PNG paths."""
+    """Every figure of one report group (benchmark.reporting.reports.Group); returns the PNG paths."""
     if group.summary.empty:
         return []
     directory = Path(root) / "plots" / group.stem

@@ -28,16 +28,18 @@ from benchmark import datasets
 from benchmark.harness import results, tuning
 from benchmark.harness.results import atomic_write_text
 from benchmark.scoring import stats
+from benchmark.scoring.metrics import OWN_METRICS
 
 #: (result column, header, decimals) of the formatted tables; metrics get mean ± sd [interval].
-MAIN_METRICS = [("taa_pm1", "TAA ±1y", 3), ("mae_years", "MAE (y)", 3), ("cindex_harrell", "C-index", 3),
-                ("cindex_uno", "Uno C", 3), ("auc_1y", "AUC 1y", 3), ("auc_3y", "AUC 3y", 3),
-                ("auc_5y", "AUC 5y", 3), ("ibs", "IBS", 3)]
+MAIN_METRICS = [("taa_pm1", "TAA ±1y", 3), ("taa_pm1_events", "TAA ±1y (events)", 3), ("mae_years", "MAE (y)", 3),
+                ("cindex_harrell", "C-index", 3), ("cindex_uno", "Uno C", 3), ("auc_1y", "AUC 1y", 3),
+                ("auc_3y", "AUC 3y", 3), ("auc_5y", "AUC 5y", 3), ("ibs", "IBS", 3)]
 LITE_METRICS = [("taa_pm1", "TAA ±1y", 3), ("mae_years", "MAE (y)", 3), ("cindex_harrell", "C-index", 3),
                 ("ibs", "IBS", 3)]
 #: Every per-cell number summarised into the CSV files.
 SUMMARY_COLUMNS = ["taa_pm1", "mae_years", "cindex_harrell", "cindex_uno", "auc_1y", "auc_3y", "auc_5y", "ibs",
                    "taa_pm1_events", "mae_years_events", "acc_exact", "acc_exact_events", "taa_yearwise",
+                   *(f"{name}_own" for name in OWN_METRICS), "n_evaluable_taa", "n_events",
                    "n_params", "fit_s", "predict_s", "peak_mem_mb"]
 #: Metrics tested against the reference method.
 TESTED_METRICS = ["taa_pm1", "mae_years", "cindex_harrell", "cindex_uno", "auc_1y", "auc_3y", "auc_5y", "ibs",
@@ -199,13 +201,10 @@ def match_split(root: Path, dataset: str, endpoint: str, protocol: str,
     return None, None
 
 
-def choose_reference(methods: list[str], families: dict[str, str], requested: str | None) -> str | None:
-    """`requested` when it ran, else STG, else Cox-PH, else the first non-oracle method."""
-    for name in (requested, "stg", "coxph"):
-        if name in methods:
-            return name
-    others = sorted(m for m in methods if families.get(m) != "reference")
-    return others[0] if others else None
+def choose_reference(methods: set[str], requested: str | None) -> str | None:
+    """`requested` when it ran, else STG, else Cox-PH, else none (no paired tests): any other
+    method would make the marks depend on which methods happened to run."""
+    return next((name for name in (requested, "stg", "coxph") if name in methods), None)
 
 
 def collect(root: Path, reference: str | None = None) -> list[Group]:
@@ -218,10 +217,9 @@ def collect(root: Path, reference: str | None = None) -> list[Group]:
             ["dataset", "endpoint", "protocol", "feature_set"], sort=True):
         seed, n_patients = match_split(root, dataset, endpoint, protocol, cells)
         record = read_cohort_record(root, dataset)
-        families = dict(zip(cells["method"], cells["family"]))
         group = Group(dataset, endpoint, protocol, feature_set, cells.reset_index(drop=True), record, seed,
                       n_patients or (record or {}).get("n_patients"),
-                      choose_reference(sorted(set(cells.loc[cells["status"] == "ok", "method"])), families, reference))
+                      choose_reference(set(cells.loc[cells["status"] == "ok", "method"]), reference))
         group.summary = summarise(group)
         groups.append(group)
     return sorted(groups, key=lambda g: datasets.display_order(g.dataset))   # stable: the rest stays sorted
@@ -238,13 +236,16 @@ def summarise(group: Group) -> pd.DataFrame:
     for method, cells in ok.groupby("method"):
         row = {"method": method, "family": cells["family"].iloc[0], "n_cells": len(cells),
                "n_errored": int(((group.cells["method"] == method) & (group.cells["status"] != "ok")).sum())}
-        patient_intervals = (stats.patient_bootstrap(predictions[predictions["method"] == method], group.units_per_year)
+        labels = cells["own_year_label"].dropna() if "own_year_label" in cells else ()
+        row["own_year_label"] = labels.iloc[0] if len(labels) else None
+        patient_intervals = (patient_intervals_of(predictions[predictions["method"] == method], group.units_per_year)
                              if predictions is not None else {})
+        n_train, n_test = cells["n_train"].astype(float).mean(), cells["n_test"].astype(float).mean()
         for column in SUMMARY_COLUMNS:
             finite = (pd.to_numeric(cells[column], errors="coerce").dropna() if column in cells
                       else pd.Series(dtype=float))
             low, high = (patient_intervals.get(column, (np.nan, np.nan)) if predictions is not None
-                         else stats.bootstrap_interval(finite))
+                         else stats.corrected_interval(finite, n_train, n_test))
             row.update({f"{column}_mean": finite.mean() if len(finite) else np.nan,
                         f"{column}_sd": finite.std(ddof=1) if len(finite) > 1 else np.nan,
                         f"{column}_ci_low": low, f"{column}_ci_high": high, f"{column}_n": len(finite)})
@@ -261,6 +262,15 @@ def summarise(group: Group) -> pd.DataFrame:
     return summary.sort_values(["_order", "method"]).drop(columns="_order").reset_index(drop=True)
 
 
+def patient_intervals_of(predictions: pd.DataFrame, units_per_year: float) -> dict[str, tuple[float, float]]:
+    """Patient-bootstrap intervals of one method on the fixed split, of its own read-out too."""
+    out = stats.patient_bootstrap(predictions, units_per_year)
+    if "own_year" in predictions and predictions["own_year"].notna().all():
+        own = stats.patient_bootstrap(predictions.assign(year=predictions["own_year"]), units_per_year)
+        out |= {f"{metric}_own": interval for metric, interval in own.items() if metric in OWN_METRICS}
+    return out
+
+
 def format_metric(row: pd.Series, metric: str, decimals: int, mark: bool) -> str:
     """'mean ± sd [low, high]' (CV) or 'value [low, high]' (single split), with * and † marks."""
     mean = row[f"{metric}_mean"]
@@ -274,30 +284,73 @@ def format_metric(row: pd.Series, metric: str, decimals: int, mark: bool) -> str
         text += f" [{low:.{decimals}f}, {high:.{decimals}f}]"
     if row[f"{metric}_n"] < row["n_cells"]:
         text += "*"
-    if mark and row.get(f"{metric}_p", np.nan) < stats.SIGNIFICANCE:
+    if mark and row.get(f"{metric}_p_holm", np.nan) < stats.SIGNIFICANCE:
         text += stats.MARK
     return text
+
+
+def with_holm(numbers: pd.DataFrame, metrics=TESTED_METRICS) -> pd.DataFrame:
+    """`numbers` (one table's rows) with ``<metric>_p_holm``: the p-values of every (method, metric)
+    test of the table adjusted together by Holm, the family the table's marks are read from."""
+    columns = [f"{metric}_p" for metric in metrics if f"{metric}_p" in numbers]
+    if not columns:
+        return numbers
+    adjusted = stats.holm(numbers[columns].to_numpy(dtype=float).ravel()).reshape(len(numbers), len(columns))
+    return numbers.assign(**{f"{column}_holm": values for column, values in zip(columns, adjusted.T)})
+
+
+def main_numbers(summary: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the main table (every method but the ablations), Holm-adjusted together."""
+    return with_holm(summary[summary["family"] != "ablation"])
+
+
+def ablation_numbers(summary: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the ablations table (the ablations beside the STG family), Holm-adjusted together."""
+    return with_holm(summary[summary["family"].isin(["ablation", "stg"])])
 
 
 def method_label(row: pd.Series, reference: str | None) -> str:
     label = row["method"]
     if row["family"] == "reference":
-        label += " (ceiling)"
+        label += " (true model)"
     if row["method"] == reference:
         label += " (ref.)"
     return label
 
 
 def metric_table(summary: pd.DataFrame, reference: str | None, metrics=MAIN_METRICS) -> pd.DataFrame:
+    """One formatted row per method; a method with its own year read-out gets a second, labelled row
+    of the year metrics on that read-out (no marks: it is not tested)."""
     rows = []
     for _, row in summary.iterrows():
-        out = {"Method": method_label(row, reference), "n": str(row["n_cells"])}
+        out = {"Method": method_label(row, reference), "n": str(row["n_cells"]), "n eval.": evaluable_text(row)}
         for metric, header, decimals in metrics:
             out[header] = format_metric(row, metric, decimals, mark=row["method"] != reference)
         out["#Params"] = f"{row['n_params_mean']:,.0f}" if pd.notna(row["n_params_mean"]) else "n/a"
         out["Fit s/fold"] = f"{row['fit_s_mean']:.2f}" if pd.notna(row["fit_s_mean"]) else "n/a"
         rows.append(out)
+        if pd.notna(row.get("own_year_label")):
+            rows.append(own_read_out_row(row, metrics, list(out)))
     return pd.DataFrame(rows)
+
+
+def evaluable_text(row: pd.Series) -> str:
+    """'TAA-evaluable / with an event': the mean per fold of the two TAA denominators."""
+    taa, events = row.get("n_evaluable_taa_mean", np.nan), row.get("n_events_mean", np.nan)
+    return "n/a" if pd.isna(taa) or pd.isna(events) else f"{taa:.1f} / {events:.1f}"
+
+
+def own_read_out_row(row: pd.Series, metrics, columns: list[str]) -> dict:
+    """The year metrics of a method's own read-out, in the columns of its main row ("—" elsewhere)."""
+    own = pd.Series({key.replace("_own_", "_", 1): value for key, value in row.items() if "_own_" in key})
+    own["n_cells"], own["n_events_mean"] = row["n_cells"], row["n_events_mean"]
+    out = dict.fromkeys(columns, "—")
+    out.update({"Method": f"{row['method']} (own read-out: {row['own_year_label']})", "n": str(row["n_cells"]),
+                "n eval.": evaluable_text(own)})
+    for metric, header, decimals in metrics:
+        if metric in OWN_METRICS:
+            out[header] = format_metric(own, metric, decimals, mark=False)
+    return out
 
 
 def lite_pairs(methods) -> list[tuple[str, str]]:
@@ -308,34 +361,45 @@ def lite_pairs(methods) -> list[tuple[str, str]]:
 
 
 def full_vs_lite(group: Group) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Formatted and numeric rows of each full/lite pair: parameters, their ratio, metrics, p."""
-    rows, numeric = [], []
+    """Formatted and numeric rows of each full/lite pair: parameters, their ratio, metrics, p (each
+    lite model against its full one; Holm over every pair and metric of the table)."""
+    tested = [metric for metric, _, _ in LITE_METRICS]
+    numeric = []
     summary = group.summary.set_index("method")
+    summary = summary.drop(columns=[c for c in summary.columns if c.endswith("_p")])  # those are vs the reference
     for full, lite in lite_pairs(summary.index):
-        tests = (stats.paired_tests(group.ok[group.ok["method"].isin([full, lite])], full,
-                                    [m for m, _, _ in LITE_METRICS])
+        tests = (stats.paired_tests(group.ok[group.ok["method"].isin([full, lite])], full, tested)
                  if group.protocol != "paper" else pd.DataFrame(columns=["metric", "p"]))
         p = dict(zip(tests["metric"], tests["p"]))
         ratio = summary.at[lite, "n_params_mean"] / summary.at[full, "n_params_mean"]
         for method in (full, lite):
-            row = summary.loc[method].copy()
-            row["method"] = method
-            for metric, _, _ in LITE_METRICS:
-                row[f"{metric}_p"] = p.get(metric, np.nan) if method == lite else np.nan
-            out = {"Method": method, "#Params": f"{row['n_params_mean']:,.0f}",
-                   "Params vs full": "100 %" if method == full else f"{100 * ratio:.2f} % (−{100 * (1 - ratio):.2f} %)"}
-            for metric, header, decimals in LITE_METRICS:
-                out[header] = format_metric(row, metric, decimals, mark=method == lite)
-            rows.append(out)
             numeric.append({"method": method, "full": full, "params_ratio": 1.0 if method == full else ratio,
-                            **{k: v for k, v in row.items() if k != "method"}})
-    return pd.DataFrame(rows), pd.DataFrame(numeric)
+                            **summary.loc[method].to_dict(),
+                            **{f"{metric}_p": p.get(metric, np.nan) if method == lite else np.nan
+                               for metric in tested}})
+    numbers = with_holm(pd.DataFrame(numeric), tested)
+    rows = []
+    for _, row in numbers.iterrows():
+        lite = row["method"] != row["full"]
+        out = {"Method": row["method"], "#Params": f"{row['n_params_mean']:,.0f}",
+               "Params vs full": (f"{100 * row['params_ratio']:.2f} % (−{100 * (1 - row['params_ratio']):.2f} %)"
+                                  if lite else "100 %")}
+        for metric, header, decimals in LITE_METRICS:
+            out[header] = format_metric(row, metric, decimals, mark=lite)
+        rows.append(out)
+    return pd.DataFrame(rows), numbers
 
 
-def significance_table(group: Group) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Mean difference to the reference and its p per main metric: formatted (one row per
-    method, 'difference (p)' per metric) and long numbers (CV groups only)."""
+def significance_table(group: Group, adjusted: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Mean difference to the reference, its p and Holm-adjusted p per main metric: formatted (one
+    row per method, 'difference (p, Holm p)' per metric) and long numbers (CV groups only).
+
+    adjusted: the tables' numbers with ``<metric>_p_holm`` (main table, then ablations).
+    """
     tests = stats.paired_tests(group.ok, group.reference, [m for m, _, _ in MAIN_METRICS])
+    holm = adjusted.drop_duplicates("method").set_index("method")
+    tests["p_holm"] = [holm.at[method, f"{metric}_p_holm"] if f"{metric}_p_holm" in holm else np.nan
+                       for method, metric in zip(tests["method"], tests["metric"])]
     rows = []
     for method, part in tests.groupby("method", sort=False):
         row = {"Method": method}
@@ -344,8 +408,9 @@ def significance_table(group: Group) -> tuple[pd.DataFrame, pd.DataFrame]:
             if found.empty or pd.isna(found["p"].iloc[0]):
                 row[header] = "n/a"
                 continue
-            difference, p = found["mean_difference"].iloc[0], found["p"].iloc[0]
-            row[header] = f"{difference:+.3f} (p={p:.3f}){stats.MARK if p < stats.SIGNIFICANCE else ''}"
+            difference, p, p_holm = found[["mean_difference", "p", "p_holm"]].iloc[0]
+            row[header] = (f"{difference:+.3f} (p={p:.3f}, Holm {p_holm:.3f})"
+                           f"{stats.MARK if p_holm < stats.SIGNIFICANCE else ''}")
         rows.append(row)
     return pd.DataFrame(rows), tests
 
@@ -385,6 +450,22 @@ def excluded_text(group: Group) -> str:
     return f"Excluded patients ({len(excluded)}): " + "; ".join(f"{p}: {r}" for p, r in excluded.items()) + "."
 
 
+ORACLE_NOTE = ("oracle (true model): the synthetic cohort's true risk and survival curves. For the C-index, Uno's C "
+               "and the AUC it is the ranking ceiling no model can pass beyond chance; for TAA, MAE, yearwise "
+               "accuracy, IBS and calibration it is the true curve read out by its median, not a ceiling (a method "
+               "can beat it by chance or by reading its curve differently).")
+
+
+def marks_text(group: Group) -> str:
+    """What † means in a CV table, or why there is none."""
+    if group.reference is None:
+        return ("no paired tests: neither stg nor coxph ran (choose a reference with "
+                "`python -m benchmark report --reference METHOD`).")
+    return (f"{stats.MARK} = Holm-adjusted p < {stats.SIGNIFICANCE} against {group.reference} (Nadeau–Bengio "
+            "corrected resampled t-test, paired over the same folds; Holm–Bonferroni over every method × tested "
+            f"metric of the table: {', '.join(TESTED_METRICS)}; the CSV holds the raw p and the adjusted p_holm).")
+
+
 def footer(group: Group, command: str) -> list[str]:
     cohort = group.cohort or {}
     leak = " (includes post-operative pathology: leakage, not a pre-operative result)" \
@@ -398,10 +479,10 @@ def footer(group: Group, command: str) -> list[str]:
                        "No paired test on a single split.")
     else:
         split = f"Stratified (event × year) {group.folds}-fold CV × {group.repeats} repeats"
-        uncertainty = (f"Mean ± sd over folds × repeats; [95 % interval]: percentile bootstrap of the mean over "
-                       f"the fold results ({stats.N_RESAMPLES} resamples); * = metric undefined on some folds, "
-                       f"averaged over the others; {stats.MARK} = p < {stats.SIGNIFICANCE} against "
-                       f"{group.reference} (Nadeau–Bengio corrected resampled t-test, paired over the same folds).")
+        uncertainty = ("Mean ± sd over folds × repeats; [95 % interval]: Nadeau–Bengio corrected resampled-t "
+                       "interval of the mean, mean ± t(J−1) · sqrt((1/J + n_test/n_train) · sd²) over the J folds "
+                       "where the metric is defined (the folds overlap, so a plain interval would be too narrow); "
+                       f"* = metric undefined on some folds, averaged over the others; {marks_text(group)}")
     lines = [
         f"Dataset {group.dataset}{' (' + cohort['description'] + ')' if cohort.get('description') else ''}, "
         f"endpoint {group.endpoint}, feature set {group.feature_set}{leak}.",
@@ -409,10 +490,14 @@ def footer(group: Group, command: str) -> list[str]:
         f"{group.n_patients if group.n_patients is not None else 'unknown'} patients.",
         excluded_text(group),
         uncertainty,
+        "n eval.: patients per fold (mean) on whom TAA ±1y is evaluable / with an observed event, the "
+        "denominators of TAA ±1y and TAA ±1y (events). Every event year is the median survival time read off "
+        "the method's curve; a method's own read-out, when it has one, is a separate labelled row of year "
+        "metrics, not tested.",
         "#Params: trainable parameters of all learned stages (trees: node count); Fit s/fold: mean fit time.",
     ]
     if (group.summary["family"] == "reference").any():
-        lines.append("oracle: the true risk of the synthetic generative model, the ceiling no model can pass.")
+        lines.append(ORACLE_NOTE)
     shas = sorted(set(group.cells["git_sha"].dropna()))
     lines.append(f"Git commit {', '.join(shas) or 'unknown'}; cells: `{run_command(group)}`; table: `{command}`.")
     return lines + nan_notes(group)
@@ -460,19 +545,19 @@ def group_tables(group: Group, command: str) -> list[Table]:
     """The tables of one group (those that apply)."""
     summary, notes = group.summary, footer(group, command)
     split = "fixed paper split" if group.protocol == "paper" else "cross-validation"
-    main = summary[summary["family"] != "ablation"]
+    main, ablation = main_numbers(summary), ablation_numbers(summary)
     tables = [Table("main", f"Main comparison ({split})", metric_table(main, group.reference), main, notes)]
-    ablation = summary[summary["family"].isin(["ablation", "stg"])]
     if (ablation["family"] == "ablation").any():
         tables.append(Table("ablations", f"Ablations ({split})", metric_table(ablation, group.reference),
                             ablation, notes))
     formatted, numbers = full_vs_lite(group)
     if not formatted.empty:
         lite_notes = [f"Params vs full: lite parameters as a share of the full model's (reduction in brackets); "
-                      f"{stats.MARK} on the lite row = p < {stats.SIGNIFICANCE} against the full model."] + notes
+                      f"{stats.MARK} on the lite row = Holm-adjusted p < {stats.SIGNIFICANCE} against the full "
+                      "model (Holm over every lite model × metric of this table)."] + notes
         tables.append(Table("full_vs_lite", f"Full vs lite ({split})", formatted, numbers, lite_notes))
     if group.reference and group.protocol != "paper" and len(summary) > 1:
-        formatted, numbers = significance_table(group)
+        formatted, numbers = significance_table(group, pd.concat([main, ablation]))
         tables.append(Table("significance", f"Difference to {group.reference} (p, paired over folds) ({split})",
                             formatted, numbers, notes))
     return tables

@@ -11,7 +11,8 @@ with an observed event, the reading closest to the paper.
 Survival metrics use scikit-survival; the IPCW ones (Uno's C, AUC, IBS) up to the last training
 time with a positive censoring survival, on the test fold censored there. A metric that cannot be
 computed on a fold (a single event, a horizon outside follow-up, ...) is NaN with the reason
-returned beside it.
+returned beside it. The year metrics are NaN as well when the cohort's follow-up is under
+MIN_FOLLOW_UP_YEARS: there ±1 year is right by construction (veterans: under 3 years).
 """
 from __future__ import annotations
 
@@ -34,10 +35,18 @@ METRIC_NAMES = (
     "taa_pm1", "taa_yearwise", "acc_exact", "mae_years",
     "taa_pm1_events", "acc_exact_events", "mae_years_events",
     "cindex_harrell", "cindex_uno", "auc_1y", "auc_3y", "auc_5y", "ibs",
-    "n_evaluable_taa", "n_evaluable_exact", "n_evaluable_mae",
+    "n_evaluable_taa", "n_evaluable_exact", "n_evaluable_mae", "n_events",
 )
 #: Direction of each reported metric: +1 higher is better, -1 lower is better.
 HIGHER_IS_BETTER = {name: (-1 if name in ("mae_years", "mae_years_events", "ibs") else 1) for name in METRIC_NAMES}
+#: Metrics scored on the 12 one-year bins; NaN when the follow-up is too short (`short_follow_up`).
+YEAR_METRICS = ("taa_pm1", "taa_yearwise", "acc_exact", "mae_years", "taa_pm1_events", "acc_exact_events",
+                "mae_years_events")
+#: The ±1 window spans three bins, so with follow-up in bins 0-2 only a prediction of year 1 is within
+#: ±1 of every patient: the year metrics need follow-up reaching a fourth bin.
+MIN_FOLLOW_UP_YEARS = 3.0
+#: Year metrics also scored on a method's own read-out (`Prediction.own_year`), as ``<name>_own``.
+OWN_METRICS = ("taa_pm1", "taa_pm1_events", "acc_exact", "mae_years", "n_evaluable_taa")
 
 
 @dataclass
@@ -45,14 +54,20 @@ class Prediction:
     """What a method predicts for n test patients.
 
     risk: (n,) higher = worse. surv: (n, T) survival on the cohort's time grid, non-increasing.
-    year: (n,) predicted event time in years (0-12). year_status: optional (n, 12) probability of
-    being event-free at the end of each year; derived from `surv` when absent.
+    year: (n,) predicted event time in years (0-12), the median survival time read off `surv` for
+    every method (`median_survival_years`), so the year metrics compare models, not read-outs.
+    year_status: optional (n, 12) probability of being event-free at the end of each year; derived
+    from `surv` when absent. own_year: optional (n,) event time by the method's own read-out (e.g.
+    the restricted mean of a discrete-time network), scored apart as the ``*_own`` metrics and
+    named by `own_year_label`.
     """
 
     risk: np.ndarray
     surv: np.ndarray
     year: np.ndarray
     year_status: np.ndarray | None = None
+    own_year: np.ndarray | None = None
+    own_year_label: str | None = None
 
     def validate(self, n: int, n_times: int) -> None:
         """Raise ValueError when shapes or values break the contract (the runner records it)."""
@@ -68,6 +83,10 @@ class Prediction:
         ]
         if self.year_status is not None:
             checks.append((self.year_status.shape == (n, N_YEARS), f"year_status shape {self.year_status.shape}"))
+        if self.own_year is not None:
+            checks += [(self.own_year.shape == (n,), f"own_year shape {self.own_year.shape} != ({n},)"),
+                       (np.isfinite(self.own_year).all(), "non-finite own_year"),
+                       (bool(self.own_year_label), "own_year without own_year_label")]
         problems = [message for ok, message in checks if not ok]
         if problems:
             raise ValueError("invalid prediction: " + "; ".join(problems))
@@ -116,6 +135,7 @@ def year_metrics(pred_years, time_years, event) -> tuple[dict, dict]:
         "n_evaluable_taa": float(taa_known.sum()),
         "n_evaluable_exact": float(exact_known.sum()),
         "n_evaluable_mae": float(exact_known.sum()),
+        "n_events": float(event.sum()),
     }
     within = gap <= 1
 
@@ -137,12 +157,17 @@ def year_metrics(pred_years, time_years, event) -> tuple[dict, dict]:
 
 
 def yearwise_accuracy(year_status, time_years, event) -> tuple[float, str | None]:
-    """Accuracy of the 12 event-free calls (status >= 0.5) over the known (patient, year) cells."""
+    """Accuracy of the 12 event-free calls (status >= 0.5) over the known (patient, year) cells.
+
+    An event at time t means not event-free at t (an event exactly at the end of year k counts
+    against year k); a patient censored at t survived to t, so is event-free at every year end up
+    to and including t, and unknown after it.
+    """
     ends = np.arange(1, N_YEARS + 1)[None, :]
     time_years = np.asarray(time_years, dtype=float)[:, None]
     event = np.asarray(event).astype(bool)[:, None]
-    truth_event_free = time_years > ends
-    known = event | (time_years >= ends)  # censored: known event-free up to the censoring time
+    truth_event_free = ~event | (time_years > ends)
+    known = event | (time_years >= ends)
     if not known.any():
         return float("nan"), "no known (patient, year) cell"
     return float(((year_status >= 0.5) == truth_event_free)[known].mean()), None
@@ -212,8 +237,28 @@ def survival_metrics(pred: Prediction, y_train, y_test, time_grid, units_per_yea
     return out, reasons
 
 
+def own_year_metrics(pred: Prediction, time_years, event) -> tuple[dict, dict]:
+    """OWN_METRICS of the method's own read-out as ``<name>_own``; empty when it has none."""
+    if pred.own_year is None:
+        return {}, {}
+    values, reasons = year_metrics(pred.own_year, time_years, event)
+    return ({f"{name}_own": values[name] for name in OWN_METRICS},
+            {f"{name}_own": reason for name, reason in reasons.items() if name in OWN_METRICS})
+
+
+def short_follow_up(y_train, y_test, units_per_year: float) -> str | None:
+    """Why the year metrics say nothing on this fold (the cohort's follow-up, both folds, does not
+    reach MIN_FOLLOW_UP_YEARS), or None when they do."""
+    longest = max(y_train["time"].max(), y_test["time"].max()) / units_per_year
+    if longest >= MIN_FOLLOW_UP_YEARS:
+        return None
+    return (f"follow-up shorter than the 12-year horizon (max {longest:.1f} y; the year metrics need "
+            f"{MIN_FOLLOW_UP_YEARS:g} y, else ±1 year is right by construction)")
+
+
 def evaluate(pred: Prediction, y_train, y_test, time_grid, units_per_year) -> tuple[dict, dict]:
-    """All metrics of one test fold: (values, reasons for the NaN ones)."""
+    """All metrics of one test fold: (values, reasons for the NaN ones); METRIC_NAMES, plus the
+    ``*_own`` ones when the prediction has its own read-out."""
     time_years = y_test["time"] / units_per_year
     values, reasons = year_metrics(pred.year, time_years, y_test["event"])
     status = pred.year_status
@@ -222,7 +267,12 @@ def evaluate(pred: Prediction, y_train, y_test, time_grid, units_per_year) -> tu
     values["taa_yearwise"], reason = yearwise_accuracy(status, time_years, y_test["event"])
     if reason:
         reasons["taa_yearwise"] = reason
+    own, own_reasons = own_year_metrics(pred, time_years, y_test["event"])
     more, more_reasons = survival_metrics(pred, y_train, y_test, time_grid, units_per_year)
-    values.update(more)
-    reasons.update(more_reasons)
-    return {name: values[name] for name in METRIC_NAMES}, reasons
+    values.update(more | own)
+    reasons.update(more_reasons | own_reasons)
+    too_short = short_follow_up(y_train, y_test, units_per_year)
+    if too_short:
+        for name in [name for name in values if name.removesuffix("_own") in YEAR_METRICS]:
+            values[name] = _nan(reasons, name, too_short)
+    return {name: values[name] for name in (*METRIC_NAMES, *own)}, reasons

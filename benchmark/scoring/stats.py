@@ -1,11 +1,12 @@
 """Uncertainty and paired significance for the tables.
 
-Repeated K-fold CV gives one value per (repeat, fold) cell. Its 95 % interval is a percentile
-bootstrap of the mean over those cells; a method is compared with the reference method on the
-same cells by the Nadeau–Bengio corrected resampled t-test, whose variance term
-(1/J + n_test/n_train) accounts for the overlap of the training sets that a plain paired t-test
-ignores. The fixed 177/20 split has a single cell, so its intervals come from a bootstrap over
-the test patients instead (see `patient_bootstrap`).
+Repeated K-fold CV gives one value per (repeat, fold) cell. The cells are not independent: the
+training sets of different folds and repeats overlap, so a plain interval or t-test over them is
+too narrow. Both the 95 % interval of a mean (`corrected_interval`) and the paired comparison with
+the reference method (`corrected_resampled_ttest`) therefore use the Nadeau–Bengio variance
+(1/J + n_test/n_train) · s². The many comparisons of one table are corrected together by Holm's
+step-down method (`holm`). The fixed 177/20 split has a single cell, so its intervals come from a
+bootstrap over the test patients instead (see `patient_bootstrap`).
 """
 from __future__ import annotations
 
@@ -21,20 +22,16 @@ SIGNIFICANCE = 0.05
 MARK = "†"
 
 
-def bootstrap_interval(values, n_resamples: int = N_RESAMPLES, level: float = LEVEL,
-                       seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of `values` (NaN ignored); (nan, nan) when empty."""
+def corrected_interval(values, n_train: float, n_test: float, level: float = LEVEL) -> tuple[float, float]:
+    """Nadeau–Bengio corrected resampled-t interval of the mean of per-cell `values` (NaN ignored):
+    mean ± t_{J-1} · sqrt((1/J + n_test/n_train) · s²) over the J defined cells; (nan, nan) if J < 2."""
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
-    if values.size == 0:
+    j = values.size
+    if j < 2:
         return float("nan"), float("nan")
-    if values.size == 1:
-        return float(values[0]), float(values[0])
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, values.size, size=(n_resamples, values.size))].mean(axis=1)
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return float(low), float(high)
+    half = scipy_stats.t.ppf((1 + level) / 2, df=j - 1) * np.sqrt((1 / j + n_test / n_train) * values.var(ddof=1))
+    return float(values.mean() - half), float(values.mean() + half)
 
 
 def corrected_resampled_ttest(differences, n_train: float, n_test: float) -> tuple[float, float]:
@@ -78,8 +75,23 @@ def paired_tests(cells: pd.DataFrame, reference: str, metrics: list[str]) -> pd.
     return pd.DataFrame(rows, columns=["method", "metric", "n_pairs", "mean_difference", "t", "p"])
 
 
+def holm(p) -> np.ndarray:
+    """Holm–Bonferroni adjusted p-values of one family of tests (NaN entries ignored and kept).
+
+    The i-th smallest of m p-values becomes max over j <= i of min(1, (m - j + 1) · p_(j)); marking
+    adjusted p < alpha keeps the chance of any false mark in the family at most alpha.
+    """
+    p = np.asarray(p, dtype=float)
+    adjusted = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    factors = len(order) - np.arange(len(order))
+    adjusted[order] = np.minimum(1.0, np.maximum.accumulate(factors * p[order]))
+    return adjusted
+
+
 #: Metrics that `patient_bootstrap` recomputes from the per-patient predictions.
-PATIENT_METRICS = ("taa_pm1", "mae_years", "cindex_harrell")
+PATIENT_METRICS = ("taa_pm1", "taa_pm1_events", "mae_years", "cindex_harrell")
 
 
 def harrell_cindex(time, event, risk) -> np.ndarray:
@@ -105,7 +117,7 @@ def patient_bootstrap(predictions: pd.DataFrame, units_per_year: float, n_resamp
     rows = np.random.default_rng(seed).integers(0, len(predictions), size=(n_resamples, len(predictions)))
     with np.errstate(invalid="ignore"):
         draws = {metric: np.nanmean(per_patient[metric].to_numpy()[rows], axis=1)
-                 for metric in ("taa_pm1", "mae_years")}
+                 for metric in ("taa_pm1", "taa_pm1_events", "mae_years")}
     draws["cindex_harrell"] = harrell_cindex(time[rows], event[rows], predictions["risk"].to_numpy(dtype=float)[rows])
     tail = (1 - level) / 2 * 100
     out = {}

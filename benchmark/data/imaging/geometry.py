@@ -1,4 +1,4 @@
-"""The geometry row of a prepared case (columns: `benchmark.prepared.geometry_columns`).
+"""The geometry row of a prepared case (columns: `benchmark.data.imaging.prepared.geometry_columns`).
 
 Computed on the prepared grid (axis-aligned, patient LPS coordinates), so it describes exactly
 the masks the features and graphs see. Distances are between voxel centres: two masks "touch"

@@ -1,6 +1,6 @@
 """Render each synthetic patient's portal-venous CT and SEG from the latent anatomy.
 
-The latents (benchmark.synthetic) are in mm in the liver frame (origin at the liver centre, LPS
+The latents (benchmark.data.synthetic) are in mm in the liver frame (origin at the liver centre, LPS
 axes): a liver ellipsoid, the future-liver-remnant plane x = remnant_plane_x_mm (the remnant is
 the +x side), portal / hepatic vessel centreline segments with radii, and ball tumours. Here the
 liver is placed in the right upper abdomen of an elliptical body, and every voxel centre is
