@@ -41,9 +41,9 @@ SUMMARY_COLUMNS = ["taa_pm1", "mae_years", "cindex_harrell", "cindex_uno", "auc_
                    "taa_pm1_events", "mae_years_events", "acc_exact", "acc_exact_events", "taa_yearwise",
                    *(f"{name}_own" for name in OWN_METRICS), "n_evaluable_taa", "n_events",
                    "n_params", "fit_s", "predict_s", "peak_mem_mb"]
-#: Metrics tested against the reference method.
-TESTED_METRICS = ["taa_pm1", "mae_years", "cindex_harrell", "cindex_uno", "auc_1y", "auc_3y", "auc_5y", "ibs",
-                  "taa_pm1_events", "taa_yearwise"]
+#: Metrics tested against the reference method: those the main table shows, so the Holm family of a
+#: table is exactly the marks it can show.
+TESTED_METRICS = [metric for metric, _, _ in MAIN_METRICS]
 FAMILY_ORDER = {"reference": 0, "baseline": 1, "gnn": 2, "stg": 3, "ablation": 4}
 LITE_SUFFIX = "-lite"
 
