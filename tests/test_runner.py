@@ -229,3 +229,15 @@ def test_repeated_feature_sets_each_run_and_list_names_the_real_cohort(tmp_path,
     assert len(the_plan.cells) == 4
     assert cli.main(["list"]) == 0
     assert "mskcc-crlm" in capsys.readouterr().out
+
+
+def test_planning_writes_nothing_and_collect_computes_nothing(tmp_path, capsys):
+    the_plan = runner.plan(config(tmp_path))
+    assert len(the_plan.cells) == 3 and not (tmp_path / "out").exists()
+    assert the_plan.inputs == {("veterans", "coxph", "{}"): ("clinical",)}
+    assert cli.main(["run", "-m", "coxph", "-d", "veterans", "--folds", "3", "--repeats", "1", "--collect",
+                     "--output", str(tmp_path / "out")]) == 0
+    assert "0 of 3 cell(s) finished" in capsys.readouterr().out
+    assert not list((tmp_path / "out").rglob("*.json"))
+    runner.execute(config(tmp_path), progress=False)
+    assert len(list((tmp_path / "out" / "splits").rglob("*.json"))) == 1

@@ -81,8 +81,11 @@ def test_paper_split_is_177_20_on_197(tmp_path):
 
 
 def test_splits_are_written_reused_and_checked(tmp_path, clinical_cohort):
-    first = splits.load_or_make(clinical_cohort, "dfs", "cv", 3, 1, 0, tmp_path)
+    made = splits.stored_or_new(clinical_cohort, "dfs", "cv", 3, 1, 0, tmp_path)
     path = splits.split_path(tmp_path, clinical_cohort.name, "dfs", "cv", 3, 1, 0)
+    assert made.new and not path.exists()   # nothing is written until asked
+    made.write()
+    first = made.splits
     stored = json.loads(path.read_text())
     assert stored["folds"] == 3 and len(stored["splits"]) == 3
     # a stored file wins over recomputation (reuse), as long as it matches the cohort
@@ -90,9 +93,9 @@ def test_splits_are_written_reused_and_checked(tmp_path, clinical_cohort):
     stored["splits"] = [{"repeat": s.repeat, "fold": s.fold, "train": list(s.train), "test": list(s.test)}
                         for s in other]
     path.write_text(json.dumps(stored))
-    reused = splits.load_or_make(clinical_cohort, "dfs", "cv", 3, 1, 0, tmp_path)
-    assert reused == other and reused != first
+    reused = splits.stored_or_new(clinical_cohort, "dfs", "cv", 3, 1, 0, tmp_path)
+    assert not reused.new and reused.splits == other and reused.splits != first
     stored["splits"][1]["test"] = stored["splits"][1]["test"][1:] + ["CRLM-CT-9999"]
     path.write_text(json.dumps(stored))
     with pytest.raises(splits.SplitError, match="r0 f1 does not match cohort"):
-        splits.load_or_make(clinical_cohort, "dfs", "cv", 3, 1, 0, tmp_path)
+        splits.stored_or_new(clinical_cohort, "dfs", "cv", 3, 1, 0, tmp_path)

@@ -111,27 +111,40 @@ def first_stale(splits: list[Split], everyone: set[str]) -> Split | None:
     return None
 
 
-def load_or_make(cohort: Cohort, endpoint: str, protocol: str, folds: int, repeats: int, seed: int,
-                 results_root: Path, remake_stale: bool = False) -> list[Split]:
-    """Reuse the stored splits of this cohort, or make and store them.
+@dataclass
+class StoredSplits:
+    """The outer splits of one (cohort, endpoint, protocol) and the file that keeps them; `new` until
+    written, so planning a run reads files and writes none."""
+
+    path: Path
+    splits: list[Split]
+    meta: dict
+    new: bool
+
+    def write(self) -> None:
+        payload = {**self.meta, "splits": [{"repeat": s.repeat, "fold": s.fold, "train": list(s.train),
+                                            "test": list(s.test)} for s in self.splits]}
+        atomic_write_text(self.path, json.dumps(payload, indent=1))
+        self.new = False
+
+
+def stored_or_new(cohort: Cohort, endpoint: str, protocol: str, folds: int, repeats: int, seed: int,
+                  results_root: Path, remake_stale: bool = False) -> StoredSplits:
+    """The stored splits of this cohort, or new ones (not yet written).
 
     Stored splits that no longer match the cohort raise SplitError, unless `remake_stale`.
     """
     path = split_path(results_root, cohort.name, endpoint, protocol, folds, repeats, seed)
+    meta = {"dataset": cohort.name, "endpoint": endpoint, "protocol": protocol, "folds": folds,
+            "repeats": repeats, "seed": seed}
     if path.is_file():
         stored = json.loads(path.read_text())
         splits = [Split(s["repeat"], s["fold"], tuple(s["train"]), tuple(s["test"])) for s in stored["splits"]]
         stale = first_stale(splits, set(cohort.patient_ids))
         if stale is None:
-            return splits
+            return StoredSplits(path, splits, meta, new=False)
         if not remake_stale:
             raise SplitError(f"{path}: stored split r{stale.repeat} f{stale.fold} does not match cohort "
                              f"{cohort.name} (train and test must partition its {len(cohort)} patients); "
                              "rerun with --force to remake the splits")
-    splits = make_splits(cohort, endpoint, protocol, folds, repeats, seed)
-    payload = {"dataset": cohort.name, "endpoint": endpoint, "protocol": protocol, "folds": folds,
-               "repeats": repeats, "seed": seed,
-               "splits": [{"repeat": s.repeat, "fold": s.fold, "train": list(s.train), "test": list(s.test)}
-                          for s in splits]}
-    atomic_write_text(path, json.dumps(payload, indent=1))
-    return splits
+    return StoredSplits(path, make_splits(cohort, endpoint, protocol, folds, repeats, seed), meta, new=True)

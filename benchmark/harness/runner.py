@@ -62,16 +62,26 @@ class RunConfig:
 
 @dataclass
 class Plan:
+    """Every cell of a run, resolved once: the datasets, the outer splits (stored or new, not yet
+    written), the inputs each configured method reads, and what is not run and why."""
+
     cells: list[results.Cell]
     skipped: list[tuple[str, str, str]]   # (dataset, method, reason)
     specs: dict[str, datasets.Dataset]
-    splits: dict[tuple[str, str, str], list[splits.Split]] = field(default_factory=dict)
+    splits: dict[tuple[str, str, str], splits.StoredSplits] = field(default_factory=dict)
     protocols_not_run: list[tuple[str, str]] = field(default_factory=list)   # (dataset, reason)
+    inputs: dict[tuple[str, str, str], tuple[str, ...]] = field(default_factory=dict)  # (dataset, method, params)
 
     def split(self, cell: results.Cell) -> splits.Split:
         """The outer split of a cell (workers get it from here, not from the results directory)."""
-        return next(s for s in self.splits[(cell.dataset, cell.endpoint, cell.protocol)]
+        return next(s for s in self.splits[(cell.dataset, cell.endpoint, cell.protocol)].splits
                     if (s.repeat, s.fold) == (cell.repeat, cell.fold))
+
+    def write_splits(self) -> None:
+        """Store the splits made for this run (a run reuses them; planning alone writes nothing)."""
+        for stored in self.splits.values():
+            if stored.new:
+                stored.write()
 
 
 _COHORTS: dict[tuple[datasets.Dataset, Path], Cohort] = {}
@@ -90,9 +100,14 @@ def cell_seed(seed: int, repeat: int, fold: int) -> int:
     return seed * 10007 + repeat * 101 + fold
 
 
+def params_key(params: dict) -> str:
+    """A cell's parameters without its tuning request, as a stable text (what the method is built with)."""
+    return json.dumps({k: v for k, v in params.items() if k != tuning.PARAM_KEY}, sort_keys=True)
+
+
 def plan(config: RunConfig) -> Plan:
-    """Every cell of the configuration, with the splits written (or reused) on the way."""
-    cells, skipped, specs, outer, protocols_not_run = [], [], {}, {}, []
+    """Every cell of the configuration; reads stored splits, writes no file."""
+    cells, skipped, specs, outer, protocols_not_run, inputs = [], [], {}, {}, [], {}
     for spec_text in config.datasets:
         spec = datasets.parse_spec(spec_text)
         cohort = load_cohort(spec, Path(config.data_dir), config.n_jobs)
@@ -116,6 +131,7 @@ def plan(config: RunConfig) -> Plan:
                 skipped.append((cohort.name, name, reason))
                 continue
             params = dict(config.params.get(name, {}))
+            inputs[(cohort.name, name, params_key(params))] = method(**params).inputs()
             if config.tune and tuning.tunable(method):
                 params[tuning.PARAM_KEY] = tuning.cell_spec(config.trials)
             for endpoint in endpoints:
@@ -127,11 +143,11 @@ def plan(config: RunConfig) -> Plan:
                         continue
                     key = (cohort.name, endpoint, protocol)
                     if key not in outer:
-                        outer[key] = splits.load_or_make(cohort, endpoint, protocol, config.folds, config.repeats,
-                                                         config.seed, config.output, remake_stale=config.force)
+                        outer[key] = splits.stored_or_new(cohort, endpoint, protocol, config.folds, config.repeats,
+                                                          config.seed, config.output, remake_stale=config.force)
                     cells += [results.Cell(*key, feature_set, name, split.repeat, split.fold, params)
-                              for feature_set in feature_sets for split in outer[key]]
-    return Plan(cells, skipped, specs, outer, protocols_not_run)
+                              for feature_set in feature_sets for split in outer[key].splits]
+    return Plan(cells, skipped, specs, outer, protocols_not_run, inputs)
 
 
 def prediction_frame(ids, y_test, prediction, cohort: Cohort) -> pd.DataFrame:
@@ -279,12 +295,10 @@ class Summary:
 
 
 def prepare_inputs(the_plan: Plan, cells: list[results.Cell], config: RunConfig) -> None:
-    """Build, in this process, every artefact the methods of `cells` require."""
+    """Build, in this process, every artefact the methods of `cells` read."""
     for name, spec in the_plan.specs.items():
-        configured = {(c.method, json.dumps({k: v for k, v in c.params.items() if k != tuning.PARAM_KEY},
-                                            sort_keys=True)) for c in cells if c.dataset == name}
-        needed = [requirement for method, params in sorted(configured)
-                  for requirement in methods.get(method)(**json.loads(params)).inputs()]
+        configured = sorted({(c.dataset, c.method, params_key(c.params)) for c in cells if c.dataset == name})
+        needed = [requirement for key in configured for requirement in the_plan.inputs[key]]
         artefacts.ensure(load_cohort(spec, Path(config.data_dir), config.n_jobs), dict.fromkeys(needed),
                          config.context)
 
@@ -293,6 +307,7 @@ def execute(config: RunConfig, progress: bool = True) -> Summary:
     """Run every unfinished cell of the configuration."""
     start = time.perf_counter()
     the_plan = plan(config)
+    the_plan.write_splits()
     summary = Summary(not_applicable=the_plan.skipped, protocols_not_run=the_plan.protocols_not_run)
     pending = [c for c in the_plan.cells if config.force or not results.is_finished(c, config.output)]
     summary.skipped_finished = len(the_plan.cells) - len(pending)
