@@ -17,7 +17,7 @@ from benchmark.data.clinical import ClinicalTableError
 from benchmark.features.encoder_options import DEFAULT_WIDTH, INPUT_SIZE, EncoderOptions
 from benchmark.harness import backends, runner, tuning
 from benchmark.harness import check as ci
-from benchmark.reporting import html_report, plots, reports
+from benchmark.reporting import cohorts, groups, html_report, plots, tables
 
 
 class UsageError(ValueError):
@@ -192,11 +192,11 @@ def command_run(args) -> int:
         summary = None
     else:
         summary = runner.execute(config, progress=not args.no_progress)
-    tables = reports.write_tables(config.output)
+    written = tables.write_tables(config.output)
     if summary:
         for line in summary.lines():
             print(line)
-    print(f"{len(tables)} table(s) in {config.output / 'tables'}")
+    print(f"{len(written)} table(s) in {config.output / 'tables'}")
     return 1 if summary and summary.errors else 0
 
 
@@ -222,20 +222,20 @@ def command_report(args) -> int:
     """Record the cohorts' exclusions, then write every table, every plot and report.html."""
     for spec in args.dataset:
         datasets.parse_spec(spec)
-    reports.record_cohorts(args.output, args.data_dir, args.dataset)
-    groups = [g for g in reports.collect(args.output, args.reference) if not g.summary.empty]
-    if not groups:
+    cohorts.record_cohorts(args.output, args.data_dir, args.dataset)
+    finished = [g for g in groups.collect(args.output, args.reference) if not g.summary.empty]
+    if not finished:
         raise UsageError(f"report: no finished cells under {args.output / 'runs'}")
-    command = reports.default_command()
-    tables = reports.write_tables(args.output, command, groups=groups)
+    command = tables.default_command()
+    written = tables.write_tables(args.output, command, groups=finished)
     sections, figures = [], set()
-    for group in groups:
+    for group in finished:
         pngs = plots.write_plots(args.output, group)
         figures |= {p.with_suffix(s) for p in pngs for s in (".png", ".svg")}
-        sections.append((group.stem, group.title, reports.group_tables(group, command), pngs))
-    reports.remove_stale(args.output / "plots", figures, (".png", ".svg"))
+        sections.append((group.stem, group.title, tables.group_tables(group, command), pngs))
+    tables.remove_stale(args.output / "plots", figures, (".png", ".svg"))
     page = html_report.write_html(args.output / "report.html", sections)
-    print(f"{len(tables)} table(s) in {args.output / 'tables'}, {len(figures) // 2} plot(s) in "
+    print(f"{len(written)} table(s) in {args.output / 'tables'}, {len(figures) // 2} plot(s) in "
           f"{args.output / 'plots'}, report: {page}")
     return 0
 

@@ -17,7 +17,7 @@ from baselines.coxph import CoxPH
 from benchmark import cli, methods
 from benchmark.harness import runner
 from benchmark.methods import Registered
-from benchmark.reporting import html_report, plots, reports
+from benchmark.reporting import cohorts, groups, html_report, plots, tables
 from benchmark.scoring import stats
 
 
@@ -149,13 +149,13 @@ def test_report_is_idempotent_and_removes_stale_files(tree):
 
 
 def test_excluded_patients_reach_the_footer(tree, monkeypatch):
-    cohort = reports.datasets.load("veterans")
+    cohort = cohorts.datasets.load("veterans")
     cohort.exclude("veterans-0003", "unreadable CT series")
-    monkeypatch.setattr(reports.datasets, "load", lambda spec, data_dir: cohort)
+    monkeypatch.setattr(cohorts.datasets, "load", lambda spec, data_dir: cohort)
     copy = tree.parent / "excluded"
     shutil.copytree(tree, copy)
-    assert reports.record_cohorts(copy, tree.parent / "data") == ["veterans"]
-    reports.write_tables(copy, command="python -m benchmark report")
+    assert cohorts.record_cohorts(copy, tree.parent / "data") == ["veterans"]
+    tables.write_tables(copy, command="python -m benchmark report")
     markdown = (copy / "tables" / f"{STEM}__main.md").read_text()
     assert "Excluded patients (1): veterans-0003: unreadable CT series." in markdown
 
@@ -220,7 +220,7 @@ def test_patient_bootstrap_intervals():
     point = stats.harrell_cindex(frame["time"].to_numpy()[None], frame["event"].to_numpy().astype(bool)[None],
                                  frame["risk"].to_numpy()[None])[0]
     assert intervals["cindex_harrell"][0] < point < intervals["cindex_harrell"][1]
-    own = reports.patient_intervals_of(frame.assign(own_year=frame["year"] + 5), 12.0)
+    own = groups.patient_intervals_of(frame.assign(own_year=frame["year"] + 5), 12.0)
     shifted = stats.patient_bootstrap(frame.assign(year=frame["year"] + 5), 12.0)
     assert own["mae_years_own"] == shifted["mae_years"] and own["mae_years"] == stats.patient_bootstrap(
         frame, 12.0)["mae_years"]
@@ -229,10 +229,10 @@ def test_patient_bootstrap_intervals():
 def test_format_marks_partial_and_significant_cells():
     row = pd.Series({"n_cells": 5, "m_mean": 0.7, "m_sd": 0.05, "m_ci_low": 0.66, "m_ci_high": 0.74, "m_n": 4,
                      "m_p": 0.01, "m_p_holm": 0.04})
-    assert reports.format_metric(row, "m", 3, mark=True) == "0.700 ± 0.050 [0.660, 0.740]*†"
-    assert reports.format_metric(row, "m", 3, mark=False) == "0.700 ± 0.050 [0.660, 0.740]*"
+    assert tables.format_metric(row, "m", 3, mark=True) == "0.700 ± 0.050 [0.660, 0.740]*†"
+    assert tables.format_metric(row, "m", 3, mark=False) == "0.700 ± 0.050 [0.660, 0.740]*"
     row["m_p_holm"] = 0.2  # significant alone, not after the table's correction
-    assert reports.format_metric(row, "m", 3, mark=True) == "0.700 ± 0.050 [0.660, 0.740]*"
+    assert tables.format_metric(row, "m", 3, mark=True) == "0.700 ± 0.050 [0.660, 0.740]*"
 
 
 def test_holm_hand_case():
@@ -242,7 +242,7 @@ def test_holm_hand_case():
     assert np.allclose(stats.holm(p), expected, equal_nan=True)
     assert np.allclose(stats.holm([0.5, 0.6]), [1.0, 1.0])
     frame = pd.DataFrame({"method": ["a", "b"], "x_p": [0.01, 0.04], "y_p": [np.nan, 0.005]})
-    adjusted = reports.with_holm(frame, ["x", "y"])
+    adjusted = groups.with_holm(frame, ["x", "y"])
     assert np.allclose(adjusted[["x_p_holm", "y_p_holm"]].to_numpy(), [[0.02, np.nan], [0.04, 0.015]],
                        equal_nan=True)
 
@@ -282,10 +282,10 @@ def test_html_report_renders_in_headless_chromium(tree, chromium, tmp_path):
 
 
 def test_a_reconfigured_or_tuned_run_is_its_own_row():
-    assert reports.variant_name("rsf", {}) == "rsf"
-    assert reports.variant_name("stg", {"profile": "paper", "hidden": 128}) == "stg [hidden=128; profile=paper]"
+    assert groups.variant_name("rsf", {}) == "rsf"
+    assert groups.variant_name("stg", {"profile": "paper", "hidden": 128}) == "stg [hidden=128; profile=paper]"
     tuned = {"tuning": {"trials": 20, "inner_folds": 3}}
-    assert reports.variant_name("rsf", tuned) == "rsf [tuned, 20 trials]"
+    assert groups.variant_name("rsf", tuned) == "rsf [tuned, 20 trials]"
 
 
 def test_footer_notes_shared_by_methods_are_written_once():
@@ -295,7 +295,7 @@ def test_footer_notes_shared_by_methods_are_written_once():
                        "notes": [["profile cpu"], ["profile cpu"], ["profile cpu"], ["profile cpu"], [], []],
                        "status": "ok"})
     group = type("FakeGroup", (), {"ok": ok, "cells": ok.assign(error=None)})()
-    assert reports.nan_notes(group) == [
+    assert tables.nan_notes(group) == [
         "c: ibs NaN on 1/2 fold(s): too short",
         "every method: auc_1y, auc_3y NaN on 1/2 fold(s): censoring survival is zero",
         "a, b: profile cpu",
@@ -307,27 +307,27 @@ def test_the_footer_command_reruns_re_configured_and_tuned_variants():
                           "params": [{}, {"tuning": {"trials": 20, "inner_folds": 3}}, {"profile": "paper"}]})
     group = type("FakeGroup", (), dict(cohort=None, dataset="gbsg2", endpoint="dfs", protocol="cv",
                                        feature_set="clinical", folds=5, repeats=5, seed=0, cells=cells))()
-    assert reports.run_command(group) == (
+    assert tables.run_command(group) == (
         "python -m benchmark run -d gbsg2 --endpoint dfs --protocol cv --feature-set clinical --folds 5 "
         "--repeats 5 --seed 0 -m rsf -m stg --set stg.profile=paper --tune --trials 20")
 
 
 def test_reference_is_the_requested_method_else_stg_else_coxph_else_none():
-    assert reports.choose_reference({"rsf", "stg", "coxph"}, "rsf") == "rsf"
-    assert reports.choose_reference({"rsf", "stg", "coxph"}, None) == "stg"
-    assert reports.choose_reference({"aaa", "coxph", "rsf"}, "missing") == "coxph"
-    assert reports.choose_reference({"aaa", "oracle", "rsf"}, None) is None
+    assert groups.choose_reference({"rsf", "stg", "coxph"}, "rsf") == "rsf"
+    assert groups.choose_reference({"rsf", "stg", "coxph"}, None) == "stg"
+    assert groups.choose_reference({"aaa", "coxph", "rsf"}, "missing") == "coxph"
+    assert groups.choose_reference({"aaa", "oracle", "rsf"}, None) is None
     group = type("FakeGroup", (), {"reference": None})()
-    assert "no paired tests" in reports.marks_text(group)
+    assert "no paired tests" in tables.marks_text(group)
 
 
-def fake_group(cells: pd.DataFrame, reference: str | None = "ref") -> reports.Group:
+def fake_group(cells: pd.DataFrame, reference: str | None = "ref") -> groups.Group:
     """A CV group straight from a frame of cells (method, repeat, fold, metrics, n_train, n_test)."""
     cells = cells.assign(status="ok", family=cells.get("family", "baseline"), nan_reasons=[{}] * len(cells),
                          notes=[[]] * len(cells), error=None, git_sha="abc", registered=cells["method"],
                          params=[{}] * len(cells))
-    group = reports.Group("toy", "dfs", "cv", "clinical", cells, None, 0, 100, reference)
-    group.summary = reports.summarise(group)
+    group = groups.Group("toy", "dfs", "cv", "clinical", cells, None, 0, 100, reference)
+    group.summary = groups.summarise(group)
     return group
 
 
@@ -337,7 +337,7 @@ def test_an_own_read_out_is_a_separate_labelled_row_with_year_metrics_only():
              **({"taa_pm1_own": 0.8, "mae_years_own": 1.0 + 0.1 * fold, "own_year_label": "restricted mean"}
                 if method == "net" else {})}
             for method in ("ref", "net") for fold in range(3)]
-    table = reports.metric_table(fake_group(pd.DataFrame(rows)).summary, "ref")
+    table = tables.metric_table(fake_group(pd.DataFrame(rows)).summary, "ref")
     assert list(table["Method"]) == ["net", "net (own read-out: restricted mean)", "ref (ref.)"]
     own = table.iloc[1]
     assert own["TAA ±1y"].startswith("0.800 ± 0.000") and own["MAE (y)"].startswith("1.100 ± 0.100")
@@ -372,10 +372,10 @@ def null_table_marks(seed: int, n_patients: int = 150, n_methods: int = 3) -> tu
                          "n_test": len(test), "cindex_harrell": concordance_index_censored(event, time, risk[test])[0],
                          **{k: values[k] for k in ("taa_pm1", "taa_pm1_events", "mae_years")}})
     assert len(np.unique(splits.strata(outcome["event"], year_bin(outcome["time"]), 5))) > 2
-    numbers = reports.main_numbers(fake_group(pd.DataFrame(rows), reference="m0").summary)
-    shown = [metric for metric, _, _ in reports.MAIN_METRICS if f"{metric}_p" in numbers]
+    numbers = tables.main_numbers(fake_group(pd.DataFrame(rows), reference="m0").summary)
+    shown = [metric for metric, _, _ in groups.MAIN_METRICS if f"{metric}_p" in numbers]
     raw = int((numbers[[f"{m}_p" for m in shown]] < stats.SIGNIFICANCE).to_numpy().sum())
-    marks = reports.metric_table(numbers, "m0").to_numpy().astype(str)
+    marks = tables.metric_table(numbers, "m0").to_numpy().astype(str)
     return int(np.char.count(marks, stats.MARK).sum()), raw
 
 
@@ -396,8 +396,8 @@ def test_the_oracle_row_says_what_it_is_per_metric():
              "n_train": 80, "n_test": 20, "cindex_harrell": 0.8, "n_params": 0, "fit_s": 0.0}
             for method in ("oracle", "ref") for fold in range(3)]
     group = fake_group(pd.DataFrame(rows))
-    assert list(reports.metric_table(group.summary, "ref")["Method"]) == ["oracle (true model)", "ref (ref.)"]
-    note = next(line for line in reports.footer(group, "report") if line.startswith("oracle"))
+    assert list(tables.metric_table(group.summary, "ref")["Method"]) == ["oracle (true model)", "ref (ref.)"]
+    note = next(line for line in tables.footer(group, "report") if line.startswith("oracle"))
     assert "C-index, Uno's C and the AUC it is the ranking ceiling" in note
     assert "TAA, MAE, yearwise accuracy, IBS and calibration it is the true curve read out by its median, not a " \
            "ceiling" in note

@@ -48,7 +48,7 @@ def cell_html(value) -> str:
 
 
 def table_html(table, with_footer: bool = True) -> str:
-    """A benchmark.reporting.reports.Table as an HTML table, followed by its footer when asked."""
+    """A benchmark.reporting.tables.Table as an HTML table, followed by its footer when asked."""
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.frame.columns)
     body = "".join("<tr>" + "".join(f"<td>{cell_html(v)}</td>" for v in row) + "</tr>"
                    for row in table.frame.itertuples(index=False))

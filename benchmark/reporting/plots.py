@@ -197,7 +197,7 @@ def params_vs_accuracy(summary: pd.DataFrame, directory: Path) -> Path:
 
 
 def write_plots(root: Path, group) -> list[Path]:
-    """Every figure of one report group (benchmark.reporting.reports.Group); returns the PNG paths."""
+    """Every figure of one report group (benchmark.reporting.groups.Group); returns the PNG paths."""
     if group.summary.empty:
         return []
     directory = Path(root) / "plots" / group.stem

@@ -1,274 +1,29 @@
-"""Paper-style tables from the cell results: mean ± sd, 95 % intervals and paired tests.
+"""Paper-style tables of each group, in Markdown, LaTeX (booktabs) and CSV under ``<root>/tables/``.
 
-The cells of one (dataset, endpoint, protocol, feature set) form a `Group`. Each group gives
-the tables "Main comparison" (every method but ablations, the oracle first on synthetic data),
-"Ablations" (the ablations beside STG, when any ran), "Full vs lite" (each ``X`` / ``X-lite``
-pair) and "Significance" (p-values against the reference method), in Markdown, LaTeX (booktabs)
-and CSV under ``<root>/tables/``. The CSV holds the numbers (mean, sd, interval, n, p) the
-formatted tables are made of. The fixed 177/20 split is its own group, so its own tables.
-
-Footers name the dataset, endpoint, feature set, folds × repeats, seed, excluded patients, git
-commit, the command that computes the cells and the one that wrote the table, and why any
-metric was NaN. Excluded patients come from ``<root>/cohorts/<dataset>.json``, which
-`record_cohorts` writes from the loaded cohort (the cells do not carry them).
+Each group gives "Main comparison" (every method but ablations, the oracle first on synthetic
+data), "Ablations" (beside STG, when any ran), "Full vs lite" (each ``X`` / ``X-lite`` pair) and
+"Significance" (differences and p-values against the reference method). The CSV holds the numbers
+the formatted tables are made of. Footers name the dataset, endpoint, feature set, folds × repeats,
+seed, excluded patients, git commit, the command that computes the cells and the one that wrote the
+table, and why any metric was NaN or any method was adjusted.
 """
 from __future__ import annotations
 
-import json
 import sys
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from benchmark import datasets
-from benchmark.harness import results, tuning
+from benchmark.harness import tuning
 from benchmark.harness.results import atomic_write_text
+from benchmark.reporting.cohorts import spec_from_name
+from benchmark.reporting.groups import LITE_METRICS, MAIN_METRICS, TESTED_METRICS, Group, collect, lite_pairs, with_holm
 from benchmark.scoring import stats
 from benchmark.scoring.metrics import OWN_METRICS
-
-#: (result column, header, decimals) of the formatted tables; metrics get mean ± sd [interval].
-MAIN_METRICS = [("taa_pm1", "TAA ±1y", 3), ("taa_pm1_events", "TAA ±1y (events)", 3), ("mae_years", "MAE (y)", 3),
-                ("cindex_harrell", "C-index", 3), ("cindex_uno", "Uno C", 3), ("auc_1y", "AUC 1y", 3),
-                ("auc_3y", "AUC 3y", 3), ("auc_5y", "AUC 5y", 3), ("ibs", "IBS", 3)]
-LITE_METRICS = [("taa_pm1", "TAA ±1y", 3), ("mae_years", "MAE (y)", 3), ("cindex_harrell", "C-index", 3),
-                ("ibs", "IBS", 3)]
-#: Every per-cell number summarised into the CSV files.
-SUMMARY_COLUMNS = ["taa_pm1", "mae_years", "cindex_harrell", "cindex_uno", "auc_1y", "auc_3y", "auc_5y", "ibs",
-                   "taa_pm1_events", "mae_years_events", "acc_exact", "acc_exact_events", "taa_yearwise",
-                   *(f"{name}_own" for name in OWN_METRICS), "n_evaluable_taa", "n_events",
-                   "n_params", "fit_s", "predict_s", "peak_mem_mb"]
-#: Metrics tested against the reference method: those the main table shows, so the Holm family of a
-#: table is exactly the marks it can show.
-TESTED_METRICS = [metric for metric, _, _ in MAIN_METRICS]
-FAMILY_ORDER = {"reference": 0, "baseline": 1, "gnn": 2, "stg": 3, "ablation": 4}
-LITE_SUFFIX = "-lite"
-
-
-def method_families() -> dict[str, str]:
-    from benchmark.methods import registry
-    return {name: getattr(entry.cls, "family", "baseline") for name, entry in registry().items() if entry.cls}
-
-
-# --------------------------------------------------------------------------- cohort records
-
-def cohort_record_path(root: Path, dataset: str) -> Path:
-    return Path(root) / "cohorts" / f"{dataset}.json"
-
-
-def spec_from_name(name: str) -> str | None:
-    """The dataset spec behind a result dataset name, when the name determines it (not tcia)."""
-    dataset = datasets.from_name(name)
-    return dataset.spec if dataset else None
-
-
-def record_cohorts(root: Path, data_dir: Path, specs: list[str] = ()) -> list[str]:
-    """Write ``<root>/cohorts/<name>.json`` (spec, size, time unit, excluded patients) per dataset.
-
-    Datasets come from `specs` and from the result tree (those whose name gives the spec); a
-    cohort whose data is not on disk keeps its previous record. Returns the names recorded.
-    """
-    frame = results.read_all(root)
-    wanted = {datasets.parse_spec(text).name: text for text in specs}
-    for name in (frame["dataset"].unique() if not frame.empty else []):
-        wanted.setdefault(name, spec_from_name(name))
-    recorded = []
-    for text in (wanted[name] for name in sorted(wanted)):
-        if text is None:
-            continue
-        spec = datasets.parse_spec(text)
-        if not spec.present(Path(data_dir)):
-            continue
-        cohort = datasets.load(spec, Path(data_dir))
-        record = {"name": cohort.name, "spec": text, "description": cohort.description,
-                  "n_patients": len(cohort), "units_per_year": cohort.units_per_year,
-                  "excluded": dict(sorted(cohort.excluded.items()))}
-        atomic_write_text(cohort_record_path(root, cohort.name), json.dumps(record, indent=1) + "\n")
-        recorded.append(cohort.name)
-    return recorded
-
-
-def read_cohort_record(root: Path, dataset: str) -> dict | None:
-    path = cohort_record_path(root, dataset)
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-# --------------------------------------------------------------------------- groups
-
-@dataclass
-class Group:
-    """The cells of one (dataset, endpoint, protocol, feature set) and what the footers need."""
-
-    dataset: str
-    endpoint: str
-    protocol: str
-    feature_set: str
-    cells: pd.DataFrame               # one row per cell (results.read_all + n_train, n_test, family)
-    cohort: dict | None               # the cohort record, None when never recorded
-    seed: int | None                  # run seed, from the stored split file the cells match
-    n_patients: int | None
-    reference: str | None             # method every other is tested against
-    summary: pd.DataFrame = field(default=None)   # one row per method, see `summarise`
-
-    @property
-    def stem(self) -> str:
-        return f"{self.dataset}__{self.endpoint}__{self.protocol}__{self.feature_set}"
-
-    @property
-    def ok(self) -> pd.DataFrame:
-        return self.cells[self.cells["status"] == "ok"]
-
-    @property
-    def folds(self) -> int:
-        return int(self.cells["fold"].max()) + 1
-
-    @property
-    def repeats(self) -> int:
-        return int(self.cells["repeat"].max()) + 1
-
-    @property
-    def units_per_year(self) -> float:
-        if self.cohort:
-            return float(self.cohort["units_per_year"])
-        dataset = datasets.from_name(self.dataset)
-        return dataset.units_per_year if dataset else 12.0
-
-    @property
-    def title(self) -> str:
-        split = "fixed paper split" if self.protocol == "paper" else f"{self.folds}-fold CV × {self.repeats}"
-        return f"{self.dataset} · {self.endpoint} · {split} · {self.feature_set}"
-
-    def predictions(self) -> pd.DataFrame:
-        """Per-patient predictions of every finished cell, with method, repeat and fold columns."""
-        frames = []
-        for _, cell in self.ok.iterrows():
-            path = Path(cell["path"]).with_name(Path(cell["path"]).stem + ".predictions.csv")
-            if not path.is_file():
-                raise FileNotFoundError(f"{path}: predictions of finished cell {cell['method']} "
-                                        f"r{cell['repeat']} f{cell['fold']} are missing")
-            frame = pd.read_csv(path)
-            frame.insert(0, "method", cell["method"])
-            frame.insert(1, "repeat", cell["repeat"])
-            frame.insert(2, "fold", cell["fold"])
-            frames.append(frame)
-        return pd.concat(frames, ignore_index=True)
-
-
-def load_cells(root: Path) -> pd.DataFrame:
-    """results.read_all plus the training/test sizes the paired test needs and each method's family."""
-    frame = results.read_all(root)
-    if frame.empty:
-        return frame
-    sizes = [json.loads(Path(p).read_text()) for p in frame["path"]]
-    frame["n_train"] = [record.get("n_train") for record in sizes]
-    frame["n_test"] = [record.get("n_test") for record in sizes]
-    families = method_families()
-    frame["family"] = frame["method"].map(lambda m: families.get(m, "baseline"))
-    frame["registered"] = frame["method"]
-    frame["method"] = [variant_name(m, p) for m, p in zip(frame["method"], frame["params"])]
-    return frame
-
-
-def variant_name(method: str, params: dict) -> str:
-    """The row name of a method run with `params`: its own name with the defaults, else the
-    overrides in brackets, so a tuned or re-configured run is never averaged with the default one."""
-    params = dict(params or {})
-    spec = params.pop(tuning.PARAM_KEY, None)
-    parts = [f"{key}={value}" for key, value in sorted(params.items())]
-    if spec:
-        parts.insert(0, f"tuned, {spec['trials']} trials")
-    return f"{method} [{'; '.join(parts)}]" if parts else method
-
-
-def match_split(root: Path, dataset: str, endpoint: str, protocol: str,
-                cells: pd.DataFrame) -> tuple[int | None, int | None]:
-    """(run seed, patients) of the stored split file whose test folds the cells' predictions match."""
-    ok = cells[cells["status"] == "ok"]
-    if ok.empty:
-        return None, None
-    first = ok.iloc[0]
-    test_ids = set(pd.read_csv(Path(first["path"]).with_name(Path(first["path"]).stem + ".predictions.csv"),
-                               usecols=["patient_id"])["patient_id"])
-    pattern = "paper_177_20_seed*.json" if protocol == "paper" else "cv_k*_r*_seed*.json"
-    for path in sorted((Path(root) / "splits" / dataset / endpoint).glob(pattern)):
-        stored = json.loads(path.read_text())
-        for split in stored["splits"]:
-            if (split["repeat"], split["fold"]) == (first["repeat"], first["fold"]) and set(split["test"]) == test_ids:
-                return int(stored["seed"]), len(split["train"]) + len(split["test"])
-    return None, None
-
-
-def choose_reference(methods: set[str], requested: str | None) -> str | None:
-    """`requested` when it ran, else STG, else Cox-PH, else none (no paired tests): any other
-    method would make the marks depend on which methods happened to run."""
-    return next((name for name in (requested, "stg", "coxph") if name in methods), None)
-
-
-def collect(root: Path, reference: str | None = None) -> list[Group]:
-    """Every group of the result tree, summarised; the real CRLM cohort first (datasets.display_order)."""
-    frame = load_cells(root)
-    if frame.empty:
-        return []
-    groups = []
-    for (dataset, endpoint, protocol, feature_set), cells in frame.groupby(
-            ["dataset", "endpoint", "protocol", "feature_set"], sort=True):
-        seed, n_patients = match_split(root, dataset, endpoint, protocol, cells)
-        record = read_cohort_record(root, dataset)
-        group = Group(dataset, endpoint, protocol, feature_set, cells.reset_index(drop=True), record, seed,
-                      n_patients or (record or {}).get("n_patients"),
-                      choose_reference(set(cells.loc[cells["status"] == "ok", "method"]), reference))
-        group.summary = summarise(group)
-        groups.append(group)
-    return sorted(groups, key=lambda g: datasets.display_order(g.dataset))   # stable: the rest stays sorted
-
-
-# --------------------------------------------------------------------------- summary
-
-def summarise(group: Group) -> pd.DataFrame:
-    """One row per method: for each column of SUMMARY_COLUMNS its mean, sd, 95 % interval and
-    number of defined cells, and the p-value against the reference for TESTED_METRICS."""
-    ok = group.ok
-    rows = []
-    predictions = group.predictions() if group.protocol == "paper" and not ok.empty else None
-    for method, cells in ok.groupby("method"):
-        row = {"method": method, "family": cells["family"].iloc[0], "n_cells": len(cells),
-               "n_errored": int(((group.cells["method"] == method) & (group.cells["status"] != "ok")).sum())}
-        labels = cells["own_year_label"].dropna() if "own_year_label" in cells else ()
-        row["own_year_label"] = labels.iloc[0] if len(labels) else None
-        patient_intervals = (patient_intervals_of(predictions[predictions["method"] == method], group.units_per_year)
-                             if predictions is not None else {})
-        n_train, n_test = cells["n_train"].astype(float).mean(), cells["n_test"].astype(float).mean()
-        for column in SUMMARY_COLUMNS:
-            finite = (pd.to_numeric(cells[column], errors="coerce").dropna() if column in cells
-                      else pd.Series(dtype=float))
-            low, high = (patient_intervals.get(column, (np.nan, np.nan)) if predictions is not None
-                         else stats.corrected_interval(finite, n_train, n_test))
-            row.update({f"{column}_mean": finite.mean() if len(finite) else np.nan,
-                        f"{column}_sd": finite.std(ddof=1) if len(finite) > 1 else np.nan,
-                        f"{column}_ci_low": low, f"{column}_ci_high": high, f"{column}_n": len(finite)})
-        rows.append(row)
-    summary = pd.DataFrame(rows)
-    if summary.empty:
-        return summary
-    if group.reference and group.protocol != "paper":
-        tests = stats.paired_tests(ok, group.reference, TESTED_METRICS)
-        for metric in TESTED_METRICS:
-            p = tests[tests["metric"] == metric].set_index("method")["p"]
-            summary[f"{metric}_p"] = summary["method"].map(p)
-    summary["_order"] = summary["family"].map(lambda f: FAMILY_ORDER.get(f, 9))
-    return summary.sort_values(["_order", "method"]).drop(columns="_order").reset_index(drop=True)
-
-
-def patient_intervals_of(predictions: pd.DataFrame, units_per_year: float) -> dict[str, tuple[float, float]]:
-    """Patient-bootstrap intervals of one method on the fixed split, of its own read-out too."""
-    out = stats.patient_bootstrap(predictions, units_per_year)
-    if "own_year" in predictions and predictions["own_year"].notna().all():
-        own = stats.patient_bootstrap(predictions.assign(year=predictions["own_year"]), units_per_year)
-        out |= {f"{metric}_own": interval for metric, interval in own.items() if metric in OWN_METRICS}
-    return out
 
 
 def format_metric(row: pd.Series, metric: str, decimals: int, mark: bool) -> str:
@@ -289,24 +44,17 @@ def format_metric(row: pd.Series, metric: str, decimals: int, mark: bool) -> str
     return text
 
 
-def with_holm(numbers: pd.DataFrame, metrics=TESTED_METRICS) -> pd.DataFrame:
-    """`numbers` (one table's rows) with ``<metric>_p_holm``: the p-values of every (method, metric)
-    test of the table adjusted together by Holm, the family the table's marks are read from."""
-    columns = [f"{metric}_p" for metric in metrics if f"{metric}_p" in numbers]
-    if not columns:
-        return numbers
-    adjusted = stats.holm(numbers[columns].to_numpy(dtype=float).ravel()).reshape(len(numbers), len(columns))
-    return numbers.assign(**{f"{column}_holm": values for column, values in zip(columns, adjusted.T)})
-
 
 def main_numbers(summary: pd.DataFrame) -> pd.DataFrame:
     """The rows of the main table (every method but the ablations), Holm-adjusted together."""
     return with_holm(summary[summary["family"] != "ablation"])
 
 
+
 def ablation_numbers(summary: pd.DataFrame) -> pd.DataFrame:
     """The rows of the ablations table (the ablations beside the STG family), Holm-adjusted together."""
     return with_holm(summary[summary["family"].isin(["ablation", "stg"])])
+
 
 
 def method_label(row: pd.Series, reference: str | None) -> str:
@@ -316,6 +64,7 @@ def method_label(row: pd.Series, reference: str | None) -> str:
     if row["method"] == reference:
         label += " (ref.)"
     return label
+
 
 
 def metric_table(summary: pd.DataFrame, reference: str | None, metrics=MAIN_METRICS) -> pd.DataFrame:
@@ -334,10 +83,12 @@ def metric_table(summary: pd.DataFrame, reference: str | None, metrics=MAIN_METR
     return pd.DataFrame(rows)
 
 
+
 def evaluable_text(row: pd.Series) -> str:
     """'TAA-evaluable / with an event': the mean per fold of the two TAA denominators."""
     taa, events = row.get("n_evaluable_taa_mean", np.nan), row.get("n_events_mean", np.nan)
     return "n/a" if pd.isna(taa) or pd.isna(events) else f"{taa:.1f} / {events:.1f}"
+
 
 
 def own_read_out_row(row: pd.Series, metrics, columns: list[str]) -> dict:
@@ -352,12 +103,6 @@ def own_read_out_row(row: pd.Series, metrics, columns: list[str]) -> dict:
             out[header] = format_metric(own, metric, decimals, mark=False)
     return out
 
-
-def lite_pairs(methods) -> list[tuple[str, str]]:
-    """(full, lite) for every method ``X-lite`` whose ``X`` also ran."""
-    present = set(methods)
-    return [(m[: -len(LITE_SUFFIX)], m) for m in sorted(present)
-            if m.endswith(LITE_SUFFIX) and m[: -len(LITE_SUFFIX)] in present]
 
 
 def full_vs_lite(group: Group) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -390,6 +135,7 @@ def full_vs_lite(group: Group) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(rows), numbers
 
 
+
 def significance_table(group: Group, adjusted: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Mean difference to the reference, its p and Holm-adjusted p per main metric: formatted (one
     row per method, 'difference (p, Holm p)' per metric) and long numbers (CV groups only).
@@ -415,10 +161,10 @@ def significance_table(group: Group, adjusted: pd.DataFrame) -> tuple[pd.DataFra
     return pd.DataFrame(rows), tests
 
 
-# --------------------------------------------------------------------------- footers and files
 
 def spec_text(group: Group) -> str:
     return (group.cohort or {}).get("spec") or spec_from_name(group.dataset) or f"{group.dataset}:PATH"
+
 
 
 def run_command(group: Group) -> str:
@@ -440,6 +186,7 @@ def run_command(group: Group) -> str:
     return " ".join(parts)
 
 
+
 def excluded_text(group: Group) -> str:
     if group.cohort is None:
         return ("Excluded patients: not recorded (run `python -m benchmark report --data-dir DIR` "
@@ -456,6 +203,7 @@ ORACLE_NOTE = ("oracle (true model): the synthetic cohort's true risk and surviv
                "can beat it by chance or by reading its curve differently).")
 
 
+
 def marks_text(group: Group) -> str:
     """What † means in a CV table, or why there is none."""
     if group.reference is None:
@@ -464,6 +212,7 @@ def marks_text(group: Group) -> str:
     return (f"{stats.MARK} = Holm-adjusted p < {stats.SIGNIFICANCE} against {group.reference} (Nadeau–Bengio "
             "corrected resampled t-test, paired over the same folds; Holm–Bonferroni over every method × tested "
             f"metric of the table: {', '.join(TESTED_METRICS)}; the CSV holds the raw p and the adjusted p_holm).")
+
 
 
 def footer(group: Group, command: str) -> list[str]:
@@ -503,6 +252,7 @@ def footer(group: Group, command: str) -> list[str]:
     return lines + nan_notes(group)
 
 
+
 def nan_notes(group: Group) -> list[str]:
     """Per-metric NaN reasons, method notes and errored cells; a note shared by several methods is
     written once with their names (or "every method"), and metrics NaN for the same reason on the
@@ -532,6 +282,7 @@ def nan_notes(group: Group) -> list[str]:
     return notes
 
 
+
 @dataclass
 class Table:
     name: str               # file suffix: main, ablations, full_vs_lite, significance
@@ -539,6 +290,7 @@ class Table:
     frame: pd.DataFrame     # formatted cells (Markdown / LaTeX / HTML)
     numbers: pd.DataFrame   # the numbers behind it (CSV)
     footer: list[str]
+
 
 
 def group_tables(group: Group, command: str) -> list[Table]:
@@ -563,6 +315,7 @@ def group_tables(group: Group, command: str) -> list[Table]:
     return tables
 
 
+
 def write_table(root: Path, group: Group, table: Table) -> Path:
     stem = Path(root) / "tables" / f"{group.stem}__{table.name}"
     heading = f"{table.title}: {group.title}"
@@ -575,6 +328,7 @@ def write_table(root: Path, group: Group, table: Table) -> Path:
     return stem.with_suffix(".md")
 
 
+
 def remove_stale(directory: Path, written: set[Path], suffixes: tuple[str, ...]) -> None:
     """Delete report files in `directory` that this pass did not write (a removed method's table)."""
     for path in Path(directory).rglob("*"):
@@ -582,8 +336,10 @@ def remove_stale(directory: Path, written: set[Path], suffixes: tuple[str, ...])
             path.unlink()
 
 
+
 def default_command() -> str:
     return "python -m benchmark " + " ".join(sys.argv[1:])
+
 
 
 def write_tables(root: Path, command: str | None = None, reference: str | None = None,

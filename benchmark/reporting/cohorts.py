@@ -1,0 +1,58 @@
+"""Cohort records: what a report needs to know of a dataset that the cells do not carry.
+
+``<root>/cohorts/<dataset>.json`` holds the dataset's spec, size, time unit and excluded patients,
+written by `record_cohorts` from the loaded cohort, so table footers can name who was left out and
+why even where the data is not at hand.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from benchmark import datasets
+from benchmark.harness import results
+from benchmark.harness.results import atomic_write_text
+
+
+def cohort_record_path(root: Path, dataset: str) -> Path:
+    return Path(root) / "cohorts" / f"{dataset}.json"
+
+
+
+def spec_from_name(name: str) -> str | None:
+    """The dataset spec behind a result dataset name, when the name determines it (not tcia)."""
+    dataset = datasets.from_name(name)
+    return dataset.spec if dataset else None
+
+
+
+def record_cohorts(root: Path, data_dir: Path, specs: list[str] = ()) -> list[str]:
+    """Write ``<root>/cohorts/<name>.json`` (spec, size, time unit, excluded patients) per dataset.
+
+    Datasets come from `specs` and from the result tree (those whose name gives the spec); a
+    cohort whose data is not on disk keeps its previous record. Returns the names recorded.
+    """
+    frame = results.read_all(root)
+    wanted = {datasets.parse_spec(text).name: text for text in specs}
+    for name in (frame["dataset"].unique() if not frame.empty else []):
+        wanted.setdefault(name, spec_from_name(name))
+    recorded = []
+    for text in (wanted[name] for name in sorted(wanted)):
+        if text is None:
+            continue
+        spec = datasets.parse_spec(text)
+        if not spec.present(Path(data_dir)):
+            continue
+        cohort = datasets.load(spec, Path(data_dir))
+        record = {"name": cohort.name, "spec": text, "description": cohort.description,
+                  "n_patients": len(cohort), "units_per_year": cohort.units_per_year,
+                  "excluded": dict(sorted(cohort.excluded.items()))}
+        atomic_write_text(cohort_record_path(root, cohort.name), json.dumps(record, indent=1) + "\n")
+        recorded.append(cohort.name)
+    return recorded
+
+
+
+def read_cohort_record(root: Path, dataset: str) -> dict | None:
+    path = cohort_record_path(root, dataset)
+    return json.loads(path.read_text()) if path.is_file() else None
