@@ -18,12 +18,10 @@ def cohort_record_path(root: Path, dataset: str) -> Path:
     return Path(root) / "cohorts" / f"{dataset}.json"
 
 
-
 def spec_from_name(name: str) -> str | None:
     """The dataset spec behind a result dataset name, when the name determines it (not tcia)."""
     dataset = datasets.from_name(name)
     return dataset.spec if dataset else None
-
 
 
 def record_cohorts(root: Path, data_dir: Path, specs: list[str] = ()) -> list[str]:
@@ -50,7 +48,6 @@ def record_cohorts(root: Path, data_dir: Path, specs: list[str] = ()) -> list[st
         atomic_write_text(cohort_record_path(root, cohort.name), json.dumps(record, indent=1) + "\n")
         recorded.append(cohort.name)
     return recorded
-
 
 
 def read_cohort_record(root: Path, dataset: str) -> dict | None:

@@ -24,35 +24,23 @@ from benchmark.scoring.metrics import OWN_METRICS
 MAIN_METRICS = [("taa_pm1", "TAA ±1y", 3), ("taa_pm1_events", "TAA ±1y (events)", 3), ("mae_years", "MAE (y)", 3),
                 ("cindex_harrell", "C-index", 3), ("cindex_uno", "Uno C", 3), ("auc_1y", "AUC 1y", 3),
                 ("auc_3y", "AUC 3y", 3), ("auc_5y", "AUC 5y", 3), ("ibs", "IBS", 3)]
-
-
 LITE_METRICS = [("taa_pm1", "TAA ±1y", 3), ("mae_years", "MAE (y)", 3), ("cindex_harrell", "C-index", 3),
                 ("ibs", "IBS", 3)]
-
-
 #: Every per-cell number summarised into the CSV files.
 SUMMARY_COLUMNS = ["taa_pm1", "mae_years", "cindex_harrell", "cindex_uno", "auc_1y", "auc_3y", "auc_5y", "ibs",
                    "taa_pm1_events", "mae_years_events", "acc_exact", "acc_exact_events", "taa_yearwise",
                    *(f"{name}_own" for name in OWN_METRICS), "n_evaluable_taa", "n_events",
                    "n_params", "fit_s", "predict_s", "peak_mem_mb"]
-
-
 #: Metrics tested against the reference method: those the main table shows, so the Holm family of a
 #: table is exactly the marks it can show.
 TESTED_METRICS = [metric for metric, _, _ in MAIN_METRICS]
-
-
 FAMILY_ORDER = {"reference": 0, "baseline": 1, "gnn": 2, "stg": 3, "ablation": 4}
-
-
 LITE_SUFFIX = "-lite"
-
 
 
 def method_families() -> dict[str, str]:
     from benchmark.methods import registry
     return {name: getattr(entry.cls, "family", "baseline") for name, entry in registry().items() if entry.cls}
-
 
 
 @dataclass
@@ -114,7 +102,6 @@ class Group:
         return pd.concat(frames, ignore_index=True)
 
 
-
 def load_cells(root: Path) -> pd.DataFrame:
     """results.read_all plus the training/test sizes the paired test needs and each method's family."""
     frame = results.read_all(root)
@@ -130,7 +117,6 @@ def load_cells(root: Path) -> pd.DataFrame:
     return frame
 
 
-
 def variant_name(method: str, params: dict) -> str:
     """The row name of a method run with `params`: its own name with the defaults, else the
     overrides in brackets, so a tuned or re-configured run is never averaged with the default one."""
@@ -140,7 +126,6 @@ def variant_name(method: str, params: dict) -> str:
     if spec:
         parts.insert(0, f"tuned, {spec['trials']} trials")
     return f"{method} [{'; '.join(parts)}]" if parts else method
-
 
 
 def match_split(root: Path, dataset: str, endpoint: str, protocol: str,
@@ -161,12 +146,10 @@ def match_split(root: Path, dataset: str, endpoint: str, protocol: str,
     return None, None
 
 
-
 def choose_reference(methods: set[str], requested: str | None) -> str | None:
     """`requested` when it ran, else STG, else Cox-PH, else none (no paired tests): any other
     method would make the marks depend on which methods happened to run."""
     return next((name for name in (requested, "stg", "coxph") if name in methods), None)
-
 
 
 def collect(root: Path, reference: str | None = None) -> list[Group]:
@@ -185,7 +168,6 @@ def collect(root: Path, reference: str | None = None) -> list[Group]:
         group.summary = summarise(group)
         groups.append(group)
     return sorted(groups, key=lambda g: datasets.display_order(g.dataset))   # stable: the rest stays sorted
-
 
 
 def summarise(group: Group) -> pd.DataFrame:
@@ -223,7 +205,6 @@ def summarise(group: Group) -> pd.DataFrame:
     return summary.sort_values(["_order", "method"]).drop(columns="_order").reset_index(drop=True)
 
 
-
 def patient_intervals_of(predictions: pd.DataFrame, units_per_year: float) -> dict[str, tuple[float, float]]:
     """Patient-bootstrap intervals of one method on the fixed split, of its own read-out too."""
     out = stats.patient_bootstrap(predictions, units_per_year)
@@ -231,7 +212,6 @@ def patient_intervals_of(predictions: pd.DataFrame, units_per_year: float) -> di
         own = stats.patient_bootstrap(predictions.assign(year=predictions["own_year"]), units_per_year)
         out |= {f"{metric}_own": interval for metric, interval in own.items() if metric in OWN_METRICS}
     return out
-
 
 
 def with_holm(numbers: pd.DataFrame, metrics=TESTED_METRICS) -> pd.DataFrame:
@@ -242,7 +222,6 @@ def with_holm(numbers: pd.DataFrame, metrics=TESTED_METRICS) -> pd.DataFrame:
         return numbers
     adjusted = stats.holm(numbers[columns].to_numpy(dtype=float).ravel()).reshape(len(numbers), len(columns))
     return numbers.assign(**{f"{column}_holm": values for column, values in zip(columns, adjusted.T)})
-
 
 
 def lite_pairs(methods) -> list[tuple[str, str]]:

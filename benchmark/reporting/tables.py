@@ -44,17 +44,14 @@ def format_metric(row: pd.Series, metric: str, decimals: int, mark: bool) -> str
     return text
 
 
-
 def main_numbers(summary: pd.DataFrame) -> pd.DataFrame:
     """The rows of the main table (every method but the ablations), Holm-adjusted together."""
     return with_holm(summary[summary["family"] != "ablation"])
 
 
-
 def ablation_numbers(summary: pd.DataFrame) -> pd.DataFrame:
     """The rows of the ablations table (the ablations beside the STG family), Holm-adjusted together."""
     return with_holm(summary[summary["family"].isin(["ablation", "stg"])])
-
 
 
 def method_label(row: pd.Series, reference: str | None) -> str:
@@ -64,7 +61,6 @@ def method_label(row: pd.Series, reference: str | None) -> str:
     if row["method"] == reference:
         label += " (ref.)"
     return label
-
 
 
 def metric_table(summary: pd.DataFrame, reference: str | None, metrics=MAIN_METRICS) -> pd.DataFrame:
@@ -83,12 +79,10 @@ def metric_table(summary: pd.DataFrame, reference: str | None, metrics=MAIN_METR
     return pd.DataFrame(rows)
 
 
-
 def evaluable_text(row: pd.Series) -> str:
     """'TAA-evaluable / with an event': the mean per fold of the two TAA denominators."""
     taa, events = row.get("n_evaluable_taa_mean", np.nan), row.get("n_events_mean", np.nan)
     return "n/a" if pd.isna(taa) or pd.isna(events) else f"{taa:.1f} / {events:.1f}"
-
 
 
 def own_read_out_row(row: pd.Series, metrics, columns: list[str]) -> dict:
@@ -102,7 +96,6 @@ def own_read_out_row(row: pd.Series, metrics, columns: list[str]) -> dict:
         if metric in OWN_METRICS:
             out[header] = format_metric(own, metric, decimals, mark=False)
     return out
-
 
 
 def full_vs_lite(group: Group) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -135,7 +128,6 @@ def full_vs_lite(group: Group) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(rows), numbers
 
 
-
 def significance_table(group: Group, adjusted: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Mean difference to the reference, its p and Holm-adjusted p per main metric: formatted (one
     row per method, 'difference (p, Holm p)' per metric) and long numbers (CV groups only).
@@ -161,10 +153,8 @@ def significance_table(group: Group, adjusted: pd.DataFrame) -> tuple[pd.DataFra
     return pd.DataFrame(rows), tests
 
 
-
 def spec_text(group: Group) -> str:
     return (group.cohort or {}).get("spec") or spec_from_name(group.dataset) or f"{group.dataset}:PATH"
-
 
 
 def run_command(group: Group) -> str:
@@ -186,7 +176,6 @@ def run_command(group: Group) -> str:
     return " ".join(parts)
 
 
-
 def excluded_text(group: Group) -> str:
     if group.cohort is None:
         return ("Excluded patients: not recorded (run `python -m benchmark report --data-dir DIR` "
@@ -203,7 +192,6 @@ ORACLE_NOTE = ("oracle (true model): the synthetic cohort's true risk and surviv
                "can beat it by chance or by reading its curve differently).")
 
 
-
 def marks_text(group: Group) -> str:
     """What † means in a CV table, or why there is none."""
     if group.reference is None:
@@ -212,7 +200,6 @@ def marks_text(group: Group) -> str:
     return (f"{stats.MARK} = Holm-adjusted p < {stats.SIGNIFICANCE} against {group.reference} (Nadeau–Bengio "
             "corrected resampled t-test, paired over the same folds; Holm–Bonferroni over every method × tested "
             f"metric of the table: {', '.join(TESTED_METRICS)}; the CSV holds the raw p and the adjusted p_holm).")
-
 
 
 def footer(group: Group, command: str) -> list[str]:
@@ -252,7 +239,6 @@ def footer(group: Group, command: str) -> list[str]:
     return lines + nan_notes(group)
 
 
-
 def nan_notes(group: Group) -> list[str]:
     """Per-metric NaN reasons, method notes and errored cells; a note shared by several methods is
     written once with their names (or "every method"), and metrics NaN for the same reason on the
@@ -282,7 +268,6 @@ def nan_notes(group: Group) -> list[str]:
     return notes
 
 
-
 @dataclass
 class Table:
     name: str               # file suffix: main, ablations, full_vs_lite, significance
@@ -290,7 +275,6 @@ class Table:
     frame: pd.DataFrame     # formatted cells (Markdown / LaTeX / HTML)
     numbers: pd.DataFrame   # the numbers behind it (CSV)
     footer: list[str]
-
 
 
 def group_tables(group: Group, command: str) -> list[Table]:
@@ -315,7 +299,6 @@ def group_tables(group: Group, command: str) -> list[Table]:
     return tables
 
 
-
 def write_table(root: Path, group: Group, table: Table) -> Path:
     stem = Path(root) / "tables" / f"{group.stem}__{table.name}"
     heading = f"{table.title}: {group.title}"
@@ -328,7 +311,6 @@ def write_table(root: Path, group: Group, table: Table) -> Path:
     return stem.with_suffix(".md")
 
 
-
 def remove_stale(directory: Path, written: set[Path], suffixes: tuple[str, ...]) -> None:
     """Delete report files in `directory` that this pass did not write (a removed method's table)."""
     for path in Path(directory).rglob("*"):
@@ -336,10 +318,8 @@ def remove_stale(directory: Path, written: set[Path], suffixes: tuple[str, ...])
             path.unlink()
 
 
-
 def default_command() -> str:
     return "python -m benchmark " + " ".join(sys.argv[1:])
-
 
 
 def write_tables(root: Path, command: str | None = None, reference: str | None = None,
