@@ -86,11 +86,17 @@ def random_fold(seed=0, n_train=150, n_test=60):
     return draw(risk_train), draw(risk_test), risk_test
 
 
+def exponential_prediction(risk: np.ndarray, grid: np.ndarray) -> Prediction:
+    """Exponential survival curves with hazard proportional to exp(risk), read out by their median."""
+    surv = np.exp(-np.outer(np.exp(risk), grid) / 40)
+    return Prediction(risk=risk, surv=surv, year=median_survival_years(surv, grid, 12.0))
+
+
 def test_survival_metrics_agree_with_scikit_survival():
     y_train, y_test, risk = random_fold()
     grid = np.arange(0, 145, 1.0)
-    surv = np.exp(-np.outer(np.exp(risk), grid) / 40)
-    prediction = Prediction(risk=risk, surv=surv, year=median_survival_years(surv, grid, 12.0))
+    prediction = exponential_prediction(risk, grid)
+    surv = prediction.surv
     values, reasons = evaluate(prediction, y_train, y_test, grid, 12.0)
     assert values["cindex_harrell"] == pytest.approx(
         concordance_index_censored(y_test["event"], y_test["time"], risk)[0])
@@ -173,8 +179,8 @@ def test_yearwise_censored_exactly_at_a_year_end_survived_that_year():
 def test_an_own_read_out_is_scored_apart_and_only_when_present():
     y_train, y_test, risk = random_fold()
     grid = np.arange(0, 145, 1.0)
-    surv = np.exp(-np.outer(np.exp(risk), grid) / 40)
-    plain = Prediction(risk=risk, surv=surv, year=median_survival_years(surv, grid, 12.0))
+    plain = exponential_prediction(risk, grid)
+    surv = plain.surv
     values, _ = evaluate(plain, y_train, y_test, grid, 12.0)
     assert not any(name.endswith("_own") for name in values)
     own_year = np.full(len(risk), 3.5)
