@@ -46,7 +46,7 @@ class TuningError(RuntimeError):
 class TuningResult:
     params: dict           # the method's parameters of the best trial (fixed ones included)
     summary: dict          # what the cell's result records: best params, inner score, trial count
-    report: dict           # everything, for <stem>.tuning.json
+    report: dict           # everything, for tuning_<stem>.json
 
 
 def tunable(method: type[Method]) -> bool:
@@ -139,5 +139,5 @@ def tune(method: type[Method], train: FoldData, fixed: dict, spec: dict, storage
 
 
 def report_text(report: dict) -> str:
-    """The <stem>.tuning.json text (no timings, so backends give identical files)."""
+    """The tuning_<stem>.json text (no timings, so backends give identical files)."""
     return json.dumps(report, indent=1, default=float)
