@@ -36,7 +36,7 @@ from benchmark.scoring.metrics import evaluate, year_status_from_survival
 class RunConfig:
     datasets: list[str]
     methods: list[str]
-    endpoints: list[str] | None = None       # None: each dataset's primary endpoint
+    endpoints: list[str] | None = None       # None: each dataset's default (all three on mskcc-crlm)
     protocols: list[str] | None = None       # None: cv, plus the paper split on CRLM data
     feature_sets: list[str] | None = None    # None: the dataset's default (pre-operative; both on mskcc-crlm)
     folds: int = 5
