@@ -1,4 +1,4 @@
-"""The one place the project imports DGL (DESIGN.md §5): ``from stg.dgl_import import dgl``.
+"""The one place the project imports DGL (docs/design.md): ``from stg.dgl_import import dgl``.
 
 DGL 2.1.0's ``import dgl`` always loads its compiled graphbolt library, built only for torch
 2.0-2.2; on torch 2.13 that load fails and takes the whole import down. When the library file for

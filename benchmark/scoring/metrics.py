@@ -1,4 +1,4 @@
-"""Every metric of the suite, computed on one test fold (DESIGN.md §3).
+"""Every metric of the suite, computed on one test fold (docs/design.md).
 
 Year metrics score the predicted event time through its bin, floor(years) clipped to 0..11 (the
 same rule that makes the true year). A censored patient is scored only where the outcome is
