@@ -7,7 +7,7 @@ from sklearn.model_selection import KFold
 from sksurv.linear_model import CoxnetSurvivalAnalysis
 from sksurv.metrics import concordance_index_censored
 
-from benchmark.methods.estimators import SksurvMethod
+from benchmark.methods.tabular import SksurvMethod
 
 N_ALPHAS = 20
 ALPHA_MIN_RATIO = 0.01

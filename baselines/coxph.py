@@ -4,7 +4,7 @@ import warnings
 import numpy as np
 from sksurv.linear_model import CoxPHSurvivalAnalysis
 
-from benchmark.methods.estimators import SksurvMethod
+from benchmark.methods.tabular import SksurvMethod
 
 #: Penalty steps tried when the fit diverges: alpha, 10 alpha, ..., 10^(STEPS-1) alpha.
 PENALTY_STEPS = 6

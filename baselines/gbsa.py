@@ -1,7 +1,7 @@
 """Gradient-boosted Cox model with regression trees; parameters counted as tree nodes."""
 from sksurv.ensemble import GradientBoostingSurvivalAnalysis
 
-from benchmark.methods.estimators import SksurvMethod, tree_node_count
+from benchmark.methods.tabular import SksurvMethod, tree_node_count
 
 
 class GradientBoostedSurvival(SksurvMethod):

@@ -1,10 +1,21 @@
 """GCN on the homogeneous view of the STG patient graphs, with a discrete-time or Cox head."""
-from stg.methods import NeuralSurvivalMethod
+from benchmark.methods.layers import HomogeneousNetwork, dglnn
+from benchmark.methods.neural import GraphBaseline, NetworkConfig
 
 
-class Gcn(NeuralSurvivalMethod):
+class GCN(HomogeneousNetwork):
+    """GCN (Kipf & Welling 2017): each layer x' = D^-1/2 (A + I) D^-1/2 x W, A weighted by the edge
+    gates, self loops added; (N, h) -> (N, h) on the patients' N nodes of every type."""
+
+    def __init__(self, dims: dict[str, int], config: NetworkConfig):
+        h = config.hidden
+        super().__init__(dims, config, lambda: dglnn.GraphConv(h, h, norm="both", allow_zero_in_degree=True),
+                         self_loops=True)
+
+
+class Gcn(GraphBaseline):
     name = "gcn"
     description = "GCN (GraphConv, symmetric norm, self loops) on the homogeneous patient graph"
-    family = "gnn"
-    defaults = {**NeuralSurvivalMethod.defaults, "head": "single"}
-    architecture = {"graph": "homogeneous", "conv": "gcn", "contrastive": False}
+
+    def build_network(self, dims: dict[str, int], config: NetworkConfig) -> GCN:
+        return GCN(dims, config)

@@ -1,6 +1,6 @@
 """Elastic-net Cox on radiomics features selected inside the training fold."""
 from baselines.coxnet import CoxNet
-from benchmark.features.feature_selection import RadiomicsInputs
+from benchmark.methods.radiomics import RadiomicsInputs
 
 
 class RadiomicsCoxNet(RadiomicsInputs, CoxNet):

@@ -1,6 +1,6 @@
 """Random survival forest on radiomics features selected inside the training fold."""
 from baselines.rsf import RSF
-from benchmark.features.feature_selection import RadiomicsInputs
+from benchmark.methods.radiomics import RadiomicsInputs
 
 
 class RadiomicsRSF(RadiomicsInputs, RSF):

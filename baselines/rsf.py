@@ -1,7 +1,7 @@
 """Random survival forest on clinical features; parameters counted as tree nodes."""
 from sksurv.ensemble import RandomSurvivalForest
 
-from benchmark.methods.estimators import SksurvMethod, tree_node_count
+from benchmark.methods.tabular import SksurvMethod, tree_node_count
 
 
 class RSF(SksurvMethod):

@@ -1,10 +1,20 @@
 """Homogeneous GraphSAGE on the STG patient graphs, with a discrete-time ("single") or Cox head."""
-from stg.methods import NeuralSurvivalMethod
+from benchmark.methods.layers import HomogeneousNetwork, dglnn
+from benchmark.methods.neural import GraphBaseline, NetworkConfig
 
 
-class Sage(NeuralSurvivalMethod):
+class SAGE(HomogeneousNetwork):
+    """GraphSAGE (Hamilton et al. 2017), mean aggregator: x'_v = W1 x_v + W2 mean_u(w_uv x_u) over
+    the neighbours u of every type, w_uv from the edge gates; (N, h) -> (N, h)."""
+
+    def __init__(self, dims: dict[str, int], config: NetworkConfig):
+        h = config.hidden
+        super().__init__(dims, config, lambda: dglnn.SAGEConv(h, h, "mean"))
+
+
+class Sage(GraphBaseline):
     name = "sage"
     description = "GraphSAGE (mean) on the homogeneous patient graph; head=single (discrete time) or cox"
-    family = "gnn"
-    defaults = {**NeuralSurvivalMethod.defaults, "head": "single"}
-    architecture = {"graph": "homogeneous", "conv": "sage", "contrastive": False}
+
+    def build_network(self, dims: dict[str, int], config: NetworkConfig) -> SAGE:
+        return SAGE(dims, config)

@@ -28,15 +28,14 @@ from benchmark.data.imaging.prepared import NODE_NAMES, geometry_columns
 from benchmark.datasets.tcia import cohort_from_clinical
 from benchmark.features.feature_table import NODE_COLUMNS, FeatureTable
 from benchmark.harness.resources import measure
+from benchmark.methods.layers import n_trainable
 from perf import print_machine_load
 from stg import graphs
 from stg.inputs import GraphInputs
-from stg.methods import LITE_RATIO, NeuralSurvivalMethod
-from stg.model import ModelConfig, SurvivalGNN, lite_config, n_trainable
 from stg.training import TrainConfig, objective
 
-MODELS = {"stg": {}, "stg-lite": {}, "gat": {"graph": "homogeneous", "conv": "gat", "head": "single",
-                                             "contrastive": False}}
+#: Methods whose networks are timed, with their default parameters.
+MODELS = ("stg", "stg-lite", "gat")
 
 
 def random_inputs(n: int, width: int, seed: int = 0) -> tuple[FeatureTable, pd.DataFrame]:
@@ -66,9 +65,8 @@ def fold(args) -> methods.FoldData:
     return methods.FoldData(cohort, cohort.patient_ids, "dfs", "preoperative", 0)
 
 
-def epoch_seconds(model: SurvivalGNN, batch, epochs: int) -> float:
+def epoch_seconds(model: nn.Module, batch, epochs: int, config: TrainConfig) -> float:
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
-    config = TrainConfig()
 
     def step():
         optimiser.zero_grad()
@@ -84,7 +82,7 @@ def epoch_seconds(model: SurvivalGNN, batch, epochs: int) -> float:
     return (time.perf_counter() - start) / epochs
 
 
-def linear_shapes(model: SurvivalGNN, batch) -> list[tuple[int, int, int]]:
+def linear_shapes(model: nn.Module, batch) -> list[tuple[int, int, int]]:
     """(rows, in, out) of every nn.Linear call in one forward pass."""
     shapes = []
     hooks = [m.register_forward_hook(lambda mod, inp, out: shapes.append((inp[0].numel() // mod.in_features,
@@ -124,19 +122,14 @@ def main(argv=None) -> None:
     data = fold(args)
     inputs = GraphInputs(data.artefact("graphs_radiomics")).fit(data)
     batch = inputs.transform(data)
-    defaults = NeuralSurvivalMethod.defaults
-    base = ModelConfig(hidden=defaults["hidden"], layers=defaults["layers"], year_dim=defaults["year_dim"],
-                       projection=defaults["projection"], dropout=defaults["dropout"])
     graph = batch.graph
     print(f"batch             {args.n} patient graphs, {graph.num_nodes()} nodes, {graph.num_edges()} edges, "
           f"input widths {inputs.dims}; torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPU(s)")
-    for name, overrides in MODELS.items():
-        config = ModelConfig(**{**base.__dict__, **overrides})
-        if name == "stg-lite":
-            config = lite_config(inputs.dims, config, LITE_RATIO)
-        model = SurvivalGNN(inputs.dims, config)
+    for name in MODELS:
+        method = methods.get(name)()
+        model = method.build_network(inputs.dims, method.network_config(inputs.dims))
         with measure() as usage:
-            seconds = epoch_seconds(model, batch, args.epochs)
+            seconds = epoch_seconds(model, batch, args.epochs, method.train_config())
         floor = floor_seconds(linear_shapes(model, batch), args.epochs)
         print(f"{name:<9} epoch {seconds * 1e3:7.1f} ms  {args.n / seconds:8.0f} graphs/s  "
               f"floor {floor * 1e3:6.2f} ms  ratio {seconds / floor:6.1f}x (goal <= 1.5x)  "

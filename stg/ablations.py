@@ -29,7 +29,7 @@ class StgHomogeneous(Stg):
     name = "stg-homogeneous"
     description = "STG on the homogeneous view of the graph (one SAGEConv for every relation)"
     family = "ablation"
-    architecture = {"graph": "homogeneous", "conv": "sage"}
+    architecture = {"graph": "homogeneous"}
 
 
 class StgClinicalOnly(Stg):

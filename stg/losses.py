@@ -1,4 +1,4 @@
-"""Training objectives of STG and the neural baselines (DESIGN.md §4), on 12 one-year bins.
+"""Training objectives of STG and the neural baselines (docs/design.md, STG), on 12 one-year bins.
 
 Shapes: n patients, K = 12 years. `logits` (n, K) are per-year hazard logits: the hazard of year k
 is the probability of the event in year k given event-free at its start.

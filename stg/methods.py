@@ -1,147 +1,28 @@
-"""STG and STG-lite as benchmark methods, and the base class every neural survival method shares.
-
-A `NeuralSurvivalMethod` subclass fixes its network in `architecture` (ModelConfig fields) and
-its inputs in `requires`; everything else (profiles, standardisation on the training fold, the
-inner validation split, training, predictions on the suite's grid) is written once here.
-
-Profiles: ``cpu`` (default; radiomics node features, hidden width 64: ~1 s per fit on ~160
-patients) and ``paper`` (the paper's 4096-wide encoder features, hidden 512, for GPUs). Each
-result's notes say which profile produced it.
-"""
+"""STG and STG-lite as benchmark methods: the STG network (stg.model) on the shared neural-method
+machinery (benchmark.methods.neural)."""
 from __future__ import annotations
 
-from dataclasses import fields, replace
-from typing import ClassVar
-
-import numpy as np
-import torch
-from sksurv.linear_model.coxph import BreslowEstimator
-
-from benchmark.data.cohort import N_YEARS
-from benchmark.methods import FoldData, Method, MethodError, step_functions_on_grid, survival_prediction
-from benchmark.scoring.metrics import Prediction
-from stg import losses
-from stg.inputs import Batch, GraphInputs, keep_node_types
-from stg.model import ModelConfig, SurvivalGNN, lite_config, n_trainable
-from stg.training import TrainConfig, deterministic, inner_split, train
+from benchmark.methods.neural import NeuralSurvivalMethod
+from stg.model import StgConfig, StgNetwork, lite_config
 
 #: The paper's lite STG: 78.55 % fewer trainable parameters than the full model.
 LITE_RATIO = 0.2145
-PROFILES = {
-    "cpu": {},
-    "paper": {"features": "deep", "hidden": 512, "year_dim": 64, "projection": 128, "max_epochs": 300,
-              "patience": 30, "lr": 1e-3, "device": "auto"},
-}
-#: The discrete-time networks' own event-year read-out (losses.expected_years).
-OWN_READ_OUT = "restricted mean"
-_MODEL_FIELDS = {f.name for f in fields(ModelConfig)}
-_TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
-
-
-class NeuralSurvivalMethod(Method):
-    """Base of STG, its ablations and the neural baselines (not registered: it has no name)."""
-
-    requires = ("images", "clinical", "graphs_radiomics")
-    family = "stg"
-    stochastic = True
-    #: ModelConfig fields fixed by the method (its architecture), not by parameters.
-    architecture: ClassVar[dict] = {}
-    #: Scale the width down to LITE_RATIO of the full network's trainable parameters.
-    lite: ClassVar[bool] = False
-    defaults = {"profile": "cpu", "features": "radiomics", "hidden": 64, "layers": 2, "year_dim": 16,
-                "projection": 32, "dropout": 0.3, "lr": 5e-3, "weight_decay": 1e-3, "max_epochs": 150,
-                "patience": 20, "val_fraction": 0.2, "contrastive_weight": 0.1, "regression_weight": 0.1,
-                "temperature": 0.1, "device": "cpu", "threads": 1}
-
-    def __init__(self, **params):
-        super().__init__(**params)
-        profile = self.params["profile"]
-        if profile not in PROFILES:
-            raise MethodError(f"{self.name}: unknown profile {profile!r} (choose from {', '.join(PROFILES)})")
-        self.params = {**self.defaults, **PROFILES[profile], **params}   # explicit values win
-        self.notes = [f"profile {profile}"]
-
-    def inputs(self) -> tuple[str, ...]:
-        """The graphs of the chosen node features (the paper profile reads the CT encoder's)."""
-        graphs = f"graphs_{self.params['features']}"
-        return tuple(graphs if r.startswith("graphs_") else r for r in self.requires)
-
-    def model_config(self) -> ModelConfig:
-        return ModelConfig(**{**{k: v for k, v in self.params.items() if k in _MODEL_FIELDS}, **self.architecture})
-
-    def train_config(self) -> TrainConfig:
-        return TrainConfig(**{k: v for k, v in self.params.items() if k in _TRAIN_FIELDS})
-
-    def device(self) -> torch.device:
-        wanted = self.params["device"]
-        return torch.device("cuda" if wanted == "auto" and torch.cuda.is_available() else
-                            "cpu" if wanted == "auto" else wanted)
-
-    def fit(self, data: FoldData) -> "NeuralSurvivalMethod":
-        graph_inputs = [r for r in self.inputs() if r.startswith("graphs_")]
-        graphs = data.artefact(graph_inputs[0]) if graph_inputs else None
-        if graphs is not None:
-            self.notes = [f"profile {self.params['profile']}", f"{graphs.source} node features", *graphs.notes]
-        self.inputs_ = GraphInputs(graphs).fit(data)
-        config = self.model_config()
-        if self.lite:
-            config = lite_config(self.inputs_.dims, config, LITE_RATIO)
-        self.config_ = config
-        train_positions, val_positions = inner_split(data.y["event"], self.params["val_fraction"], data.seed)
-        device = self.device()
-        with deterministic(data.seed, self.params["threads"]):
-            self.model_ = SurvivalGNN(self.inputs_.dims, config).to(device)
-            self.history_ = train(self.model_, self._batch(data.subset(train_positions)),
-                                  self._batch(data.subset(val_positions)), self.train_config())
-        if config.head == "cox":   # baseline hazard of the whole training fold (Breslow)
-            risk = self._forward(self._batch(data)).risk.cpu().numpy()
-            self.breslow_ = BreslowEstimator().fit(risk, data.y["event"], data.y["time"])
-        return self
-
-    def _batch(self, data: FoldData) -> Batch:
-        """The patients' inputs, restricted once to the node types the network uses."""
-        batch = self.inputs_.transform(data)
-        batch.graph = keep_node_types(batch.graph, self.config_.node_types)
-        return batch.to(self.device())
-
-    def _forward(self, batch: Batch):
-        self.model_.eval()
-        with torch.no_grad():
-            return self.model_(batch.graph)
-
-    def predict(self, data: FoldData) -> Prediction:
-        output = self._forward(self._batch(data))
-        if output.risk is not None:
-            risk = output.risk.cpu().numpy().astype(float)
-            surv = step_functions_on_grid(self.breslow_.get_survival_function(risk), data.time_grid)
-            return survival_prediction(risk, surv, data)
-        at_year_ends = losses.survival_at_year_ends(output.logits).cpu().numpy().astype(float)
-        mean_years = losses.expected_years(output.logits).cpu().numpy().astype(float)
-        surv = survival_on_grid(at_year_ends, data.time_grid / data.units_per_year)
-        # year and year status are read off the curve like every other method's; the network's own
-        # restricted mean stays the risk and is scored apart as its own read-out
-        return replace(survival_prediction(-mean_years, surv, data), own_year=mean_years,
-                       own_year_label=OWN_READ_OUT)
-
-    def n_params(self) -> int:
-        return n_trainable(self.model_)
-
-
-def survival_on_grid(at_year_ends: np.ndarray, years: np.ndarray) -> np.ndarray:
-    """(n, T) survival at `years` from (n, K + 1) values at year ends, constant hazard within a year."""
-    k = np.clip(np.floor(years).astype(int), 0, N_YEARS - 1)
-    fraction = np.clip(years - k, 0.0, 1.0)
-    log_s = np.log(np.clip(at_year_ends, 1e-12, 1.0))
-    return np.exp(log_s[:, k] + fraction[None, :] * (log_s[:, k + 1] - log_s[:, k]))
 
 
 class Stg(NeuralSurvivalMethod):
     name = "stg"
     description = ("STG: heterogeneous patient graph, HeteroGraphConv of SAGEConv with edge-attribute weights, "
                    "temporal module of 12 year embeddings, survival + event-year + InfoNCE losses")
+    config_class = StgConfig
+
+    def build_network(self, dims: dict[str, int], config: StgConfig) -> StgNetwork:
+        return StgNetwork(dims, config)
 
 
 class StgLite(Stg):
     name = "stg-lite"
     description = f"STG narrowed to {LITE_RATIO:.2%} of the full model's trainable parameters (the paper's lite)"
-    lite = True
+
+    def network_config(self, dims: dict[str, int]) -> StgConfig:
+        """The full configuration scaled down to LITE_RATIO of its trainable parameters for these inputs."""
+        return lite_config(dims, super().network_config(dims), LITE_RATIO)

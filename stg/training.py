@@ -12,22 +12,25 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
+from torch import nn
 
+from benchmark.methods.layers import Output
 from stg import losses
 from stg.inputs import Batch
-from stg.model import Output, SurvivalGNN
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    lr: float = 5e-3
-    weight_decay: float = 1e-4
-    max_epochs: int = 150
-    patience: int = 20
-    val_fraction: float = 0.2
-    contrastive_weight: float = 0.1
-    regression_weight: float = 0.1
-    temperature: float = 0.1
+    """The optimiser and objective settings; the values come from the method's parameters
+    (benchmark.methods.neural.DEFAULTS), so there are no defaults here to disagree with them."""
+
+    lr: float
+    weight_decay: float
+    max_epochs: int
+    patience: int
+    contrastive_weight: float
+    regression_weight: float
+    temperature: float
 
 
 @dataclass
@@ -84,7 +87,7 @@ def monitored(parts: dict) -> float:
     return float(sum(v for k, v in parts.items() if k != "contrastive"))
 
 
-def train(model: SurvivalGNN, train_batch: Batch, val_batch: Batch, config: TrainConfig) -> History:
+def train(model: nn.Module, train_batch: Batch, val_batch: Batch, config: TrainConfig) -> History:
     """Adam on the whole training batch per epoch; stop after `patience` epochs without a better
     validation loss and keep the best weights."""
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)

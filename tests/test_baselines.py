@@ -81,7 +81,7 @@ def separating_fold():
     from benchmark import datasets
     from benchmark.features.feature_selection import CorrelationFilter
     from benchmark.features.preprocessing import tabular_pipeline
-    from benchmark.methods.estimators import DUPLICATE_R
+    from benchmark.methods.tabular import DUPLICATE_R
     cohort = datasets.load("mskcc-crlm")
     X, y = cohort.clinical[cohort.feature_sets["postoperative"]].to_numpy(float), cohort.y("dfs")
     train, _ = list(StratifiedKFold(5, shuffle=True, random_state=1).split(X, y["event"]))[2]

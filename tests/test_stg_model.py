@@ -7,10 +7,11 @@ from stg_fakes import fake_cohort
 from benchmark import methods
 from benchmark.data import splits
 from benchmark.methods import FoldData
+from benchmark.methods.layers import n_trainable
 from benchmark.scoring.metrics import evaluate, median_survival_years, year_metrics, year_status_from_survival
 from stg.inputs import GraphInputs
-from stg.methods import LITE_RATIO
-from stg.model import ModelConfig, SurvivalGNN, lite_config, n_trainable
+from stg.methods import LITE_RATIO, Stg
+from stg.model import StgNetwork, lite_config
 
 NEURAL = ["stg", "stg-lite", "stg-no-contrastive", "stg-no-temporal", "stg-no-edge-attributes", "stg-homogeneous",
           "stg-clinical-only", "stg-image-only", "gcn", "gat", "sage", "mlp", "deepsurv"]
@@ -18,6 +19,8 @@ NEURAL = ["stg", "stg-lite", "stg-no-contrastive", "stg-no-temporal", "stg-no-ed
 DIMS = {"anatomy": 108, "ct": 108, "clinical": 18}
 FULL_PARAMS = 169_395
 LITE_PARAMS = 36_573   # hidden 28, year embeddings 7, contrastive 14: 21.59 %
+#: STG's configuration from the method's default parameters (the widths do not depend on the inputs).
+CONFIG = Stg().network_config(DIMS)
 
 
 @pytest.fixture(scope="module")
@@ -35,16 +38,16 @@ def folds(cohort):
 
 
 def test_parameter_counts_full_and_lite():
-    full = SurvivalGNN(DIMS, ModelConfig())
-    lite = SurvivalGNN(DIMS, lite_config(DIMS, ModelConfig(), LITE_RATIO))
+    full = StgNetwork(DIMS, CONFIG)
+    lite = StgNetwork(DIMS, lite_config(DIMS, CONFIG, LITE_RATIO))
     assert (n_trainable(full), n_trainable(lite)) == (FULL_PARAMS, LITE_PARAMS)
     assert abs(n_trainable(lite) / n_trainable(full) - LITE_RATIO) <= 0.01
 
 
 def test_lite_ratio_holds_for_other_input_widths():
     for dims in ({"anatomy": 9, "ct": 9, "clinical": 30}, {"anatomy": 513, "ct": 513, "clinical": 15}):
-        ratio = n_trainable(SurvivalGNN(dims, lite_config(dims, ModelConfig(), LITE_RATIO))) / n_trainable(
-            SurvivalGNN(dims, ModelConfig()))
+        ratio = n_trainable(StgNetwork(dims, lite_config(dims, CONFIG, LITE_RATIO))) / n_trainable(
+            StgNetwork(dims, CONFIG))
         assert abs(ratio - LITE_RATIO) <= 0.01, dims
 
 
@@ -104,3 +107,8 @@ def test_standardisation_uses_training_patients_only(cohort, folds):
     assert np.allclose(inputs.anatomy_.mean, expected, atol=1e-5)
     batch = inputs.transform(test)
     assert batch.n == len(test) and torch.isfinite(batch.graph.nodes["anatomy"].data["h0"]).all()
+
+
+def test_gat_width_must_split_into_its_heads():
+    with pytest.raises(methods.MethodError, match="not a multiple of 4 heads"):
+        methods.get("gat")(hidden=30)

@@ -3,18 +3,15 @@
 Radiomics gives hundreds of correlated features for ~200 patients; selecting on all patients would
 leak the test fold's outcomes into the model. These selectors are ordinary scikit-learn
 transformers (`fit(X, y)` with y the scikit-survival structured array), so they sit in the
-preprocessing Pipeline that a method fits on its training FoldData only. `RadiomicsInputs` is the
-mixin of the radiomics baselines: which features they read and how they select among them.
+preprocessing Pipeline that a method fits on its training FoldData only (the radiomics baselines'
+`benchmark.methods.radiomics.RadiomicsInputs`).
 """
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
-
-from benchmark.features import radiomics_features  # noqa: F401 (registers the "radiomics" provider)
 
 
 def cox_scores(X: np.ndarray, y) -> np.ndarray:
@@ -85,22 +82,3 @@ class UnivariateCoxSelector(SelectorMixin, BaseEstimator):
         check_is_fitted(self, "support_")
         return self.support_
 
-
-class RadiomicsInputs:
-    """Mixin for an `SksurvMethod`: per-node radiomics plus the segmentation's morphometry (the
-    prepared geometry row: node volumes, tumour count, tumour-vessel distances and contacts, the
-    same quantities STG reads as edge attributes), plus clinical features when `with_clinical`;
-    reduced by a correlation filter and univariate Cox ranking fitted on the training fold."""
-
-    requires = ("images", "radiomics")
-    with_clinical = False
-    selection_defaults = {"max_correlation": 0.9, "n_selected": 30}
-
-    def features(self, data) -> pd.DataFrame:
-        radiomics = data.artefact("radiomics").loc(data.ids).flat()
-        morphometry = data.artefact("geometry").loc[data.ids].add_prefix("geometry:")
-        imaging = pd.concat([radiomics, morphometry], axis=1)
-        return pd.concat([data.X, imaging], axis=1) if self.with_clinical else imaging
-
-    def selection(self) -> list:
-        return [CorrelationFilter(self.params["max_correlation"]), UnivariateCoxSelector(self.params["n_selected"])]

@@ -4,6 +4,11 @@ A method is one class in one file under ``baselines/`` (or ``stg/``): subclass `
 `name`, declare what it `requires`, implement `fit`, `predict_survival` (or `predict`) and
 `n_params`. The registry imports every module of those packages and collects the subclasses;
 a module that fails to import is listed as unavailable with its error, never hidden.
+
+The base classes of the usual kinds of method live beside this API, so a method file states only
+what is its own: `tabular.SksurvMethod` (a scikit-survival estimator on a feature table),
+`radiomics.RadiomicsInputs` (the radiomics baselines' features and selection) and
+`neural.NeuralSurvivalMethod` (a network built from `layers`, trained by the shared loop).
 """
 from __future__ import annotations
 

@@ -1,0 +1,217 @@
+"""Building blocks of every neural survival network (STG, its ablations and the neural baselines).
+
+A network takes the batched patient graph (node features ``h0``, see stg.inputs), restricted to its
+`node_types`, and returns an `Output`. The blocks here are the parts they share, written once:
+
+    node encoders (one Linear per node type, + a structure embedding on anatomy nodes)
+      -> [message passing: the network's own]
+      -> readout: image-graph embedding (the five anatomy nodes, in structure order, and the
+         CT-global node, concatenated: every patient has the same structures, and pooling them
+         would mix the tumour with the liver) and the clinical node -> patient embedding
+      -> head: the temporal module (12 learned year embeddings combined with the patient
+         embedding -> per-year hazard logits), a single risk score + year baselines, or a Cox risk.
+
+Edge weights come from the edge attributes through a per-relation gate 2*sigmoid(w.a + b),
+initialised to 1, so "no edge attributes" is exactly the same network with the gates off.
+Shapes: n patients, N nodes of the batch, E edges, h hidden width, K = 12 years.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from benchmark.data.cohort import N_YEARS
+from benchmark.data.imaging.prepared import NODE_NAMES
+from stg.dgl_import import dgl
+from stg.graphs import ATTRIBUTE_EDGE_TYPES, EDGE_ATTRIBUTES, NODE_TYPES
+
+if TYPE_CHECKING:   # the configuration module builds on this one
+    from benchmark.methods.neural import NetworkConfig
+
+#: DGL's graph convolutions, for the networks' message passing.
+dglnn = dgl.nn.pytorch
+HEADS = ("temporal", "single", "cox")
+
+
+@dataclass
+class Output:
+    """What a network returns for n patients."""
+
+    logits: torch.Tensor | None = None     # (n, K) per-year hazard logits (temporal and single heads)
+    risk: torch.Tensor | None = None       # (n,) Cox log relative risk (cox head)
+    image: torch.Tensor | None = None      # (n, projection) image-graph embedding for InfoNCE
+    clinical: torch.Tensor | None = None   # (n, projection) clinical embedding for InfoNCE
+
+
+class NodeEncoder(nn.Module):
+    """Per node type: Linear(input width -> h); anatomy nodes add a learned structure embedding."""
+
+    def __init__(self, dims: dict[str, int], ntypes, hidden: int, dropout: float):
+        super().__init__()
+        self.project = nn.ModuleDict({nt: nn.Linear(dims[nt], hidden) for nt in ntypes})
+        self.structure = nn.Embedding(len(NODE_NAMES), hidden) if "anatomy" in ntypes else None
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, graph) -> dict[str, torch.Tensor]:
+        """node type -> (nodes of that type, h)."""
+        out = {}
+        for ntype, layer in self.project.items():
+            h = layer(graph.nodes[ntype].data["h0"])
+            if ntype == "anatomy":
+                h = h + self.structure(graph.nodes["anatomy"].data["structure"])
+            out[ntype] = self.dropout(torch.relu(h))
+        return out
+
+
+class EdgeGates(nn.Module):
+    """Per attributed relation, a scalar edge weight 2*sigmoid(w.a + b), 1 at initialisation."""
+
+    def __init__(self, etypes):
+        super().__init__()
+        self.gates = nn.ModuleDict({et: nn.Linear(len(EDGE_ATTRIBUTES), 1) for et in etypes})
+        for gate in self.gates.values():
+            nn.init.zeros_(gate.weight)
+            nn.init.zeros_(gate.bias)
+
+    def forward(self, graph) -> dict[str, torch.Tensor]:
+        """relation name -> (E,) weights; relations without attributes are absent (weight 1)."""
+        return {et: 2 * torch.sigmoid(gate(graph.edges[et].data["a"]))[:, 0] for et, gate in self.gates.items()}
+
+
+class HomogeneousGNN(nn.Module):
+    """Graph convolutions on the homogeneous view of the graph (node types forgotten), ReLU and
+    dropout between them; each conv maps (N, h) to (N, h) or (N, heads, h / heads)."""
+
+    def __init__(self, convs: list[nn.Module], dropout: float, self_loops: bool = False):
+        super().__init__()
+        self.layers = nn.ModuleList(convs)
+        self.dropout = nn.Dropout(dropout)
+        self.self_loops = self_loops
+
+    def forward(self, graph, h: dict, weights: dict) -> dict:
+        homogeneous, weight = _homogeneous(graph, weights, self.self_loops)   # weight (E,)
+        ntypes = [nt for nt in graph.ntypes if nt in h]
+        x = torch.cat([h[nt] for nt in ntypes])                                # (N, h), ordered by type
+        for i, layer in enumerate(self.layers):
+            x = layer(homogeneous, x, edge_weight=weight).flatten(1)
+            if i < len(self.layers) - 1:
+                x = self.dropout(torch.relu(x))
+        return dict(zip(ntypes, torch.split(x, [graph.num_nodes(nt) for nt in ntypes])))
+
+
+def _homogeneous(graph, weights: dict, self_loops: bool):
+    """dgl.to_homogeneous (nodes and edges ordered by type) with the edge weights in that order."""
+    cache = getattr(graph, "_stg_homogeneous", None)
+    if cache is None or cache[1] != self_loops:
+        homogeneous = dgl.to_homogeneous(graph)
+        if self_loops:
+            homogeneous = dgl.add_self_loop(homogeneous)
+        graph._stg_homogeneous = cache = (homogeneous, self_loops)
+    homogeneous = cache[0]
+    parts = [weights.get(et[1], torch.ones(graph.num_edges(et))) for et in graph.canonical_etypes]
+    weight = torch.cat(parts) if parts else torch.ones(0)
+    missing = homogeneous.num_edges() - len(weight)  # the self loops added last
+    return homogeneous, torch.cat([weight, torch.ones(missing)])
+
+
+def fuse(width: int, hidden: int, dropout: float) -> nn.Sequential:
+    """(n, width) concatenated patient parts -> (n, h) patient embedding."""
+    return nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout))
+
+
+class GraphReadout(nn.Module):
+    """Node embeddings -> (n, h) patient embedding, and the (n, h) image-graph embedding (None
+    without image nodes): the anatomy nodes in structure order and the CT node, concatenated."""
+
+    def __init__(self, ntypes, hidden: int, dropout: float):
+        super().__init__()
+        has_image = "anatomy" in ntypes
+        self.image = nn.Linear((len(NODE_NAMES) + 1) * hidden, hidden) if has_image else None
+        self.fuse = fuse(hidden * (has_image + ("clinical" in ntypes)), hidden, dropout)
+
+    def forward(self, h: dict, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        parts, image = [], None
+        if self.image is not None:
+            nodes = torch.cat([h["anatomy"].reshape(n, -1), h["ct"]], dim=1)   # (n, 6h)
+            image = torch.relu(self.image(nodes))                               # (n, h)
+            parts.append(image)
+        if "clinical" in h:
+            parts.append(h["clinical"])                                         # (n, h)
+        return self.fuse(torch.cat(parts, dim=1)), image
+
+
+class TemporalHead(nn.Module):
+    """Spatiotemporal decoupling: logit_k = v . relu(W p + e_k) + c, e_k a learned year embedding."""
+
+    def __init__(self, hidden: int, year_dim: int):
+        super().__init__()
+        self.patient = nn.Linear(hidden, year_dim)
+        self.years = nn.Embedding(N_YEARS, year_dim)
+        self.out = nn.Linear(year_dim, 1)
+
+    def forward(self, p: torch.Tensor) -> Output:
+        combined = torch.relu(self.patient(p)[:, None, :] + self.years.weight[None, :, :])   # (n, K, d)
+        return Output(logits=self.out(combined)[..., 0])
+
+
+class SingleRiskHead(nn.Module):
+    """No decoupling: one risk score r = w . p, logit_k = r + b_k (proportional odds over years)."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.risk = nn.Linear(hidden, 1, bias=False)
+        self.baseline = nn.Parameter(torch.full((N_YEARS,), -2.0))
+
+    def forward(self, p: torch.Tensor) -> Output:
+        return Output(logits=self.risk(p) + self.baseline[None, :])
+
+
+class CoxHead(nn.Module):
+    """Log relative risk r = w . p; the method fits the baseline hazard (Breslow)."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.risk = nn.Linear(hidden, 1, bias=False)
+
+    def forward(self, p: torch.Tensor) -> Output:
+        return Output(risk=self.risk(p)[:, 0])
+
+
+def make_head(kind: str, hidden: int, year_dim: int) -> nn.Module:
+    """The head named `kind` (one of HEADS) on an (n, h) patient embedding."""
+    if kind == "temporal":
+        return TemporalHead(hidden, year_dim)
+    return SingleRiskHead(hidden) if kind == "single" else CoxHead(hidden)
+
+
+class HomogeneousNetwork(nn.Module):
+    """The GNN baselines' network: node encoders -> `config.layers` convolutions on the homogeneous
+    patient graph, edge weights from the gates -> readout -> head. A baseline gives its convolution."""
+
+    node_types = NODE_TYPES
+
+    def __init__(self, dims: dict[str, int], config: NetworkConfig, conv: Callable[[], nn.Module],
+                 self_loops: bool = False):
+        super().__init__()
+        h = config.hidden
+        self.encoder = NodeEncoder(dims, self.node_types, h, config.dropout)
+        self.gates = EdgeGates(ATTRIBUTE_EDGE_TYPES)
+        convs = [conv() for _ in range(config.layers)]
+        self.gnn = HomogeneousGNN(convs, config.dropout, self_loops) if convs else None
+        self.readout = GraphReadout(self.node_types, h, config.dropout)
+        self.head = make_head(config.head, h, config.year_dim)
+
+    def forward(self, graph) -> Output:
+        h = self.encoder(graph)                            # node type -> (nodes, h)
+        if self.gnn is not None:
+            h = self.gnn(graph, h, self.gates(graph))      # node type -> (nodes, h)
+        p, _ = self.readout(h, graph.batch_size)           # (n, h)
+        return self.head(p)
+
+
+def n_trainable(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
