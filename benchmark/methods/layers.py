@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -29,12 +28,25 @@ from benchmark.data.imaging.prepared import NODE_NAMES
 from stg.dgl_import import dgl
 from stg.graphs import ATTRIBUTE_EDGE_TYPES, EDGE_ATTRIBUTES, NODE_TYPES
 
-if TYPE_CHECKING:   # the configuration module builds on this one
-    from benchmark.methods.neural import NetworkConfig
-
 #: DGL's graph convolutions, for the networks' message passing.
 dglnn = dgl.nn.pytorch
 HEADS = ("temporal", "single", "cox")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """A network's widths and head, filled from the method's parameters and architecture."""
+
+    hidden: int          # node and patient embedding width
+    layers: int          # message-passing layers
+    year_dim: int        # width of the temporal module's year embeddings
+    projection: int      # width of the contrastive space
+    dropout: float
+    head: str            # temporal | single | cox
+
+    def __post_init__(self):
+        if self.head not in HEADS:
+            raise ValueError(f"model option {self.head!r} not in {sorted(HEADS)}")
 
 
 @dataclass

@@ -12,7 +12,7 @@ result's notes say which profile produced it.
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from typing import ClassVar
 
 import numpy as np
@@ -22,7 +22,7 @@ from torch import nn
 
 from benchmark.data.cohort import N_YEARS
 from benchmark.methods import FoldData, Method, MethodError, step_functions_on_grid, survival_prediction
-from benchmark.methods.layers import HEADS, n_trainable
+from benchmark.methods.layers import NetworkConfig, n_trainable
 from benchmark.scoring.metrics import Prediction
 from stg import losses
 from stg.inputs import Batch, GraphInputs, keep_node_types
@@ -41,22 +41,6 @@ PROFILES = {
 #: The discrete-time networks' own event-year read-out (losses.expected_years).
 OWN_READ_OUT = "restricted mean"
 _TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
-
-
-@dataclass(frozen=True)
-class NetworkConfig:
-    """A network's widths and head, filled from the method's parameters and architecture."""
-
-    hidden: int          # node and patient embedding width
-    layers: int          # message-passing layers
-    year_dim: int        # width of the temporal module's year embeddings
-    projection: int      # width of the contrastive space
-    dropout: float
-    head: str            # temporal | single | cox
-
-    def __post_init__(self):
-        if self.head not in HEADS:
-            raise ValueError(f"model option {self.head!r} not in {sorted(HEADS)}")
 
 
 class NeuralSurvivalMethod(Method):
