@@ -210,6 +210,7 @@ def command_prepare(args) -> int:
     seen = len(cohort.images) + len(cohort.excluded)
     print(f"{cohort.name}: {len(cohort.images)} patient(s) with prepared images, {len(cohort.excluded)} excluded "
           f"({seconds:.1f} s, {seen / max(seconds, 1e-9):.1f} patients/s)")
+    print(f"  {cohort.description}")
     for patient, reason in sorted(cohort.excluded.items()):
         print(f"  excluded {patient}: {reason}")
     from benchmark.data.imaging import manifest_path

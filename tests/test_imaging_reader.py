@@ -44,11 +44,11 @@ def tree(tmp_path_factory):
 
 
 def patient_dir(root, patient_id):
-    return tcia_reader.collection_directory(root) / patient_id
+    return root / writer.COLLECTION / patient_id
 
 
 def read(root, patient_id):
-    files = tcia_reader.find_series(patient_dir(root, patient_id))
+    files = tcia_reader.find_series(tcia_reader.PatientFolder(patient_id, patient_dir(root, patient_id)))
     ct = tcia_reader.read_ct(files.ct_dir)
     return ct, tcia_reader.read_seg(files.seg_file, ct)
 
@@ -188,7 +188,7 @@ def test_attach_images_prepares_good_and_excludes_bad_patients(loaded):
     assert "no clinical row" in reasons["CRLM-CT-1006"]
     assert "no images" in reasons["CRLM-CT-1007"]
     assert not any(str(cohort.root) in reason for reason in reasons.values())   # footers name no local paths
-    assert reasons["CRLM-CT-1007"].startswith("no images: Colorectal-Liver-Metastases/CRLM-CT-1007")
+    assert reasons["CRLM-CT-1007"] == "no images in the download"
 
 
 def test_geometry_frame_and_prepared_files(loaded):

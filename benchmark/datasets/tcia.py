@@ -1,4 +1,5 @@
-"""`tcia:PATH`: a TCIA Colorectal-Liver-Metastases download (DICOM CT + SEG + the clinical table).
+"""`tcia:PATH`: a TCIA Colorectal-Liver-Metastases download (DICOM CT + SEG + the
+clinical table), in whichever shape it was downloaded (see benchmark.data.imaging.discovery).
 
 Also the reader of every CRLM cohort in the TCIA format: the synthetic default is written in it, and
 the shipped real clinical table is read by the same clinical reader.
@@ -15,18 +16,6 @@ from benchmark.data.cohort import Cohort
 from benchmark.datasets import Dataset, DatasetError
 
 
-def find_clinical_file(root: Path) -> Path:
-    """The clinical table in a TCIA download: the release xlsx, or any *Clinical* xlsx/csv."""
-    exact = root / clinical.CLINICAL_FILENAME
-    if exact.is_file():
-        return exact
-    candidates = sorted(p for p in root.glob("*") if p.suffix.lower() in {".xlsx", ".csv"}
-                        and "clinical" in p.name.lower())
-    if not candidates:
-        raise DatasetError(f"{root}: no clinical table (expected {clinical.CLINICAL_FILENAME})")
-    return candidates[0]
-
-
 def cohort_from_clinical(table: pd.DataFrame, name: str, root: Path | None) -> Cohort:
     """A CRLM Cohort from a parsed clinical table: the three endpoints, both feature sets."""
     outcomes = {
@@ -39,18 +28,26 @@ def cohort_from_clinical(table: pd.DataFrame, name: str, root: Path | None) -> C
 
 
 def load_tcia(root: Path, name: str = "tcia", data_dir: Path = Path("data"), n_jobs: int = 1) -> Cohort:
-    """Read a TCIA-format cohort: the clinical table, plus prepared images when a DICOM tree is present.
+    """Read a TCIA-format cohort: find the download's patients and clinical table, prepare the images.
 
-    Patients whose images cannot be read are excluded here, before any split is drawn, with the
-    reason kept on the cohort, so every method sees the same patients.
+    Patients whose images cannot be read or who have none are excluded here, before any split is
+    drawn, with the reason kept on the cohort, so every method sees the same patients. The
+    description says how many of the clinical table's patients have images and which files were
+    used (table footers show it).
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(f"{root}: not a directory")
-    table = clinical.read_clinical_table(find_clinical_file(root))
-    cohort = cohort_from_clinical(table, name, root)
     from benchmark.data import imaging  # imported late: the DICOM stack is only needed here
-    imaging.attach_images(cohort, Path(data_dir) / "cache" / name, n_jobs)
+    from benchmark.data.imaging import discovery
+
+    try:
+        download = discovery.discover(Path(root))
+    except discovery.DownloadError as error:
+        raise DatasetError(str(error)) from error
+    table = clinical.read_clinical_table(download.clinical_file)
+    cohort = cohort_from_clinical(table, name, Path(root))
+    imaged = sum(pid in download.patients for pid in table.index)
+    imaging.attach_images(cohort, download.patients, Path(data_dir) / "cache" / name, n_jobs)
+    cohort.description = (f"TCIA CRLM download: images for {imaged} of the {len(table)} patients of the clinical "
+                          f"table; {download.describe()}")
     return cohort
 
 

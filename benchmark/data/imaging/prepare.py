@@ -34,11 +34,10 @@ from benchmark.data.imaging.tcia_reader import (
     AIR_HU,
     CTVolume,
     ImagingError,
+    PatientFolder,
     SegMasks,
-    collection_directory,
     dicom_files,
     find_series,
-    patient_directories,
     read_ct,
     read_seg,
 )
@@ -47,6 +46,7 @@ from benchmark.harness.results import atomic_write_bytes, atomic_write_text
 #: Bump when the prepared output changes for the same input, so old cache entries are not reused.
 PREPARE_VERSION = 1
 INDEX_NAME, MANIFEST_NAME = "index.json", "manifest.csv"
+NO_IMAGES = "no images in the download"
 MANIFEST_COLUMNS = ["patient_id", "status", "reason", "file", "content_hash", "n_tumours", "notes"]
 
 
@@ -159,11 +159,11 @@ def content_hash(files: list[Path], root: Path, options: PrepareOptions) -> str:
     return digest.hexdigest()
 
 
-def prepare_patient(patient_dir: Path, cache_dir: Path, options: PrepareOptions) -> dict:
+def prepare_patient(patient: PatientFolder, cache_dir: Path, options: PrepareOptions) -> dict:
     """Prepare one patient into the cache; returns its index record (never raises)."""
-    patient_id = patient_dir.name
+    patient_id, patient_dir = patient.patient_id, patient.directory
     try:
-        files = find_series(patient_dir)
+        files = find_series(patient)
         digest = content_hash(dicom_files(patient_dir), patient_dir, options)
         path = cache_dir / f"{patient_id}-{digest[:16]}.npz"
         notes = ""
@@ -198,16 +198,15 @@ def _is_current(record: dict | None, stamp: str, cache_dir: Path) -> bool:
     return record["status"] != "prepared" or (cache_dir / record["file"]).is_file()
 
 
-def _prepare_all(todo: dict[str, Path], cache_dir: Path, options: PrepareOptions, n_jobs: int,
+def _prepare_all(todo: dict[str, PatientFolder], cache_dir: Path, options: PrepareOptions, n_jobs: int,
                  label: str) -> dict[str, dict]:
-    def job(patient_id, directory):
-        return patient_id, prepare_patient(directory, cache_dir, options)
+    def job(patient):
+        return patient.patient_id, prepare_patient(patient, cache_dir, options)
 
     if n_jobs > 1 and len(todo) > 1:
-        runs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-            delayed(job)(pid, directory) for pid, directory in todo.items())
+        runs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(job)(p) for p in todo.values())
     else:
-        runs = (job(pid, directory) for pid, directory in todo.items())
+        runs = (job(patient) for patient in todo.values())
     out = {}
     for patient_id, record in tqdm(runs, total=len(todo), desc=f"prepare {label}", unit="patient",
                                    disable=None, file=sys.stderr):
@@ -227,35 +226,33 @@ def _relative(reason: str, root: Path) -> str:
     return reason.replace(f"{Path(root).resolve()}{os.sep}", "").replace(f"{root}{os.sep}", "")
 
 
-def attach_images(cohort, cache_dir, n_jobs: int = 1, options: PrepareOptions = PrepareOptions()) -> None:
-    """Find, validate and prepare each patient's CT + SEG; record them on `cohort.images`,
-    exclude (with the reason) patients whose images cannot be used.
+def attach_images(cohort, patients: dict[str, PatientFolder], cache_dir, n_jobs: int = 1,
+                  options: PrepareOptions = PrepareOptions()) -> None:
+    """Validate and prepare each patient's CT + SEG (`patients`: the download's patient folders);
+    record them on `cohort.images`; exclude, with the reason, the patients whose images cannot be
+    used or who have none.
 
-    Sets ``cohort.artefacts["geometry"]`` (one row per prepared patient, `geometry_columns()`)
-    and writes ``manifest.csv`` in `cache_dir`. A cohort without a DICOM collection folder is
-    clinical-only and left as it is.
+    Sets ``cohort.artefacts["geometry"]`` (one row per prepared patient, `geometry_columns()`) and
+    writes ``manifest.csv`` in `cache_dir`.
     """
-    if cohort.root is None or not collection_directory(cohort.root).is_dir():
-        return
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    directories = patient_directories(cohort.root)
     clinical_ids = [str(pid) for pid in cohort.patient_ids]
     manifest = []
     for pid in clinical_ids:
-        if pid not in directories:
-            reason = f"no images: {collection_directory(cohort.root) / pid} does not exist"
-            manifest.append({"patient_id": pid, "status": "excluded", "reason": reason})
-            cohort.exclude(pid, _relative(reason, cohort.root))
-    for pid in sorted(set(directories) - set(clinical_ids)):
-        reason = f"{directories[pid]}: images but no clinical row"
+        if pid not in patients:
+            manifest.append({"patient_id": pid, "status": "excluded", "reason": NO_IMAGES})
+            cohort.exclude(pid, NO_IMAGES)
+    for pid in sorted(set(patients) - set(clinical_ids)):
+        reason = f"{patients[pid].directory}: images but no clinical row"
         manifest.append({"patient_id": pid, "status": "skipped", "reason": reason})
         cohort.exclude(pid, _relative(reason, cohort.root))
 
-    wanted = [pid for pid in clinical_ids if pid in directories]
+    wanted = [pid for pid in clinical_ids if pid in patients]
     index = _read_index(cache_dir)
-    stamps = {pid: fingerprint(dicom_files(directories[pid]), directories[pid], options) for pid in wanted}
-    todo = {pid: directories[pid] for pid in wanted if not _is_current(index.get(pid), stamps[pid], cache_dir)}
+    stamps = {pid: fingerprint(dicom_files(patients[pid].directory), patients[pid].directory, options)
+              for pid in wanted}
+    todo = {pid: patients[pid] for pid in wanted if not _is_current(index.get(pid), stamps[pid], cache_dir)}
     if todo:
         for pid, record in _prepare_all(todo, cache_dir, options, n_jobs, cohort.name).items():
             old = index.get(pid, {}).get("file")
@@ -267,13 +264,15 @@ def attach_images(cohort, cache_dir, n_jobs: int = 1, options: PrepareOptions = 
     rows = {}
     for pid in wanted:
         record = index[pid]
+        reason = record["reason"]
         manifest.append({"patient_id": pid, **{k: v for k, v in record.items() if k in MANIFEST_COLUMNS},
+                         "status": "excluded" if reason else "prepared", "reason": reason,
                          "n_tumours": record.get("geometry", {}).get("n_tumours")})
-        if record["status"] == "prepared":
+        if reason:
+            cohort.exclude(pid, _relative(reason, cohort.root))
+        else:
             cohort.images[pid] = cache_dir / record["file"]
             rows[pid] = record["geometry"]
-        else:
-            cohort.exclude(pid, _relative(record["reason"], cohort.root))
     geometry = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=geometry_columns())
     geometry.index.name = cohort.clinical.index.name
     cohort.artefacts["geometry"] = geometry.astype(float)
