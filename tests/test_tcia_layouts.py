@@ -9,13 +9,14 @@ import csv
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pydicom
 import pytest
 from tcia_fakes import SEED, prone_case, supine_case, write_patient
 
 from benchmark import cli, datasets
 from benchmark.data import clinical, synthetic
-from benchmark.data.imaging import discovery, writer
+from benchmark.data.imaging import discovery, prepare, writer
 from benchmark.data.imaging.prepared import PreparedCase
 
 IMAGED = ["CRLM-CT-1001", "CRLM-CT-1002"]
@@ -234,3 +235,53 @@ def test_a_patient_in_two_downloads_is_named_not_guessed(tmp_path):
     write_collection(tmp_path / "manifest-2")
     with pytest.raises(discovery.DownloadError, match="CRLM-CT-1001 is in two folders"):
         discovery.discover(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def thick(tmp_path_factory):
+    """CRLM-CT-1001 with 3 mm slices, CRLM-CT-1002 with 7.5 mm slices."""
+    root = tmp_path_factory.mktemp("thick")
+    write_patient(root, "CRLM-CT-1001", supine_case())
+    hu, geometry, segments = supine_case()
+    geometry.spacing = (7.5, *geometry.spacing[1:])
+    write_patient(root, "CRLM-CT-1002", (hu, geometry, segments))
+    write_table(root / clinical.CLINICAL_FILENAME, IMAGED)
+    return root
+
+
+def test_slice_spacing_goes_into_the_manifest_the_case_and_the_description(thick, tmp_path):
+    cohort = datasets.load(f"tcia:{thick}", tmp_path)
+    assert sorted(cohort.images) == IMAGED
+    manifest = pd.read_csv(prepare.manifest_path(tmp_path / "cache" / "tcia"), index_col="patient_id")
+    assert manifest["slice_mm"].to_dict() == {"CRLM-CT-1001": 3.0, "CRLM-CT-1002": 7.5}
+    assert PreparedCase.load(cohort.images["CRLM-CT-1002"]).ct_spacing == pytest.approx((7.5, 2.0, 2.0))
+    assert cohort.description.endswith("CT slice spacing 3 mm: 1, 7.5 mm: 1")
+
+
+def test_max_slice_mm_excludes_thicker_slices_with_the_reason(thick, tmp_path, capsys):
+    assert cli.main(["prepare", "--data", f"tcia:{thick}", "--max-slice-mm", "5", "--data-dir", str(tmp_path),
+                     "-j", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "tcia-max-slice-5mm: 1 patient(s) with prepared images, 1 excluded" in out
+    assert "excluded CRLM-CT-1002: slice spacing 7.5 mm > 5 mm" in out
+    manifest = pd.read_csv(prepare.manifest_path(tmp_path / "cache" / "tcia-max-slice-5mm"), index_col="patient_id")
+    assert manifest.loc["CRLM-CT-1002", "status"] == "excluded" and manifest.loc["CRLM-CT-1002", "slice_mm"] == 7.5
+    cohort = datasets.load(f"tcia:{thick},max_slice_mm=5", tmp_path)
+    assert list(cohort.images) == ["CRLM-CT-1001"] and cohort.excluded == {
+        "CRLM-CT-1002": "slice spacing 7.5 mm > 5 mm"}
+
+
+def test_max_slice_mm_is_part_of_the_spec_and_the_name(tmp_path):
+    dataset = datasets.parse_spec(f"tcia:{tmp_path},max_slice_mm=7.5")
+    assert (dataset.path, dataset.max_slice_mm, dataset.name) == (tmp_path, 7.5, "tcia-max-slice-7.5mm")
+    assert datasets.parse_spec(dataset.spec) == dataset
+    args = cli.build_parser().parse_args(["run", "--all", "--data", f"tcia:{tmp_path}", "--max-slice-mm", "5"])
+    assert cli.run_config(args).datasets == [f"tcia:{tmp_path},max_slice_mm=5"]
+    for spec in (f"tcia:{tmp_path},max_slice_mm=x", f"tcia:{tmp_path},max_slice_mm=0"):
+        with pytest.raises(datasets.DatasetError, match="max_slice_mm"):
+            datasets.parse_spec(spec)
+
+
+def test_max_slice_mm_on_a_dataset_without_ct_exits_2(tmp_path, capsys):
+    assert cli.main(["run", "--all", "--max-slice-mm", "5", "--output", str(tmp_path)]) == 2
+    assert "--max-slice-mm applies to a real CT download (tcia:PATH) only" in capsys.readouterr().err

@@ -10,7 +10,8 @@ Cache lookup must be cheap (every worker process of a run loads the cohort): an 
 patient to a fingerprint of file names, sizes and mtimes; only a changed fingerprint costs a
 content hash, and only a changed content hash costs a new preparation. Unusable patients are
 excluded with the reason (file and problem) and listed in ``manifest.csv``; one bad patient never
-stops the others.
+stops the others. Each CT's slice spacing (from its slice positions) is kept in the npz and the
+manifest, so thick-slice acquisitions can be counted and, with a limit, excluded by reason.
 """
 from __future__ import annotations
 
@@ -44,10 +45,10 @@ from benchmark.data.imaging.tcia_reader import (
 from benchmark.harness.results import atomic_write_bytes, atomic_write_text
 
 #: Bump when the prepared output changes for the same input, so old cache entries are not reused.
-PREPARE_VERSION = 1
+PREPARE_VERSION = 2
 INDEX_NAME, MANIFEST_NAME = "index.json", "manifest.csv"
 NO_IMAGES = "no images in the download"
-MANIFEST_COLUMNS = ["patient_id", "status", "reason", "file", "content_hash", "n_tumours", "notes"]
+MANIFEST_COLUMNS = ["patient_id", "status", "reason", "file", "content_hash", "slice_mm", "n_tumours", "notes"]
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ def prepare_case(patient_id: str, ct: CTVolume, seg: SegMasks, options: PrepareO
     tumours = [resample_mask(mask) for mask in seg.tumours]
     masks["tumour"] = np.logical_or.reduce(tumours) if tumours else empty.copy()
     return PreparedCase(patient_id, volume, tuple(float(s) for s in options.spacing),
-                        tuple(float(v) for v in origin), masks, tumours)
+                        tuple(float(v) for v in origin), masks, tumours, tuple(float(s) for s in ct.spacing))
 
 
 def fingerprint(files: list[Path], root: Path, options: PrepareOptions) -> str:
@@ -178,7 +179,7 @@ def prepare_patient(patient: PatientFolder, cache_dir: Path, options: PrepareOpt
             case.save(buffer)
             atomic_write_bytes(path, buffer.getvalue())
         return {"status": "prepared", "reason": "", "file": path.name, "content_hash": digest,
-                "geometry": geometry_row(case), "notes": notes}
+                "slice_mm": round(case.ct_spacing[0], 3), "geometry": geometry_row(case), "notes": notes}
     except ImagingError as error:
         return {"status": "excluded", "reason": str(error)}
     except Exception as error:  # an unforeseen defect in one patient's files must not stop the cohort
@@ -226,14 +227,22 @@ def _relative(reason: str, root: Path) -> str:
     return reason.replace(f"{Path(root).resolve()}{os.sep}", "").replace(f"{root}{os.sep}", "")
 
 
+def thicker_than(slice_mm: float | None, max_slice_mm: float | None) -> str:
+    """Why a prepared CT is left out by the slice-spacing limit; empty when it is kept."""
+    if max_slice_mm is None or slice_mm is None or slice_mm <= max_slice_mm:
+        return ""
+    return f"slice spacing {slice_mm:g} mm > {max_slice_mm:g} mm"
+
+
 def attach_images(cohort, patients: dict[str, PatientFolder], cache_dir, n_jobs: int = 1,
-                  options: PrepareOptions = PrepareOptions()) -> None:
+                  options: PrepareOptions = PrepareOptions(), max_slice_mm: float | None = None) -> pd.DataFrame:
     """Validate and prepare each patient's CT + SEG (`patients`: the download's patient folders);
     record them on `cohort.images`; exclude, with the reason, the patients whose images cannot be
-    used or who have none.
+    used, who have none, or (with `max_slice_mm`) whose CT slices are thicker than that.
 
-    Sets ``cohort.artefacts["geometry"]`` (one row per prepared patient, `geometry_columns()`) and
-    writes ``manifest.csv`` in `cache_dir`.
+    Sets ``cohort.artefacts["geometry"]`` (one row per prepared patient, `geometry_columns()`),
+    writes ``manifest.csv`` in `cache_dir` (one row per patient, with the CT's slice spacing) and
+    returns it.
     """
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -264,7 +273,7 @@ def attach_images(cohort, patients: dict[str, PatientFolder], cache_dir, n_jobs:
     rows = {}
     for pid in wanted:
         record = index[pid]
-        reason = record["reason"]
+        reason = record["reason"] or thicker_than(record.get("slice_mm"), max_slice_mm)
         manifest.append({"patient_id": pid, **{k: v for k, v in record.items() if k in MANIFEST_COLUMNS},
                          "status": "excluded" if reason else "prepared", "reason": reason,
                          "n_tumours": record.get("geometry", {}).get("n_tumours")})
@@ -277,7 +286,9 @@ def attach_images(cohort, patients: dict[str, PatientFolder], cache_dir, n_jobs:
     geometry.index.name = cohort.clinical.index.name
     cohort.artefacts["geometry"] = geometry.astype(float)
 
-    text = pd.DataFrame(manifest).reindex(columns=MANIFEST_COLUMNS).sort_values("patient_id").to_csv(index=False)
+    frame = pd.DataFrame(manifest).reindex(columns=MANIFEST_COLUMNS).sort_values("patient_id")
+    text = frame.to_csv(index=False)
     path = manifest_path(cache_dir)
     if not path.is_file() or path.read_text() != text:
         atomic_write_text(path, text)
+    return frame
