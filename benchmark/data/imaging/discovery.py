@@ -79,14 +79,14 @@ def manifest_folders(root: Path) -> list[Path]:
 def find_patients(root: Path) -> tuple[dict[str, PatientFolder], tuple[str, ...]]:
     """Patient id -> folder over every place a download keeps patients, and one line per place used."""
     patients: dict[str, PatientFolder] = {}
-    sources, listed = [], []
-    for manifest in manifest_folders(root):
+    sources, listed, manifests = [], [], manifest_folders(root)
+    for manifest in manifests:
         found = patients_from_metadata(manifest)
         if found:
             _merge(patients, found)
             listed.append(manifest)
             sources.append(f"{len(found)} listed in {_shown(manifest / METADATA_NAME, root)}")
-    places = dict.fromkeys(p for folder in [root, *manifest_folders(root)] for p in (folder, folder / COLLECTION)
+    places = dict.fromkeys(p for folder in [root, *manifests] for p in (folder, folder / COLLECTION)
                            if p.is_dir() and not any(p == m or m in p.parents for m in listed))
     for place in places:
         found = patients_in_folder(place)
