@@ -212,6 +212,8 @@ def command_run(args) -> int:
         summary = None
     else:
         summary = runner.execute(config, progress=not args.no_progress)
+        for spec in config.datasets:   # the footers name the patients left out and the cohort's description
+            cohorts.record_cohort(config.output, config.data_dir, spec)
     written = tables.write_tables(config.output)
     if summary:
         for line in summary.lines():
