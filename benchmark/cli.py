@@ -34,6 +34,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text}")
+    return value
+
+
 def existing_file(text: str) -> Path:
     if not Path(text).is_file():
         raise argparse.ArgumentTypeError(f"no such file: {text}")
@@ -81,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-m", "--method", action="append", default=[], help="method name (repeatable)")
     run.add_argument("-d", "--dataset", action="append", default=[], help="dataset spec (repeatable)")
     run.add_argument("--data", action="append", default=[], help="alias of -d, e.g. tcia:PATH")
+    run.add_argument("--max-slice-mm", type=positive_float, metavar="MM",
+                     help="leave out the patients whose CT slices are thicker than MM (tcia:PATH only)")
     run.add_argument("--endpoint", action="append", choices=["os", "dfs", "liver_dfs"],
                      help="endpoint (repeatable; default: the dataset's primary endpoint)")
     run.add_argument("--protocol", action="append", choices=["cv", "paper"],
@@ -119,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     prepare = commands.add_parser("prepare", help="generate (synthetic) and prepare a CRLM imaging cohort")
     prepare.add_argument("-d", "--dataset", "--data", dest="dataset", default=datasets.DEFAULT_DATASET,
                          help="crlm-synthetic[:...] (default) or tcia:PATH")
+    prepare.add_argument("--max-slice-mm", type=positive_float, metavar="MM",
+                         help="leave out the patients whose CT slices are thicker than MM (tcia:PATH only)")
     prepare.add_argument("--data-dir", type=Path, default=Path("data"))
     prepare.add_argument("-j", "--jobs", type=positive_int, default=available_cores(),
                          help="processes generating and preparing patients (default: the cores available)")
@@ -160,21 +174,27 @@ def command_list() -> int:
     return 0
 
 
+def dataset_specs(texts: list[str], max_slice_mm: float | None) -> list[str]:
+    """The run's dataset specs, each checked, with --max-slice-mm written into them (it names the cohort)."""
+    parsed = [datasets.parse_spec(text) for text in texts]
+    return texts if max_slice_mm is None else [dataset.with_max_slice_mm(max_slice_mm).spec for dataset in parsed]
+
+
 def run_config(args) -> runner.RunConfig:
     if not args.all and not args.method:
         raise UsageError("run: give --all or at least one -m NAME")
     for name in args.method:
         methods.get(name)  # raises MethodError naming the valid methods
-    chosen = args.dataset + args.data
-    for spec in chosen:
-        datasets.parse_spec(spec)
+    chosen = dataset_specs(args.dataset + args.data or
+                           (list(datasets.RUN_ALL_DATASETS) if args.all else [datasets.DEFAULT_DATASET]),
+                           args.max_slice_mm)
     method_names = [c.name for c in methods.available()] if args.all and not args.method else args.method
     if not args.tune and (args.trials or args.storage):
         raise UsageError("run: --trials and --storage need --tune")
     backends.check(args.backend, args.scheduler)
     overrides = method_overrides(args.overrides, method_names)
     return runner.RunConfig(
-        datasets=chosen or (list(datasets.RUN_ALL_DATASETS) if args.all else [datasets.DEFAULT_DATASET]),
+        datasets=chosen,
         methods=method_names, endpoints=args.endpoint, protocols=args.protocol,
         feature_sets=list(dict.fromkeys(args.feature_sets)) if args.feature_sets else None,
         folds=args.folds, repeats=args.repeats, seed=args.seed, n_jobs=args.jobs, output=args.output,
@@ -192,6 +212,8 @@ def command_run(args) -> int:
         summary = None
     else:
         summary = runner.execute(config, progress=not args.no_progress)
+        for spec in config.datasets:   # the footers name the patients left out and the cohort's description
+            cohorts.record_cohort(config.output, config.data_dir, spec)
     written = tables.write_tables(config.output)
     if summary:
         for line in summary.lines():
@@ -202,6 +224,8 @@ def command_run(args) -> int:
 
 def command_prepare(args) -> int:
     spec = datasets.parse_spec(args.dataset)
+    if args.max_slice_mm is not None:
+        spec = spec.with_max_slice_mm(args.max_slice_mm)
     if not spec.imaging:
         raise UsageError(f"prepare: {args.dataset} has no images")
     start = time.perf_counter()
@@ -210,6 +234,7 @@ def command_prepare(args) -> int:
     seen = len(cohort.images) + len(cohort.excluded)
     print(f"{cohort.name}: {len(cohort.images)} patient(s) with prepared images, {len(cohort.excluded)} excluded "
           f"({seconds:.1f} s, {seen / max(seconds, 1e-9):.1f} patients/s)")
+    print(f"  {cohort.description}")
     for patient, reason in sorted(cohort.excluded.items()):
         print(f"  excluded {patient}: {reason}")
     from benchmark.data.imaging import manifest_path

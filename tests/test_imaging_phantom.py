@@ -6,7 +6,7 @@ import pytest
 
 from benchmark import datasets
 from benchmark.data import synthetic
-from benchmark.data.imaging import phantom, prepare, tcia_reader
+from benchmark.data.imaging import phantom, prepare, tcia_reader, writer
 from benchmark.data.imaging.prepared import geometry_columns
 
 
@@ -48,7 +48,7 @@ def test_prone_and_supine_renderings_prepare_to_the_same_masks(drawn, tmp_path):
     for prone in (False, True):
         root = tmp_path / str(prone)
         phantom.write_patient(root, pid, phantom.render(pid, *latents(drawn, pid), seed=5, prone=prone), seed=5)
-        files = tcia_reader.find_series(tcia_reader.collection_directory(root) / pid)
+        files = tcia_reader.find_series(tcia_reader.PatientFolder(pid, root / writer.COLLECTION / pid))
         ct = tcia_reader.read_ct(files.ct_dir)
         case = prepare.prepare_case(pid, ct, tcia_reader.read_seg(files.seg_file, ct), prepare.PrepareOptions())
         prepared.append(case)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pydicom
 import pytest
+from tcia_fakes import SEED, SPACING, prone_case, supine_case, write_patient
 
 from benchmark import cli, datasets
 from benchmark.data import clinical, synthetic
@@ -17,49 +18,8 @@ from benchmark.data.imaging import prepare, tcia_reader, writer
 from benchmark.data.imaging.prepared import NODE_NAMES, PreparedCase, geometry_columns
 from benchmark.data.imaging.tcia_reader import ImagingError
 
-SPACING = (3.0, 2.0, 2.0)  # (z, y, x) mm of the test CTs
 VOXEL_ML = 3.0 * 2.0 * 2.0 / 1000
 EXACT = prepare.PrepareOptions(spacing=SPACING, margin_mm=6.0)  # same grid as the CT: no interpolation
-SEED = 7
-
-
-def supine_case():
-    """CT (10, 16, 16) with a liver on slices 3-6 only, two overlapping tumours, all four vessels."""
-    shape = (10, 16, 16)
-    hu = np.full(shape, 40.0)
-    hu[:, :2, :2] = writer.PADDING_HU  # field-of-view padding in a corner
-    segments = {name: np.zeros(shape, bool) for name in ("Liver", "Liver Remnant", "Hepatic", "Portal",
-                                                         "Tumor_1", "Tumor_2")}
-    segments["Liver"][3:7, 4:12, 4:12] = True
-    segments["Liver Remnant"][3:7, 4:12, 9:12] = True
-    segments["Tumor_1"][4:6, 5:8, 5:8] = True
-    segments["Tumor_2"][4:6, 6:9, 6:9] = True      # overlaps Tumor_1 on 2 x 2 x 2 voxels
-    segments["Portal"][3:7, 10, 5] = True          # 2 voxels below Tumor_2 in y, 1 left in x: no contact
-    segments["Hepatic"][5, 7, 9:11] = True         # x = 9 next to Tumor_2's x = 8: contact
-    hu[segments["Liver"]] = 110.0
-    hu[segments["Tumor_1"] | segments["Tumor_2"]] = 45.0
-    geometry = writer.CTGeometry(origin=(-15.0, -15.0, -100.0), spacing=SPACING)
-    return hu, geometry, segments
-
-
-def prone_case():
-    """CT (8, 12, 12) scanned prone, no Hepatic segment, remnant spelled Liver_Remnant."""
-    shape = (8, 12, 12)
-    hu = np.full(shape, 40.0)
-    segments = {name: np.zeros(shape, bool) for name in ("Liver", "Liver_Remnant", "Portal", "Tumor_1")}
-    segments["Liver"][2:6, 2:6, 3:9] = True
-    segments["Liver_Remnant"][2:6, 2:6, 3:5] = True
-    segments["Portal"][3, 3, 4:7] = True
-    segments["Tumor_1"][4, 4, 7] = True
-    geometry = writer.CTGeometry(origin=(20.0, 30.0, -50.0), spacing=SPACING, row=(-1.0, 0.0, 0.0),
-                                 column=(0.0, -1.0, 0.0))
-    return hu, geometry, segments
-
-
-def write_patient(root, patient_id, case):
-    hu, geometry, segments = case
-    series = writer.write_ct(root, hu, geometry, patient_id, SEED)
-    return series, writer.write_seg(root, series.datasets, segments, SEED)
 
 
 @pytest.fixture(scope="module")
@@ -84,11 +44,11 @@ def tree(tmp_path_factory):
 
 
 def patient_dir(root, patient_id):
-    return tcia_reader.collection_directory(root) / patient_id
+    return root / writer.COLLECTION / patient_id
 
 
 def read(root, patient_id):
-    files = tcia_reader.find_series(patient_dir(root, patient_id))
+    files = tcia_reader.find_series(tcia_reader.PatientFolder(patient_id, patient_dir(root, patient_id)))
     ct = tcia_reader.read_ct(files.ct_dir)
     return ct, tcia_reader.read_seg(files.seg_file, ct)
 
@@ -228,7 +188,7 @@ def test_attach_images_prepares_good_and_excludes_bad_patients(loaded):
     assert "no clinical row" in reasons["CRLM-CT-1006"]
     assert "no images" in reasons["CRLM-CT-1007"]
     assert not any(str(cohort.root) in reason for reason in reasons.values())   # footers name no local paths
-    assert reasons["CRLM-CT-1007"].startswith("no images: Colorectal-Liver-Metastases/CRLM-CT-1007")
+    assert reasons["CRLM-CT-1007"] == "no images in the download"
 
 
 def test_geometry_frame_and_prepared_files(loaded):

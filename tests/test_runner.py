@@ -241,3 +241,12 @@ def test_planning_writes_nothing_and_collect_computes_nothing(tmp_path, capsys):
     assert not list((tmp_path / "out").rglob("*.json"))
     runner.execute(config(tmp_path), progress=False)
     assert len(list((tmp_path / "out" / "splits").rglob("*.json"))) == 1
+
+
+def test_run_records_its_cohorts_so_its_footers_say_who_was_left_out(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["run", "-m", "coxph", "-d", "veterans", "--folds", "3", "--repeats", "1", "--no-progress",
+                     "-j", "1", "--output", str(out), "--data-dir", str(tmp_path / "data")]) == 0
+    assert (out / "cohorts" / "veterans.json").is_file()
+    footer = next((out / "tables").glob("veterans__*__main.md")).read_text()
+    assert "Excluded patients: none." in footer and "not recorded" not in footer

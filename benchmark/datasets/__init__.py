@@ -60,6 +60,11 @@ class Dataset(abc.ABC):
         """The dataset behind a result name, when the name determines it (a path-based one does not)."""
         return cls.parse(name, "") if name in cls.kinds else None
 
+    def with_max_slice_mm(self, millimetres: float) -> Dataset:
+        """This dataset without the patients whose CT slices are thicker than `millimetres`
+        (`--max-slice-mm`); only a real CT download has acquisitions to filter."""
+        raise DatasetError(f"{self.spec}: --max-slice-mm applies to a real CT download (tcia:PATH) only")
+
     def present(self, data_dir: Path) -> bool:
         """True when loading reads existing data (a report never generates a cohort)."""
         return True

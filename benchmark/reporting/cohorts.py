@@ -34,20 +34,21 @@ def record_cohorts(root: Path, data_dir: Path, specs: list[str] = ()) -> list[st
     wanted = {datasets.parse_spec(text).name: text for text in specs}
     for name in (frame["dataset"].unique() if not frame.empty else []):
         wanted.setdefault(name, spec_from_name(name))
-    recorded = []
-    for text in (wanted[name] for name in sorted(wanted)):
-        if text is None:
-            continue
-        spec = datasets.parse_spec(text)
-        if not spec.present(Path(data_dir)):
-            continue
-        cohort = datasets.load(spec, Path(data_dir))
-        record = {"name": cohort.name, "spec": text, "description": cohort.description,
-                  "n_patients": len(cohort), "units_per_year": cohort.units_per_year,
-                  "excluded": dict(sorted(cohort.excluded.items()))}
-        atomic_write_text(cohort_record_path(root, cohort.name), json.dumps(record, indent=1) + "\n")
-        recorded.append(cohort.name)
-    return recorded
+    recorded = (record_cohort(root, data_dir, wanted[name]) for name in sorted(wanted) if wanted[name])
+    return [name for name in recorded if name]
+
+
+def record_cohort(root: Path, data_dir: Path, text: str) -> str | None:
+    """Write the record of the dataset of spec `text`; its name, or None when its data is not on disk."""
+    spec = datasets.parse_spec(text)
+    if not spec.present(Path(data_dir)):
+        return None
+    cohort = datasets.load(spec, Path(data_dir))
+    record = {"name": cohort.name, "spec": text, "description": cohort.description,
+              "n_patients": len(cohort), "units_per_year": cohort.units_per_year,
+              "excluded": dict(sorted(cohort.excluded.items()))}
+    atomic_write_text(cohort_record_path(root, cohort.name), json.dumps(record, indent=1) + "\n")
+    return cohort.name
 
 
 def read_cohort_record(root: Path, dataset: str) -> dict | None:

@@ -1,6 +1,7 @@
 """Imaging for TCIA-format CRLM cohorts: read the DICOM CT + SEG, render synthetic phantoms,
 prepare (resample, crop, cache) what features and graphs are computed from.
 
+discovery    where a download keeps its patients and clinical table, in whichever shape it came
 tcia_reader  one patient's CT series and SEG from an NBIA download, checked and on the CT grid
 writer       CT series + DICOM SEG in the NBIA layout (phantoms and tests)
 phantom      the synthetic cohort's CTs and SEGs, rendered from the latent anatomy

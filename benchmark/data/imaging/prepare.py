@@ -10,7 +10,8 @@ Cache lookup must be cheap (every worker process of a run loads the cohort): an 
 patient to a fingerprint of file names, sizes and mtimes; only a changed fingerprint costs a
 content hash, and only a changed content hash costs a new preparation. Unusable patients are
 excluded with the reason (file and problem) and listed in ``manifest.csv``; one bad patient never
-stops the others.
+stops the others. Each CT's slice spacing (from its slice positions) is kept in the npz and the
+manifest, so thick-slice acquisitions can be counted and, with a limit, excluded by reason.
 """
 from __future__ import annotations
 
@@ -34,20 +35,20 @@ from benchmark.data.imaging.tcia_reader import (
     AIR_HU,
     CTVolume,
     ImagingError,
+    PatientFolder,
     SegMasks,
-    collection_directory,
     dicom_files,
     find_series,
-    patient_directories,
     read_ct,
     read_seg,
 )
 from benchmark.harness.results import atomic_write_bytes, atomic_write_text
 
 #: Bump when the prepared output changes for the same input, so old cache entries are not reused.
-PREPARE_VERSION = 1
+PREPARE_VERSION = 2
 INDEX_NAME, MANIFEST_NAME = "index.json", "manifest.csv"
-MANIFEST_COLUMNS = ["patient_id", "status", "reason", "file", "content_hash", "n_tumours", "notes"]
+NO_IMAGES = "no images in the download"
+MANIFEST_COLUMNS = ["patient_id", "status", "reason", "file", "content_hash", "slice_mm", "n_tumours", "notes"]
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ def prepare_case(patient_id: str, ct: CTVolume, seg: SegMasks, options: PrepareO
     tumours = [resample_mask(mask) for mask in seg.tumours]
     masks["tumour"] = np.logical_or.reduce(tumours) if tumours else empty.copy()
     return PreparedCase(patient_id, volume, tuple(float(s) for s in options.spacing),
-                        tuple(float(v) for v in origin), masks, tumours)
+                        tuple(float(v) for v in origin), masks, tumours, tuple(float(s) for s in ct.spacing))
 
 
 def fingerprint(files: list[Path], root: Path, options: PrepareOptions) -> str:
@@ -159,11 +160,11 @@ def content_hash(files: list[Path], root: Path, options: PrepareOptions) -> str:
     return digest.hexdigest()
 
 
-def prepare_patient(patient_dir: Path, cache_dir: Path, options: PrepareOptions) -> dict:
+def prepare_patient(patient: PatientFolder, cache_dir: Path, options: PrepareOptions) -> dict:
     """Prepare one patient into the cache; returns its index record (never raises)."""
-    patient_id = patient_dir.name
+    patient_id, patient_dir = patient.patient_id, patient.directory
     try:
-        files = find_series(patient_dir)
+        files = find_series(patient)
         digest = content_hash(dicom_files(patient_dir), patient_dir, options)
         path = cache_dir / f"{patient_id}-{digest[:16]}.npz"
         notes = ""
@@ -178,7 +179,7 @@ def prepare_patient(patient_dir: Path, cache_dir: Path, options: PrepareOptions)
             case.save(buffer)
             atomic_write_bytes(path, buffer.getvalue())
         return {"status": "prepared", "reason": "", "file": path.name, "content_hash": digest,
-                "geometry": geometry_row(case), "notes": notes}
+                "slice_mm": round(case.ct_spacing[0], 3), "geometry": geometry_row(case), "notes": notes}
     except ImagingError as error:
         return {"status": "excluded", "reason": str(error)}
     except Exception as error:  # an unforeseen defect in one patient's files must not stop the cohort
@@ -198,16 +199,15 @@ def _is_current(record: dict | None, stamp: str, cache_dir: Path) -> bool:
     return record["status"] != "prepared" or (cache_dir / record["file"]).is_file()
 
 
-def _prepare_all(todo: dict[str, Path], cache_dir: Path, options: PrepareOptions, n_jobs: int,
+def _prepare_all(todo: dict[str, PatientFolder], cache_dir: Path, options: PrepareOptions, n_jobs: int,
                  label: str) -> dict[str, dict]:
-    def job(patient_id, directory):
-        return patient_id, prepare_patient(directory, cache_dir, options)
+    def job(patient):
+        return patient.patient_id, prepare_patient(patient, cache_dir, options)
 
     if n_jobs > 1 and len(todo) > 1:
-        runs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-            delayed(job)(pid, directory) for pid, directory in todo.items())
+        runs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(job)(p) for p in todo.values())
     else:
-        runs = (job(pid, directory) for pid, directory in todo.items())
+        runs = (job(patient) for patient in todo.values())
     out = {}
     for patient_id, record in tqdm(runs, total=len(todo), desc=f"prepare {label}", unit="patient",
                                    disable=None, file=sys.stderr):
@@ -227,35 +227,41 @@ def _relative(reason: str, root: Path) -> str:
     return reason.replace(f"{Path(root).resolve()}{os.sep}", "").replace(f"{root}{os.sep}", "")
 
 
-def attach_images(cohort, cache_dir, n_jobs: int = 1, options: PrepareOptions = PrepareOptions()) -> None:
-    """Find, validate and prepare each patient's CT + SEG; record them on `cohort.images`,
-    exclude (with the reason) patients whose images cannot be used.
+def thicker_than(slice_mm: float | None, max_slice_mm: float | None) -> str:
+    """Why a prepared CT is left out by the slice-spacing limit; empty when it is kept."""
+    if max_slice_mm is None or slice_mm is None or slice_mm <= max_slice_mm:
+        return ""
+    return f"slice spacing {slice_mm:g} mm > {max_slice_mm:g} mm"
 
-    Sets ``cohort.artefacts["geometry"]`` (one row per prepared patient, `geometry_columns()`)
-    and writes ``manifest.csv`` in `cache_dir`. A cohort without a DICOM collection folder is
-    clinical-only and left as it is.
+
+def attach_images(cohort, patients: dict[str, PatientFolder], cache_dir, n_jobs: int = 1,
+                  options: PrepareOptions = PrepareOptions(), max_slice_mm: float | None = None) -> pd.DataFrame:
+    """Validate and prepare each patient's CT + SEG (`patients`: the download's patient folders);
+    record them on `cohort.images`; exclude, with the reason, the patients whose images cannot be
+    used, who have none, or (with `max_slice_mm`) whose CT slices are thicker than that.
+
+    Sets ``cohort.artefacts["geometry"]`` (one row per prepared patient, `geometry_columns()`),
+    writes ``manifest.csv`` in `cache_dir` (one row per patient, with the CT's slice spacing) and
+    returns it.
     """
-    if cohort.root is None or not collection_directory(cohort.root).is_dir():
-        return
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    directories = patient_directories(cohort.root)
     clinical_ids = [str(pid) for pid in cohort.patient_ids]
     manifest = []
     for pid in clinical_ids:
-        if pid not in directories:
-            reason = f"no images: {collection_directory(cohort.root) / pid} does not exist"
-            manifest.append({"patient_id": pid, "status": "excluded", "reason": reason})
-            cohort.exclude(pid, _relative(reason, cohort.root))
-    for pid in sorted(set(directories) - set(clinical_ids)):
-        reason = f"{directories[pid]}: images but no clinical row"
+        if pid not in patients:
+            manifest.append({"patient_id": pid, "status": "excluded", "reason": NO_IMAGES})
+            cohort.exclude(pid, NO_IMAGES)
+    for pid in sorted(set(patients) - set(clinical_ids)):
+        reason = f"{patients[pid].directory}: images but no clinical row"
         manifest.append({"patient_id": pid, "status": "skipped", "reason": reason})
         cohort.exclude(pid, _relative(reason, cohort.root))
 
-    wanted = [pid for pid in clinical_ids if pid in directories]
+    wanted = [pid for pid in clinical_ids if pid in patients]
     index = _read_index(cache_dir)
-    stamps = {pid: fingerprint(dicom_files(directories[pid]), directories[pid], options) for pid in wanted}
-    todo = {pid: directories[pid] for pid in wanted if not _is_current(index.get(pid), stamps[pid], cache_dir)}
+    stamps = {pid: fingerprint(dicom_files(patients[pid].directory), patients[pid].directory, options)
+              for pid in wanted}
+    todo = {pid: patients[pid] for pid in wanted if not _is_current(index.get(pid), stamps[pid], cache_dir)}
     if todo:
         for pid, record in _prepare_all(todo, cache_dir, options, n_jobs, cohort.name).items():
             old = index.get(pid, {}).get("file")
@@ -267,18 +273,22 @@ def attach_images(cohort, cache_dir, n_jobs: int = 1, options: PrepareOptions = 
     rows = {}
     for pid in wanted:
         record = index[pid]
+        reason = record["reason"] or thicker_than(record.get("slice_mm"), max_slice_mm)
         manifest.append({"patient_id": pid, **{k: v for k, v in record.items() if k in MANIFEST_COLUMNS},
+                         "status": "excluded" if reason else "prepared", "reason": reason,
                          "n_tumours": record.get("geometry", {}).get("n_tumours")})
-        if record["status"] == "prepared":
+        if reason:
+            cohort.exclude(pid, _relative(reason, cohort.root))
+        else:
             cohort.images[pid] = cache_dir / record["file"]
             rows[pid] = record["geometry"]
-        else:
-            cohort.exclude(pid, _relative(record["reason"], cohort.root))
     geometry = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=geometry_columns())
     geometry.index.name = cohort.clinical.index.name
     cohort.artefacts["geometry"] = geometry.astype(float)
 
-    text = pd.DataFrame(manifest).reindex(columns=MANIFEST_COLUMNS).sort_values("patient_id").to_csv(index=False)
+    frame = pd.DataFrame(manifest).reindex(columns=MANIFEST_COLUMNS).sort_values("patient_id")
+    text = frame.to_csv(index=False)
     path = manifest_path(cache_dir)
     if not path.is_file() or path.read_text() != text:
         atomic_write_text(path, text)
+    return frame

@@ -51,6 +51,8 @@ class PreparedCase:
     spacing: (z, y, x) voxel size in mm. origin: (x, y, z) patient position of voxel (0, 0, 0).
     masks: NODE_NAMES -> bool (z, y, x); an absent segment is an all-False mask, not a missing key.
     tumours: one bool (z, y, x) mask per Tumor_i, in SEG order (tumours may overlap).
+    ct_spacing: (z, y, x) mm of the CT it was prepared from (z from the slice positions), so a thick-slice
+    acquisition stays recognisable after resampling; None when not known.
     """
 
     patient_id: str
@@ -59,12 +61,15 @@ class PreparedCase:
     origin: tuple[float, float, float]
     masks: dict[str, np.ndarray]
     tumours: list[np.ndarray] = field(default_factory=list)
+    ct_spacing: tuple[float, float, float] | None = None
 
     def save(self, path: Path) -> None:
         arrays = {"volume": self.volume.astype(np.float32), "spacing": np.asarray(self.spacing, float),
                   "origin": np.asarray(self.origin, float)}
         arrays.update({f"mask_{name}": np.packbits(self.masks[name]) for name in NODE_NAMES})
         arrays.update({f"tumour_{i}": np.packbits(mask) for i, mask in enumerate(self.tumours)})
+        if self.ct_spacing is not None:
+            arrays["ct_spacing"] = np.asarray(self.ct_spacing, float)
         np.savez_compressed(path, patient_id=np.array(self.patient_id), **arrays)
 
     @classmethod
@@ -78,4 +83,5 @@ class PreparedCase:
 
             tumour_keys = sorted((k for k in data.files if k.startswith("tumour_")), key=lambda k: int(k[7:]))
             return cls(str(data["patient_id"]), volume, tuple(data["spacing"]), tuple(data["origin"]),
-                       {name: unpack(f"mask_{name}") for name in NODE_NAMES}, [unpack(k) for k in tumour_keys])
+                       {name: unpack(f"mask_{name}") for name in NODE_NAMES}, [unpack(k) for k in tumour_keys],
+                       tuple(data["ct_spacing"]) if "ct_spacing" in data.files else None)

@@ -21,7 +21,6 @@ import pydicom
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from benchmark.data.imaging.prepared import SEGMENT_LABELS, TUMOUR_PREFIX
-from benchmark.data.imaging.writer import COLLECTION
 
 AIR_HU = -1024.0
 #: Largest relative deviation of one slice step from the median step before a gap is reported.
@@ -33,6 +32,29 @@ _HEADER_TAGS = ["Modality", "SeriesInstanceUID", "ReferencedSeriesSequence"]
 
 class ImagingError(ValueError):
     """A patient's images cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Series:
+    """One series folder; modality and UID come from NBIA's metadata.csv when it lists the series,
+    else (None) from the first file's header."""
+
+    directory: Path
+    modality: str | None = None
+    uid: str | None = None
+
+
+@dataclass(frozen=True)
+class PatientFolder:
+    """Where one patient's images are: the folder (``<study>/<series>/*.dcm`` below it), and its
+    series when metadata.csv lists them (empty: every ``<study>/<series>`` folder)."""
+
+    patient_id: str
+    directory: Path
+    series: tuple[Series, ...] = ()
+
+    def series_folders(self) -> tuple[Series, ...]:
+        return self.series or tuple(Series(p) for p in sorted(self.directory.glob("*/*")) if p.is_dir())
 
 
 @dataclass(frozen=True)
@@ -70,16 +92,6 @@ class SegMasks:
     ignored_labels: list[str] = field(default_factory=list)
 
 
-def collection_directory(root: Path) -> Path:
-    return Path(root) / COLLECTION
-
-
-def patient_directories(root: Path) -> dict[str, Path]:
-    """Patient id -> folder, for every folder under the collection directory."""
-    collection = collection_directory(root)
-    return {p.name: p for p in sorted(collection.iterdir()) if p.is_dir()}
-
-
 def dicom_files(directory: Path) -> list[Path]:
     """Every *.dcm below `directory`, in a stable order."""
     return sorted(Path(directory).rglob("*.dcm"))
@@ -104,14 +116,18 @@ def _series_header(directory: Path) -> tuple[pydicom.Dataset, list[Path]]:
     raise ImagingError(f"{directory}: no readable DICOM file" + (f" ({errors[0]})" if errors else ""))
 
 
-def find_series(patient_dir: Path) -> PatientFiles:
-    """The patient's SEG file and the CT series it was drawn on."""
+def find_series(patient: PatientFolder) -> PatientFiles:
+    """The patient's SEG file and the CT series it was drawn on; other series (a scout, a localiser,
+    reports) are ignored. Only the series whose modality or UID metadata.csv did not give are opened."""
+    patient_dir = patient.directory
     cts, segs = {}, []
-    for series_dir in sorted(p for p in patient_dir.glob("*/*") if p.is_dir()):
-        header, files = _series_header(series_dir)
-        if header.get("Modality") == "CT":
-            cts[str(header.SeriesInstanceUID)] = series_dir
-        elif header.get("Modality") == "SEG":
+    for series in patient.series_folders():
+        if series.modality in (None, "SEG") or (series.modality == "CT" and not series.uid):
+            header, files = _series_header(series.directory)
+        modality = series.modality or header.get("Modality")
+        if modality == "CT":
+            cts[series.uid or str(header.SeriesInstanceUID)] = series.directory
+        elif modality == "SEG":
             segs += [(path, header) for path in files]
     if not segs:
         raise ImagingError(f"{patient_dir}: no SEG series")
@@ -125,7 +141,7 @@ def find_series(patient_dir: Path) -> PatientFiles:
     if not matching:
         raise ImagingError(f"{seg_file}: SEG references series {', '.join(referenced) or '(none)'}, "
                            f"not the patient's CT series ({', '.join(cts)})")
-    return PatientFiles(patient_dir.name, matching[0], seg_file)
+    return PatientFiles(patient.patient_id, matching[0], seg_file)
 
 
 def _raw_pixels(ds: pydicom.Dataset) -> np.ndarray:
