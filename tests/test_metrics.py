@@ -92,12 +92,18 @@ def exponential_prediction(risk: np.ndarray, grid: np.ndarray) -> Prediction:
     return Prediction(risk=risk, surv=surv, year=median_survival_years(surv, grid, 12.0))
 
 
-def test_survival_metrics_agree_with_scikit_survival():
+def scored_random_fold():
+    """A random fold, its exponential predictions on a monthly grid, and their metrics."""
     y_train, y_test, risk = random_fold()
     grid = np.arange(0, 145, 1.0)
     prediction = exponential_prediction(risk, grid)
-    surv = prediction.surv
     values, reasons = evaluate(prediction, y_train, y_test, grid, 12.0)
+    return y_train, y_test, grid, prediction, values, reasons
+
+
+def test_survival_metrics_agree_with_scikit_survival():
+    y_train, y_test, grid, prediction, values, reasons = scored_random_fold()
+    risk, surv = prediction.risk, prediction.surv
     assert values["cindex_harrell"] == pytest.approx(
         concordance_index_censored(y_test["event"], y_test["time"], risk)[0])
     tau = min(y_test["time"].max(), y_train["time"].max())
@@ -177,11 +183,8 @@ def test_yearwise_censored_exactly_at_a_year_end_survived_that_year():
 
 
 def test_an_own_read_out_is_scored_apart_and_only_when_present():
-    y_train, y_test, risk = random_fold()
-    grid = np.arange(0, 145, 1.0)
-    plain = exponential_prediction(risk, grid)
-    surv = plain.surv
-    values, _ = evaluate(plain, y_train, y_test, grid, 12.0)
+    y_train, y_test, grid, plain, values, _ = scored_random_fold()
+    risk, surv = plain.risk, plain.surv
     assert not any(name.endswith("_own") for name in values)
     own_year = np.full(len(risk), 3.5)
     with_own = Prediction(risk=risk, surv=surv, year=plain.year, own_year=own_year, own_year_label="constant")
