@@ -149,3 +149,15 @@ def test_reports_show_the_real_cohort_first():
     ordered = sorted(names, key=datasets.display_order)
     assert ordered[0] == "mskcc-crlm" and ordered[1:3] == ["crlm-synthetic-n60-seed0-small", "crlm-synthetic"]
     assert ordered[-1] == "tcia"
+
+
+def test_within_a_dataset_reports_read_os_first_cv_before_the_split_and_preoperative_first():
+    from types import SimpleNamespace
+
+    from benchmark.reporting.groups import reading_order
+    stems = [("gbsg2", "dfs", "cv", "clinical"), ("mskcc-crlm", "dfs", "paper", "preoperative"),
+             ("mskcc-crlm", "os", "cv", "postoperative"), ("mskcc-crlm", "os", "cv", "preoperative"),
+             ("crlm-synthetic", "dfs", "cv", "preoperative")]
+    groups = [SimpleNamespace(dataset=d, endpoint=e, protocol=p, feature_set=f) for d, e, p, f in stems]
+    ordered = [(g.dataset, g.endpoint, g.protocol, g.feature_set) for g in sorted(groups, key=reading_order)]
+    assert ordered == [stems[3], stems[2], stems[1], stems[4], stems[0]]

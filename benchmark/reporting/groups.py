@@ -153,7 +153,7 @@ def choose_reference(methods: set[str], requested: str | None) -> str | None:
 
 
 def collect(root: Path, reference: str | None = None) -> list[Group]:
-    """Every group of the result tree, summarised; the real CRLM cohort first (datasets.display_order)."""
+    """Every group of the result tree, summarised, in reading order (`reading_order`)."""
     frame = load_cells(root)
     if frame.empty:
         return []
@@ -167,7 +167,22 @@ def collect(root: Path, reference: str | None = None) -> list[Group]:
                       choose_reference(set(cells.loc[cells["status"] == "ok", "method"]), reference))
         group.summary = summarise(group)
         groups.append(group)
-    return sorted(groups, key=lambda g: datasets.display_order(g.dataset))   # stable: the rest stays sorted
+    return sorted(groups, key=reading_order)
+
+
+#: Within a dataset: overall survival first, cross-validation before the single split, the default
+#: (pre-operative) feature set before the one with pathology.
+ENDPOINT_ORDER = ("os", "dfs", "liver_dfs")
+PROTOCOL_ORDER = ("cv", "paper")
+FEATURE_SET_ORDER = ("preoperative", "postoperative")
+
+
+def reading_order(group: Group) -> tuple:
+    """Where a group stands in reports: the real CRLM cohort first (datasets.display_order), then as above."""
+    def position(value: str, order: tuple[str, ...]) -> int:
+        return order.index(value) if value in order else len(order)
+    return (datasets.display_order(group.dataset), group.dataset, position(group.endpoint, ENDPOINT_ORDER),
+            position(group.protocol, PROTOCOL_ORDER), position(group.feature_set, FEATURE_SET_ORDER))
 
 
 def summarise(group: Group) -> pd.DataFrame:
