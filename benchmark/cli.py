@@ -213,7 +213,8 @@ def command_run(args) -> int:
     else:
         summary = runner.execute(config, progress=not args.no_progress)
         for spec in config.datasets:   # the footers name the patients left out and the cohort's description
-            cohorts.record_cohort(config.output, config.data_dir, spec)
+            cohort = runner.load_cohort(datasets.parse_spec(spec), config.data_dir)   # loaded by the run
+            cohorts.write_cohort_record(config.output, cohort, spec)
     written = tables.write_tables(config.output)
     if summary:
         for line in summary.lines():

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from benchmark import datasets
+from benchmark.data.cohort import Cohort
 from benchmark.harness import results
 from benchmark.harness.results import atomic_write_text
 
@@ -43,7 +44,11 @@ def record_cohort(root: Path, data_dir: Path, text: str) -> str | None:
     spec = datasets.parse_spec(text)
     if not spec.present(Path(data_dir)):
         return None
-    cohort = datasets.load(spec, Path(data_dir))
+    return write_cohort_record(root, datasets.load(spec, Path(data_dir)), text)
+
+
+def write_cohort_record(root: Path, cohort: Cohort, text: str) -> str:
+    """Write the record of a loaded cohort (dataset spec `text`); its name."""
     record = {"name": cohort.name, "spec": text, "description": cohort.description,
               "n_patients": len(cohort), "units_per_year": cohort.units_per_year,
               "excluded": dict(sorted(cohort.excluded.items()))}
