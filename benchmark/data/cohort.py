@@ -38,6 +38,8 @@ class Cohort:
     `artefacts` caches derived per-cohort inputs (prepared volumes, features, graphs) by name.
     `default_endpoints` / `default_feature_sets`: what a run without --endpoint / --feature-set
     covers; empty means the primary endpoint / the pre-operative set.
+    `cache_name` names the on-disk cache of the derived inputs; cohorts with the same images share
+    it (the scenarios of one synthetic draw). Empty means the cohort's own name.
     """
 
     name: str
@@ -54,6 +56,7 @@ class Cohort:
     artefacts: dict[str, object] = field(default_factory=dict)
     default_endpoints: tuple[str, ...] = ()
     default_feature_sets: tuple[str, ...] = ()
+    cache_name: str = ""
 
     @property
     def patient_ids(self) -> np.ndarray:

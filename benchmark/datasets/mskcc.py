@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from benchmark.data import clinical
 from benchmark.data.cohort import Cohort
 from benchmark.datasets import Dataset, DatasetError
@@ -19,6 +21,8 @@ NAME = "mskcc-crlm"
 TABLE = (Path(__file__).parents[1] / "data" / "real" / "mskcc_crlm"
          / "Colorectal Liver Metastases Clinical data April 2023.xlsx")
 SHA256 = "57b3f64da1ba6697dcddf03748bee33c430cf45ec4e8c04c189944e5697be86a"
+#: Volumes measured on the expert SEG of 50 of the patients (SOURCE.md): the anatomy's calibration.
+SEGMENTATION_VOLUMES = TABLE.with_name("crlm_segmentation_volumes_n50.csv")
 CITATION = ("Simpson et al., Sci Data 11:172 (2024), doi:10.1038/s41597-024-02981-2; "
             "TCIA doi:10.7937/QXK2-QG03; CC BY 4.0")
 
@@ -39,6 +43,16 @@ def load_mskcc(path: Path = TABLE) -> Cohort:
     cohort.default_endpoints = tuple(clinical.ENDPOINTS)
     cohort.default_feature_sets = tuple(clinical.FEATURE_SETS)
     return cohort
+
+
+def read_clinical() -> pd.DataFrame:
+    """The release table itself (checked like `load_mskcc`), indexed by patient id."""
+    return load_mskcc().clinical
+
+
+def read_segmentation_volumes() -> pd.DataFrame:
+    """Slices, slice spacing, tumour count, liver and total tumour volume (ml) of 50 real patients."""
+    return pd.read_csv(SEGMENTATION_VOLUMES, index_col="patient_id")
 
 
 @dataclass(frozen=True)

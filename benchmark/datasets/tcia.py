@@ -39,12 +39,15 @@ def slice_spacing_counts(manifest: pd.DataFrame) -> str:
 
 
 def load_tcia(root: Path, name: str = "tcia", data_dir: Path = Path("data"), n_jobs: int = 1,
-              max_slice_mm: float | None = None) -> Cohort:
+              max_slice_mm: float | None = None, clinical_file: Path | None = None,
+              cache_name: str | None = None) -> Cohort:
     """Read a TCIA-format cohort: find the download's patients and clinical table, prepare the images.
 
     Patients whose images cannot be read, who have none, or whose slices are thicker than
     `max_slice_mm` are excluded here, before any split is drawn, with the reason kept on the cohort,
-    so every method sees the same patients. The description says how many of the clinical table's
+    so every method sees the same patients. `clinical_file` replaces the table the download holds
+    (the synthetic scenarios); `cache_name` shares the image and feature caches of another cohort
+    with the same images. The description says how many of the clinical table's
     patients have images, which files were used and the slice spacings met (table footers show it).
     """
     from benchmark.data import imaging  # imported late: the DICOM stack is only needed here
@@ -54,11 +57,12 @@ def load_tcia(root: Path, name: str = "tcia", data_dir: Path = Path("data"), n_j
         download = discovery.discover(Path(root))
     except discovery.DownloadError as error:
         raise DatasetError(str(error)) from error
-    table = clinical.read_clinical_table(download.clinical_file)
+    table = clinical.read_clinical_table(clinical_file or download.clinical_file)
     cohort = cohort_from_clinical(table, name, Path(root))
+    cohort.cache_name = cache_name or name
     imaged = sum(pid in download.patients for pid in table.index)
-    manifest = imaging.attach_images(cohort, download.patients, Path(data_dir) / "cache" / name, n_jobs,
-                                     max_slice_mm=max_slice_mm)
+    manifest = imaging.attach_images(cohort, download.patients, Path(data_dir) / "cache" / cohort.cache_name,
+                                     n_jobs, max_slice_mm=max_slice_mm)
     cohort.description = (f"TCIA CRLM download: images for {imaged} of the {len(table)} patients of the clinical "
                           f"table; {download.describe()}; CT slice spacing {slice_spacing_counts(manifest)}")
     return cohort

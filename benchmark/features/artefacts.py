@@ -54,7 +54,7 @@ def provider(name: str, inputs: tuple[str, ...] = ()) -> Callable[[Build], Build
 
 
 def cache_dir(data_dir: Path, cohort: Cohort) -> Path:
-    return Path(data_dir) / "cache" / cohort.name
+    return Path(data_dir) / "cache" / (cohort.cache_name or cohort.name)
 
 
 def get(cohort: Cohort, name: str, context: BuildContext = BuildContext()):
