@@ -17,7 +17,7 @@ from benchmark.data.clinical import ClinicalTableError
 from benchmark.features.encoder_options import DEFAULT_WIDTH, INPUT_SIZE, EncoderOptions
 from benchmark.harness import backends, runner, tuning
 from benchmark.harness import check as ci
-from benchmark.reporting import cohorts, groups, html_report, plots, tables
+from benchmark.reporting import calibration, cohorts, groups, html_report, plots, tables
 
 
 class UsageError(ValueError):
@@ -245,7 +245,8 @@ def command_prepare(args) -> int:
 
 
 def command_report(args) -> int:
-    """Record the cohorts' exclusions, then write every table, every plot and report.html."""
+    """Record the cohorts' exclusions, then write every table, every plot, the calibration of the synthetic
+    cohort against the real one and report.html."""
     for spec in args.dataset:
         datasets.parse_spec(spec)
     cohorts.record_cohorts(args.output, args.data_dir, args.dataset)
@@ -259,10 +260,15 @@ def command_report(args) -> int:
         pngs = plots.write_plots(args.output, group)
         figures |= {p.with_suffix(s) for p in pngs for s in (".png", ".svg")}
         sections.append((group.stem, group.title, tables.group_tables(group, command), pngs))
+    checks = calibration.calibration_table(args.output)   # reads the main tables written above
+    pngs = [p for p in calibration.write_calibration(args.output, checks) if p.suffix == ".png"]
+    figures |= {p.with_suffix(s) for p in pngs for s in (".png", ".svg")}
+    sections.append(("calibration", calibration.TITLE, [calibration.report_table(checks)], pngs))
     tables.remove_stale(args.output / "plots", figures, (".png", ".svg"))
     page = html_report.write_html(args.output / "report.html", sections)
     print(f"{len(written)} table(s) in {args.output / 'tables'}, {len(figures) // 2} plot(s) in "
           f"{args.output / 'plots'}, report: {page}")
+    print(calibration.within_text(checks))
     return 0
 
 

@@ -39,6 +39,9 @@ CAPTIONS = {
     "taa_per_year": "Time-adjacent accuracy per year",
     "forest_cindex": "C-index with 95 % intervals",
     "params_vs_accuracy": "Parameters vs accuracy",
+    "marginals": "Clinical marginals, real vs synthetic (KS in each title)",
+    "kaplan_meier": "Kaplan–Meier, real vs synthetic",
+    "anatomy": "Anatomy, real segmentations vs synthetic",
 }
 
 

@@ -311,9 +311,10 @@ def write_table(root: Path, group: Group, table: Table) -> Path:
     return stem.with_suffix(".md")
 
 
-def remove_stale(directory: Path, written: set[Path], suffixes: tuple[str, ...]) -> None:
-    """Delete report files in `directory` that this pass did not write (a removed method's table)."""
-    for path in Path(directory).rglob("*"):
+def remove_stale(directory: Path, written: set[Path], suffixes: tuple[str, ...], pattern: str = "*") -> None:
+    """Delete report files in `directory` matching `pattern` that this pass did not write (a removed
+    method's table)."""
+    for path in Path(directory).rglob(pattern):
         if path.suffix in suffixes and path.is_file() and path not in written:
             path.unlink()
 
@@ -334,5 +335,6 @@ def write_tables(root: Path, command: str | None = None, reference: str | None =
         for table in group_tables(group, command):
             written.append(write_table(root, group, table))
     all_files = {p.with_suffix(s) for p in written for s in (".md", ".tex", ".csv")}
-    remove_stale(Path(root) / "tables", all_files, (".md", ".tex", ".csv"))
+    # group tables only (DATASET__ENDPOINT__...): calibration.* is written by `report` alone, not by `run`
+    remove_stale(Path(root) / "tables", all_files, (".md", ".tex", ".csv"), pattern="*__*")
     return written

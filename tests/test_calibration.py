@@ -1,0 +1,96 @@
+"""Calibration report: every kind of check present, each tolerance held on the default synthetic draw
+(one test per check, so a failing one names itself), KS exactly 0 against the real table itself, the
+Cox rows read from the main tables, and the writers."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark.data import clinical
+from benchmark.reporting import calibration, tables
+
+#: Every check that needs no run results (all but the Cox rows), as the table names them.
+HELD_CHECKS = (
+    [f"marginal/{column}" for column in calibration.MARGINAL_COLUMNS]
+    + [f"missingness/{column}" for column in calibration.MISSINGNESS_COLUMNS]
+    + [f"outcome/{endpoint}/{what}" for endpoint in clinical.ENDPOINTS for what in ("event_rate", "km_median")]
+    + [f"univariate_c/{endpoint}/{column}" for endpoint in calibration.C_ENDPOINTS
+       for column in calibration.MAIN_COLUMNS]
+    + [f"anatomy/{check}" for check in calibration.ANATOMY_CHECKS]
+)
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    """The default inputs' table, on a results root without tables (the Cox rows are then n/a)."""
+    return calibration.calibration_table(tmp_path_factory.mktemp("results"))
+
+
+def test_the_table_has_every_kind_of_row_in_order(table):
+    assert list(dict.fromkeys(table["kind"])) == list(calibration.KINDS)
+    assert table["check"].is_unique
+    assert set(table.loc[table["kind"] != "cox_c", "check"]) == set(HELD_CHECKS)
+    assert set(table["tolerance"]) <= set(calibration.TOLERANCES.values())
+
+
+@pytest.mark.parametrize("check", HELD_CHECKS)
+def test_synthetic_default_draw_within_tolerance(table, check):
+    row = table.set_index("check").loc[check]
+    assert row["within"], (f"{row['quantity']}: real {row['real']:.4g}, synthetic {row['synthetic']:.4g}, "
+                           f"{calibration.MEASURES[row['measure']]} {row['statistic']:.3f} > {row['tolerance']}")
+
+
+def test_every_statistic_is_zero_when_the_synthetic_table_is_the_real_one(tmp_path):
+    real, draw, _ = calibration.default_inputs()
+    same = calibration.calibration_table(tmp_path, draw=SimpleNamespace(clinical=real, patients=draw.patients))
+    clinical_rows = same[same["kind"].isin(["marginal", "missingness", "outcome", "univariate_c"])]
+    assert len(clinical_rows) == len([c for c in HELD_CHECKS if not c.startswith("anatomy/")])
+    assert (clinical_rows["statistic"] == 0).all() and clinical_rows["within"].all()
+    assert (clinical_rows["real"].to_numpy() == clinical_rows["synthetic"].to_numpy()).all()
+    shifted = real.assign(age=real["age"] + 5)
+    ks = {row["check"]: row["statistic"] for row in calibration.marginal_rows(real, shifted)}
+    assert ks.pop("marginal/age") > calibration.TOLERANCES["marginal_ks"]
+    assert set(ks.values()) == {0.0}
+
+
+def test_cox_rows_read_the_main_tables_and_say_what_to_run_when_absent(tmp_path):
+    main = tmp_path / "tables" / "mskcc-crlm__os__cv__preoperative__main.csv"
+    main.parent.mkdir()
+    pd.DataFrame({"method": ["coxnet", "coxph"], "cindex_harrell_mean": [0.6, 0.62]}).to_csv(main, index=False)
+    main.with_name("crlm-synthetic__os__cv__preoperative__main.csv").write_text(
+        "method,cindex_harrell_mean\ncoxph,0.65\n")
+    rows = pd.DataFrame(calibration.cox_rows(tmp_path)).set_index("check")
+    assert rows.loc["cox_c/os", ["real", "synthetic", "statistic"]].tolist() == pytest.approx([0.62, 0.65, 0.03])
+    assert rows.at["cox_c/os", "within"] and rows.at["cox_c/os", "note"] == ""
+    absent = rows.loc["cox_c/dfs"]
+    assert np.isnan(absent["real"]) and pd.isna(absent["within"])
+    assert absent["note"] == ("not run: python -m benchmark run -d mskcc-crlm --endpoint dfs -m coxph; "
+                              "not run: python -m benchmark run -d crlm-synthetic --endpoint dfs -m coxph")
+
+
+def test_writers_produce_the_table_and_figures(table, tmp_path):
+    written = calibration.write_calibration(tmp_path, table)
+    csv, markdown = tmp_path / "tables" / "calibration.csv", tmp_path / "tables" / "calibration.md"
+    figures = tmp_path / "plots" / "calibration"
+    assert written == [csv, markdown, *(figures / f"{name}.png" for name in calibration.PLOT_NAMES)]
+    back = pd.read_csv(csv, keep_default_na=False)
+    assert back["check"].tolist() == table["check"].tolist()
+    text = markdown.read_text()
+    assert text.startswith(f"**{calibration.TITLE}**") and "✓" in text and calibration.within_text(table) in text
+    assert text.count("\n| ") == len(table) + 1   # header and one line per check
+    for name in calibration.PLOT_NAMES:
+        assert (figures / f"{name}.png").stat().st_size > 5000
+        assert (figures / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_writing_the_group_tables_keeps_the_calibration_table(tmp_path):
+    directory = tmp_path / "tables"
+    directory.mkdir()
+    kept, stale = directory / "calibration.md", directory / "gone__os__cv__clinical__main.md"
+    kept.write_text("calibration")
+    stale.write_text("old")
+    tables.write_tables(tmp_path, command="python -m benchmark report", groups=[])
+    assert kept.exists() and not stale.exists()
