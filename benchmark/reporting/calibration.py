@@ -54,8 +54,10 @@ TOLERANCES = {
     "anatomy_extreme": 1.0,
     # Spearman(tumour volume, max_tumor_size) = 0.92 on the 50 real patients: SE 0.03
     "spearman": 0.10,
-    # 5x5 CV Cox C: the corrected 95 % interval of the committed real OS value is ±0.058 (SE ~0.03)
-    "cox_c": 0.06,
+    # 5x5 CV Cox C, the calibration target itself: the generator's clinical scale is set so that the
+    # expected value over draws matches the real one (tests/test_synthetic.py holds it within 0.03 over
+    # six draws); one draw varies about it with SE ~0.03, so this row may miss by chance alone
+    "cox_c": 0.03,
 }
 #: Row kinds in table order, with their headings.
 KINDS = {"marginal": "Clinical marginals", "missingness": "Missingness", "outcome": "Outcomes",
