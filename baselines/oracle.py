@@ -20,9 +20,8 @@ class Oracle(Method):
 
     def predict_survival(self, data: FoldData):
         truth = data.cohort.truth.loc[data.ids]
-        table = data.cohort.clinical.loc[data.ids]
         months = data.time_grid / data.units_per_year * 12
-        surv = synthetic.true_survival(truth["true_log_hazard"].to_numpy(), table, months)[data.endpoint]
+        surv = synthetic.true_survival(truth, months)[data.endpoint]
         return truth[f"true_risk_{data.endpoint}"].to_numpy(), surv
 
     def n_params(self) -> int:

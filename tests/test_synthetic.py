@@ -1,15 +1,28 @@
-"""The synthetic generator: deterministic, internally consistent, matched to the real statistics."""
+"""The synthetic generator: deterministic, internally consistent, calibrated on the real cohort."""
 import numpy as np
+import pandas as pd
 import pytest
 from sksurv.metrics import concordance_index_censored
-from sksurv.nonparametric import kaplan_meier_estimator
 
-from benchmark.data import synthetic
+from benchmark import datasets
+from benchmark.data import splits, synthetic
+from benchmark.datasets import mskcc
+from benchmark.datasets.tcia import cohort_from_clinical
+from benchmark.harness import runner
 
 
-def km_median(time, event) -> float:
-    x, y = kaplan_meier_estimator(event.astype(bool), time)
-    return float(x[np.argmax(y <= 0.5)])
+def cindex(table: pd.DataFrame, risk, endpoint: str = "dfs") -> float:
+    time_column, event_column = {"os": ("overall_survival_months", "vital_status"),
+                                 "dfs": ("months_to_DFS_progression", "vital_status_DFS")}[endpoint]
+    return concordance_index_censored(table[event_column].astype(bool).to_numpy(), table[time_column].to_numpy(),
+                                      np.asarray(risk, float))[0]
+
+
+@pytest.fixture(scope="module")
+def large_draws():
+    """Every scenario of one large draw (the same patients)."""
+    drawn = synthetic.draw_patients(4000, seed=7)
+    return {scenario: synthetic.assign_outcomes(drawn, scenario, seed=7) for scenario in synthetic.SCENARIOS}
 
 
 def test_same_seed_same_cohort_other_seed_differs():
@@ -23,30 +36,48 @@ def test_ids_follow_tcia_and_skip_1024():
     assert ids[0] == "CRLM-CT-1001" and ids[-1] == "CRLM-CT-1198" and "CRLM-CT-1024" not in ids
 
 
-def test_clinical_columns_are_read_off_the_anatomy(drawn_cohort):
-    table, patients, tumours = drawn_cohort.clinical, drawn_cohort.patients, drawn_cohort.tumours
-    counts = tumours.groupby("patient_id").size()
-    assert (table["multiple_metastases"] == (counts.loc[table.index] > 1).astype(int)).all()
-    largest = tumours.groupby("patient_id")["radius_mm"].max() * 2 / 10
-    log_error = np.log(table["max_tumor_size"] / largest.loc[table.index])
-    assert abs(log_error.mean()) < 0.05 and abs(log_error.std() - synthetic.MAX_SIZE_MEASUREMENT_SD) < 0.05
-    assert np.corrcoef(table["max_tumor_size"], largest.loc[table.index])[0, 1] > 0.7
-    lobes = tumours.groupby("patient_id")["lobe"].nunique()
-    assert (table["bilobar_disease"] == (lobes.loc[table.index] > 1).astype(int)).all()
+def test_scenarios_share_the_patients_and_differ_only_in_outcomes():
+    drawn = synthetic.draw_patients(40, seed=4)
+    mixed, null = (synthetic.assign_outcomes(drawn, scenario, seed=4) for scenario in ("mixed", "null"))
+    covariates = [c for c in mixed.clinical.columns if c in synthetic.DRAWN_COLUMNS]
+    assert mixed.clinical[covariates].equals(null.clinical[covariates])
+    assert mixed.tumours.equals(null.tumours)
+    assert not mixed.clinical["months_to_DFS_progression"].equals(null.clinical["months_to_DFS_progression"])
+    with pytest.raises(ValueError, match="unknown scenario"):
+        synthetic.assign_outcomes(drawn, "texture", seed=4)
+
+
+def test_anatomy_agrees_with_the_clinical_columns(drawn_cohort):
+    table, tumours = drawn_cohort.clinical, drawn_cohort.tumours
+    largest = tumours.groupby("patient_id")["radius_mm"].max() * 2
+    measured = np.maximum(10 * table["max_tumor_size"], synthetic.MIN_DIAMETER_MM)
+    mean, sd = synthetic.calibration().diameter_log_ratio
+    log_ratio = np.log(largest.loc[table.index] / measured)
+    assert abs(log_ratio.mean() - mean) < 0.08 and abs(log_ratio.std() - sd) < 0.08
+    lobes = tumours.groupby("patient_id")["lobe"].nunique().loc[table.index]
+    counts = tumours.groupby("patient_id").size().loc[table.index]
+    assert (lobes[table["bilobar_disease"] == 0] == 1).all()
+    assert (lobes[(table["bilobar_disease"] == 1) & (counts > 1)] == 2).all()
+    assert (tumours["radius_mm"] * 2 >= synthetic.MIN_DIAMETER_MM - 1e-9).all()
+    assert drawn_cohort.patients["remnant_fraction"].between(0.2, 0.8).all()
+
+
+def test_derived_columns_follow_the_real_tables_rules(drawn_cohort):
+    table = drawn_cohort.clinical
     known = table["clinrisk_score"].notna()
-    fong = (table["node_positive_primary"] + table["synchronous_crlm"] + table["multiple_metastases"]
-            + (table["carcinoembryonic_antigen"] > 200) + (table["max_tumor_size"] > 5))
-    assert (table.loc[known, "clinrisk_score"] == fong[known]).all()
-    assert (patients["remnant_fraction"].between(0.2, 0.75)).all()
+    assert (table.loc[known, "clinrisk_stratified"] == (table.loc[known, "clinrisk_score"] >= 3)).all()
+    assert table.loc[~known, "clinrisk_stratified"].isna().all()
+    assert (table["NASH_greater_4"] == (table["NASH_score"] >= 4)).all()
+    real = mskcc.read_clinical()
+    assert (real["clinrisk_stratified"].dropna() == (real["clinrisk_score"].dropna() >= 3)).all()
+    assert (real["NASH_greater_4"] == (real["NASH_score"] >= 4)).all()
 
 
-def test_remnant_plane_leaves_the_stated_volume_fraction():
-    rng = np.random.default_rng(0)
-    points = rng.uniform(-1, 1, (200_000, 3))
-    points = points[(points**2).sum(1) <= 1]
-    for fraction in (0.25, 0.5, 0.7):
-        plane = synthetic._remnant_plane(1.0, fraction)
-        assert (points[:, 0] > plane).mean() == pytest.approx(fraction, abs=0.01)
+def test_missing_values_come_in_the_real_pattern(drawn_cohort):
+    table = drawn_cohort.clinical
+    lacking = table["carcinoembryonic_antigen"].isna()
+    assert lacking.any()
+    assert table.loc[lacking, "clinrisk_score"].isna().all() and table.loc[~lacking, "clinrisk_score"].notna().all()
 
 
 def test_outcomes_are_consistent(drawn_cohort):
@@ -54,25 +85,52 @@ def test_outcomes_are_consistent(drawn_cohort):
     assert (table["months_to_DFS_progression"] <= table["overall_survival_months"] + 1e-9).all()
     died = table["vital_status"] == 1
     assert (table.loc[died, "vital_status_DFS"] == 1).all()
-    assert table["overall_survival_months"].max() <= synthetic.FOLLOW_UP_MAX
+    assert table["overall_survival_months"].max() <= mskcc.read_clinical()["overall_survival_months"].max() + 0.1
 
 
 @pytest.mark.slow
-def test_large_draw_matches_the_real_cohort_statistics():
-    cohort = synthetic.generate(1500, seed=11)
-    table = cohort.clinical
-    assert km_median(table["overall_survival_months"].to_numpy(), table["vital_status"].to_numpy()) == \
-        pytest.approx(77, abs=10)
-    assert km_median(table["months_to_DFS_progression"].to_numpy(), table["vital_status_DFS"].to_numpy()) == \
-        pytest.approx(23, abs=4)
-    assert table["vital_status_DFS"].mean() == pytest.approx(0.67, abs=0.06)
-    assert table["multiple_metastases"].mean() == pytest.approx(0.57, abs=0.06)
-    assert table["sex"].eq(1).mean() == pytest.approx(0.57, abs=0.04)
-    assert table["clinrisk_score"].median() == 2
-    assert table["clinrisk_stratified"].mean() == pytest.approx(0.31, abs=0.07)
-    assert table["clinrisk_score"].isna().mean() == pytest.approx(29 / 197, abs=0.01)
-    # the true risk ranks outcomes well, better than any clinical column alone
-    event, time = table["vital_status_DFS"].astype(bool), table["months_to_DFS_progression"]
-    oracle = concordance_index_censored(event, time, cohort.patients["true_risk_dfs"].to_numpy())[0]
-    fong = concordance_index_censored(event, time, table["clinrisk_score"].fillna(2).to_numpy())[0]
-    assert 0.7 < oracle < 0.85 and fong < oracle - 0.05
+def test_the_default_scenarios_true_risk_ranks_as_the_published_ct_models(large_draws):
+    mixed = large_draws["mixed"]
+    assert cindex(mixed.clinical, mixed.patients["true_risk_dfs"]) == pytest.approx(0.714, abs=0.02)
+    assert cindex(mixed.clinical, mixed.patients["true_risk_os"], "os") == pytest.approx(0.755, abs=0.02)
+
+
+@pytest.mark.slow
+def test_image_scenarios_carry_signal_and_the_null_scenario_none(large_draws):
+    oracle = {name: cindex(draw.clinical, draw.patients["true_risk_dfs"]) for name, draw in large_draws.items()}
+    assert oracle["null"] == pytest.approx(0.5, abs=1e-9)
+    for scenario in ("burden", "spatial", "mixed"):
+        assert oracle[scenario] > oracle["clinical"] + 0.05
+    null = large_draws["null"]
+    for column in ("max_tumor_size", "age", "clinrisk_score"):
+        assert cindex(null.clinical, null.clinical[column].fillna(0)) == pytest.approx(0.5, abs=0.03)
+
+
+def harness_cindex(cohort, endpoint: str, tmp_path, repeats: int) -> float:
+    """Mean test C-index of the harness's coxph over `repeats` x 5-fold CV of an in-memory cohort."""
+    spec = datasets.parse_spec(mskcc.NAME)
+    config = runner.RunConfig(datasets=[mskcc.NAME], methods=["coxph"], output=tmp_path, data_dir=tmp_path)
+    runner._COHORTS[(spec, tmp_path)] = cohort
+    values = []
+    try:
+        for split in splits.make_splits(cohort, endpoint, "cv", 5, repeats, seed=0):
+            cell = runner.results.Cell(cohort.name, endpoint, "cv", "preoperative", "coxph", split.repeat,
+                                       split.fold, {})
+            output = runner.compute_cell(cell, spec, split, config)
+            assert output.status == "ok", output.record.get("error")
+            values.append(output.record["metrics"]["cindex_harrell"])
+    finally:
+        del runner._COHORTS[(spec, tmp_path)]
+    return float(np.mean(values))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("endpoint", ["os", "dfs"])
+def test_clinical_cox_scores_on_the_default_scenario_what_it_scores_on_the_real_table(endpoint, tmp_path):
+    """Cox-PH through the harness, 5-fold CV: real table (x 5) vs six default-scenario draws of 197."""
+    real = harness_cindex(mskcc.load_mskcc(), endpoint, tmp_path, repeats=5)
+    synthetic_c = np.mean([
+        harness_cindex(cohort_from_clinical(synthetic.generate(197, seed=100 + draw).clinical, "crlm", None),
+                       endpoint, tmp_path, repeats=1)
+        for draw in range(6)])
+    assert synthetic_c == pytest.approx(real, abs=0.03)

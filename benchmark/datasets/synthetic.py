@@ -132,10 +132,10 @@ class SyntheticCrlm(Dataset):
         try:
             drawn = synthetic.draw_patients(self.n_patients, seed=self.seed)
             synthetic.write_latents(drawn, staging / "latents")
+            (staging / "scenarios").mkdir()
             for scenario in synthetic.SCENARIOS:
                 outcome = replace(self, scenario=scenario)
                 staged = staging / outcome.clinical_file(data_dir).relative_to(root)
-                staged.parent.mkdir(exist_ok=True)
                 followed = synthetic.assign_outcomes(drawn, scenario, seed=self.seed)
                 clinical.write_clinical_xlsx(followed.clinical, staged)
                 followed.patients.to_csv(staging / outcome.truth_file(data_dir).relative_to(root))

@@ -15,8 +15,9 @@ plus Gaussian noise (sd 12 HU). The SEG holds the TCIA segments in TCIA order: L
 tumours), Liver Remnant (some patients spelled Liver_Remnant, as in the real release), Hepatic,
 Portal (both clipped to the liver ellipsoid), Tumor_1..N.
 
-Sizes: "small" (default, CPU): 64 x 64 pixels of 4.3-5.8 mm, 5 mm slices, 27-37 slices (seed 0).
-"real": 512 x 512 pixels of 0.5-0.75 mm, 2.5 mm slices. Vessels thinner than the voxel grid are
+Sizes: "small" (default, CPU): 64 x 64 pixels of 4-6 mm, 5 mm slices around the liver.
+"real": 512 x 512 pixels of 0.5-0.75 mm, each patient's slice spacing and z coverage as drawn from
+the real scans' mix (1.5 / 2.5 / 5 / 7.5 mm, about 220 mm; the latents' ct_slice_mm and ct_coverage_mm). Vessels thinner than the voxel grid are
 widened to half a voxel diagonal so they stay connected; a tumour smaller than one voxel still
 marks the voxel nearest its centre. CRLM-CT-1074 is scanned prone, as in the real cohort.
 """
@@ -33,7 +34,7 @@ from tqdm.auto import tqdm
 
 from benchmark.data.imaging import writer
 
-SIZES = {"small": (64, 5.0), "real": (512, 2.5)}  # name -> (pixels per side, slice spacing mm)
+SIZES = {"small": (64, 5.0), "real": (512, None)}  # name -> (pixels per side, slice spacing mm or drawn)
 PRONE_PATIENTS = {"CRLM-CT-1074"}
 LIVER_Z_MM = -150.0
 NOISE_HU = 12.0
@@ -69,6 +70,10 @@ def _layout(patient: pd.Series, tumours: pd.DataFrame, size: str, prone: bool):
     half = float(body.max() + 10)
     pixel = 2 * half / pixels
     z_lo, z_hi = centre[2] + lo[2] - 15, centre[2] + hi[2] + 15
+    if slice_mm is None:   # a real scan's spacing, and its coverage where that is longer than the liver
+        slice_mm = float(patient["ct_slice_mm"])
+        margin = max(0.0, float(patient["ct_coverage_mm"]) - (z_hi - z_lo)) / 2
+        z_lo, z_hi = z_lo - margin, z_hi + margin
     n_slices = int(np.ceil((z_hi - z_lo) / slice_mm)) + 1
     corner = half - pixel / 2
     if prone:  # patient face down: image rows and columns run the other way
