@@ -26,13 +26,14 @@ from benchmark.reporting.groups import LITE_METRICS, TESTED_METRICS, Group, in_f
 from benchmark.reporting.tables import Table, main_numbers, markdown_text, method_label, write_table
 from benchmark.scoring import stats
 
-#: What each scenario's hazard is made of (benchmark.data.synthetic draws the outcomes).
+#: What each scenario adds to the calibrated clinical hazard (benchmark.data.synthetic draws the outcomes).
 MECHANISMS = {
-    "clinical": "no image term: the hazard has clinical terms only",
+    "clinical": "no image term: the calibrated clinical hazard alone",
     "burden": "tumour burden: total tumour volume and tumour count",
-    "spatial": "spatial anatomy: each lesion's relation to the vessels, bilobar lesions, the remnant fraction",
-    "mixed": "burden and spatial terms together; the default cohort",
-    "null": "outcomes independent of every input: nothing predicts, the oracle included",
+    "spatial": "per-lesion relations: each tumour's proximity to the portal and hepatic veins, lesions in both "
+               "lobes, a small future liver remnant",
+    "mixed": "burden and spatial together; the default cohort",
+    "null": "no image term and no clinical one: outcomes independent of every input",
 }
 #: Summarised over draws: the compact metric set of the full-vs-lite tables.
 METRICS = LITE_METRICS
@@ -305,9 +306,10 @@ def preamble(studies: dict[Study, dict[int, Group]]) -> str:
         "methods\", Stat Med 2019;38:2074–2102 (doi:10.1002/sim.8086).", "",
         "- **Aims.** How close each method comes to the true risk ranking when the hazard is built from different "
         "inputs, and whether the tables' significance marks keep their nominal level when nothing predicts.",
-        "- **Data-generating mechanisms.** The synthetic CRLM cohort (`benchmark.data.synthetic`). A draw is one "
-        "cohort seed: its patients, anatomy, images and clinical covariates; its scenarios differ only in how the "
-        "outcomes are drawn:", mechanisms,
+        "- **Data-generating mechanisms.** The synthetic CRLM cohort (`benchmark.data.synthetic`): an illness-death "
+        "hazard fitted on the real clinical table, to which a scenario adds an image term (recurrence and death "
+        "after recurrence). A draw is one cohort seed: its patients, anatomy, images and clinical covariates, shared "
+        "by its scenarios, whose outcomes also share their random numbers:", mechanisms,
         f"  Run: {run_text(studies)}.",
         f"- **Estimands.** Each method's Harrell C-index for {endpoints}, estimated in a draw by its mean over "
         f"{cv_text(all_draws)}; the oracle's (the true risk's) C-index is the ceiling. TAA ±1y, MAE and IBS are "
