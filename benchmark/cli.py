@@ -13,11 +13,12 @@ from pathlib import Path
 import yaml
 
 from benchmark import datasets, methods
+from benchmark.data import synthetic
 from benchmark.data.clinical import ClinicalTableError
 from benchmark.features.encoder_options import DEFAULT_WIDTH, INPUT_SIZE, EncoderOptions
-from benchmark.harness import backends, runner, tuning
+from benchmark.harness import backends, grid, runner, tuning
 from benchmark.harness import check as ci
-from benchmark.reporting import calibration, cohorts, groups, html_report, plots, tables
+from benchmark.reporting import calibration, cohorts, groups, html_report, plots, scenarios, tables
 
 
 class UsageError(ValueError):
@@ -87,12 +88,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("list", help="datasets and methods, with install status")
 
     run = commands.add_parser("run", help="run the benchmark cells and write the tables")
-    run.add_argument("--all", action="store_true", help="every method (and, without -d, every dataset)")
+    run.add_argument("--all", action="store_true", help="every method (and, without -d or --scenario, every dataset)")
     run.add_argument("-m", "--method", action="append", default=[], help="method name (repeatable)")
     run.add_argument("-d", "--dataset", action="append", default=[], help="dataset spec (repeatable)")
     run.add_argument("--data", action="append", default=[], help="alias of -d, e.g. tcia:PATH")
     run.add_argument("--max-slice-mm", type=positive_float, metavar="MM",
                      help="leave out the patients whose CT slices are thicker than MM (tcia:PATH only)")
+    run.add_argument("--scenario", action="append", metavar="NAME",
+                     help=f"{grid.ALL} or {'|'.join(synthetic.SCENARIOS)} (repeatable): run the synthetic "
+                          "scenario grid instead of -d, every scenario × draw × --grid-n, cv only")
+    run.add_argument("--draws", type=positive_int,
+                     help=f"with --scenario: draws per scenario, cohort seeds 0..N-1 (default {grid.DEFAULT_DRAWS})")
+    run.add_argument("--grid-n", type=positive_int, action="append", metavar="N",
+                     help=f"with --scenario: patients per draw (repeatable; default {grid.DEFAULT_SIZES[0]})")
     run.add_argument("--endpoint", action="append", choices=["os", "dfs", "liver_dfs"],
                      help="endpoint (repeatable; default: the dataset's primary endpoint)")
     run.add_argument("--protocol", action="append", choices=["cv", "paper"],
@@ -180,14 +188,30 @@ def dataset_specs(texts: list[str], max_slice_mm: float | None) -> list[str]:
     return texts if max_slice_mm is None else [dataset.with_max_slice_mm(max_slice_mm).spec for dataset in parsed]
 
 
+def run_datasets(args) -> tuple[list[str], list[str] | None]:
+    """The run's dataset specs and protocols: the scenario grid (cv only) with --scenario, else -d
+    (default: every dataset with --all, the synthetic cohort without)."""
+    if not args.scenario:
+        if args.draws or args.grid_n:
+            raise UsageError("run: --draws and --grid-n need --scenario")
+        chosen = args.dataset + args.data or (list(datasets.RUN_ALL_DATASETS) if args.all
+                                              else [datasets.DEFAULT_DATASET])
+        return dataset_specs(chosen, args.max_slice_mm), args.protocol
+    if args.dataset or args.data or args.max_slice_mm is not None:
+        raise UsageError("run: --scenario runs the synthetic grid; give no -d, --data or --max-slice-mm")
+    if set(args.protocol or ["cv"]) != {"cv"}:
+        raise UsageError("run: the scenario grid runs the cv protocol only")
+    chosen = grid.specs(grid.scenarios(args.scenario), args.draws or grid.DEFAULT_DRAWS,
+                        args.grid_n or grid.DEFAULT_SIZES)
+    return chosen, ["cv"]
+
+
 def run_config(args) -> runner.RunConfig:
     if not args.all and not args.method:
         raise UsageError("run: give --all or at least one -m NAME")
     for name in args.method:
         methods.get(name)  # raises MethodError naming the valid methods
-    chosen = dataset_specs(args.dataset + args.data or
-                           (list(datasets.RUN_ALL_DATASETS) if args.all else [datasets.DEFAULT_DATASET]),
-                           args.max_slice_mm)
+    chosen, protocols = run_datasets(args)
     method_names = [c.name for c in methods.available()] if args.all and not args.method else args.method
     if not args.tune and (args.trials or args.storage):
         raise UsageError("run: --trials and --storage need --tune")
@@ -195,7 +219,7 @@ def run_config(args) -> runner.RunConfig:
     overrides = method_overrides(args.overrides, method_names)
     return runner.RunConfig(
         datasets=chosen,
-        methods=method_names, endpoints=args.endpoint, protocols=args.protocol,
+        methods=method_names, endpoints=args.endpoint, protocols=protocols,
         feature_sets=list(dict.fromkeys(args.feature_sets)) if args.feature_sets else None,
         folds=args.folds, repeats=args.repeats, seed=args.seed, n_jobs=args.jobs, output=args.output,
         data_dir=args.data_dir, force=args.force, tune=args.tune, trials=args.trials or tuning.DEFAULT_TRIALS,
@@ -215,11 +239,15 @@ def command_run(args) -> int:
         for spec in config.datasets:   # the footers name the patients left out and the cohort's description
             cohort = runner.load_cohort(datasets.parse_spec(spec), config.data_dir)   # loaded by the run
             cohorts.write_cohort_record(config.output, cohort, spec)
-    written = tables.write_tables(config.output)
+    finished = groups.collect(config.output)
+    written = tables.write_tables(config.output, groups=finished)
+    study = scenarios.write_report(config.output, finished, tables.default_command())
     if summary:
         for line in summary.lines():
             print(line)
     print(f"{len(written)} table(s) in {config.output / 'tables'}")
+    if study:
+        print(f"scenario grid: {study.summary}")
     return 1 if summary and summary.errors else 0
 
 
@@ -260,6 +288,10 @@ def command_report(args) -> int:
         pngs = plots.write_plots(args.output, group)
         figures |= {p.with_suffix(s) for p in pngs for s in (".png", ".svg")}
         sections.append((group.stem, group.title, tables.group_tables(group, command), pngs))
+    study = scenarios.write_report(args.output, finished, command)
+    if study:
+        figures |= {p.with_suffix(s) for p in study.plots for s in (".png", ".svg")}
+        sections.append(("scenarios", "Scenario grid (simulation study)", study.tables, study.plots))
     checks = calibration.calibration_table(args.output)   # reads the main tables written above
     pngs = [p for p in calibration.write_calibration(args.output, checks) if p.suffix == ".png"]
     figures |= {p.with_suffix(s) for p in pngs for s in (".png", ".svg")}
@@ -269,6 +301,8 @@ def command_report(args) -> int:
     print(f"{len(written)} table(s) in {args.output / 'tables'}, {len(figures) // 2} plot(s) in "
           f"{args.output / 'plots'}, report: {page}")
     print(calibration.within_text(checks))
+    if study:
+        print(f"scenario grid: {study.summary}")
     return 0
 
 

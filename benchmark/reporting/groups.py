@@ -216,8 +216,13 @@ def summarise(group: Group) -> pd.DataFrame:
         for metric in TESTED_METRICS:
             p = tests[tests["metric"] == metric].set_index("method")["p"]
             summary[f"{metric}_p"] = summary["method"].map(p)
-    summary["_order"] = summary["family"].map(lambda f: FAMILY_ORDER.get(f, 9))
-    return summary.sort_values(["_order", "method"]).drop(columns="_order").reset_index(drop=True)
+    return in_family_order(summary)
+
+
+def in_family_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of methods (`method`, `family` columns) in table order: the oracle first, then by family and name."""
+    order = frame["family"].map(lambda f: FAMILY_ORDER.get(f, 9))
+    return frame.assign(_order=order).sort_values(["_order", "method"]).drop(columns="_order").reset_index(drop=True)
 
 
 def patient_intervals_of(predictions: pd.DataFrame, units_per_year: float) -> dict[str, tuple[float, float]]:

@@ -299,12 +299,17 @@ def group_tables(group: Group, command: str) -> list[Table]:
     return tables
 
 
+def markdown_text(heading: str, table: Table) -> str:
+    """A table in Markdown: its heading in bold, the rows, then its footer as a list."""
+    markdown = tabulate(table.frame, headers="keys", tablefmt="github", showindex=False, disable_numparse=True)
+    return f"**{heading}**\n\n{markdown}\n\n" + "\n".join(f"- {line}" for line in table.footer) + "\n"
+
+
 def write_table(root: Path, group: Group, table: Table) -> Path:
+    """`table` of `group` (anything with a stem and a title) as Markdown, LaTeX and CSV; the Markdown path."""
     stem = Path(root) / "tables" / f"{group.stem}__{table.name}"
     heading = f"{table.title}: {group.title}"
-    markdown = tabulate(table.frame, headers="keys", tablefmt="github", showindex=False, disable_numparse=True)
-    atomic_write_text(stem.with_suffix(".md"), f"**{heading}**\n\n{markdown}\n\n"
-                      + "\n".join(f"- {line}" for line in table.footer) + "\n")
+    atomic_write_text(stem.with_suffix(".md"), markdown_text(heading, table))
     latex = tabulate(table.frame, headers="keys", tablefmt="latex_booktabs", showindex=False, disable_numparse=True)
     atomic_write_text(stem.with_suffix(".tex"), f"% {heading}\n{latex}\n% " + "\n% ".join(table.footer) + "\n")
     atomic_write_text(stem.with_suffix(".csv"), table.numbers.to_csv(index=False, float_format="%.6g"))

@@ -1,0 +1,164 @@
+"""The synthetic scenario grid: its specs, the `run --scenario` command line, and the simulation-study
+report computed from fake cell records (no cohort is generated)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark import cli, datasets
+from benchmark.data import synthetic
+from benchmark.datasets.synthetic import SyntheticCrlm
+from benchmark.harness import grid, results, runner
+from benchmark.reporting import groups, plots, scenarios
+
+# --- the grid ---------------------------------------------------------------------------------------
+
+
+def test_the_grid_is_every_scenario_draw_and_size_and_its_names_round_trip():
+    specs = grid.specs(grid.scenarios(["all"]), draws=2, sizes=[120, 197])
+    assert len(specs) == len(set(specs)) == len(synthetic.SCENARIOS) * 2 * 2
+    for spec in specs:
+        dataset = datasets.parse_spec(spec)
+        assert dataset.spec == spec and datasets.from_name(dataset.name) == dataset
+    cohorts = {(d.scenario, d.n_patients, d.seed, d.image_size) for d in map(datasets.parse_spec, specs)}
+    assert cohorts == {(s, n, seed, "small") for s in synthetic.SCENARIOS for n in (120, 197) for seed in (0, 1)}
+    names = [datasets.parse_spec(spec).name for spec in grid.specs(["null", "mixed"], draws=2, sizes=[197])]
+    assert names == ["crlm-synthetic-null", "crlm-synthetic", "crlm-synthetic-null-n197-seed1-small",
+                     "crlm-synthetic-n197-seed1-small"]
+
+
+def test_scenarios_are_named_or_all_in_the_generators_order():
+    assert grid.scenarios(["all"]) == list(synthetic.SCENARIOS)
+    assert grid.scenarios(["null", synthetic.DEFAULT_SCENARIO]) == [synthetic.DEFAULT_SCENARIO, "null"]
+    with pytest.raises(datasets.DatasetError, match="unknown scenario 'bogus'"):
+        grid.scenarios(["null", "bogus"])
+
+
+def parse_run(*argv: str):
+    return cli.run_config(cli.build_parser().parse_args(["run", *argv]))
+
+
+def test_run_with_scenarios_runs_the_grid_under_cv_only():
+    config = parse_run("-m", "coxph", "--scenario", "null", "--scenario", "burden", "--grid-n", "120")
+    assert config.datasets == grid.specs(["burden", "null"], grid.DEFAULT_DRAWS, [120])
+    assert config.protocols == ["cv"] and config.methods == ["coxph"]
+    assert len(parse_run("--all", "--scenario", "all").datasets) == len(synthetic.SCENARIOS) * grid.DEFAULT_DRAWS
+    assert parse_run("--all").datasets == list(datasets.RUN_ALL_DATASETS)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--scenario", "bogus"], "unknown scenario 'bogus' (choose from all, " + ", ".join(synthetic.SCENARIOS)),
+    (["--draws", "2"], "--draws and --grid-n need --scenario"),
+    (["--scenario", "null", "-d", "gbsg2"], "give no -d"),
+    (["--scenario", "null", "--protocol", "paper"], "cv protocol only"),
+])
+def test_a_bad_grid_request_is_one_line_and_exit_2(argv, message, capsys):
+    assert cli.main(["run", "-m", "coxph", *argv]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and message in error
+
+
+# --- the report on fake cells -----------------------------------------------------------------------
+
+#: Per-cell deviations from a method's draw mean (3 folds × 2 repeats; they sum to zero).
+OFFSETS = (0.01, -0.01, 0.02, -0.02, 0.0, 0.0)
+#: Per-draw mean C-index of each method on draws 0, 1, 2 of the null scenario.
+NULL_MEANS = {"oracle": (0.80, 0.78, 0.82), "coxph": (0.72, 0.72, 0.72), "rsf": (0.70, 0.74, 0.75)}
+
+
+def write_draw(root, dataset: SyntheticCrlm, means: dict[str, float]) -> None:
+    """Fake finished cells of one draw: every method's C-index is its mean plus OFFSETS."""
+    for method, mean in means.items():
+        for index, offset in enumerate(OFFSETS):
+            cell = results.Cell(dataset.name, "dfs", "cv", "preoperative", method, index // 3, index % 3)
+            metrics = {"cindex_harrell": mean + offset, "taa_pm1": 0.6 + offset, "mae_years": 1.5, "ibs": 0.15}
+            record = {"status": "ok", "metrics": metrics, "n_train": 158, "n_test": 39, "n_params": 4,
+                      "timings": {"fit_s": 0.1}}
+            results.write_cell(root, cell, record, pd.DataFrame({"patient_id": [f"p{index}"]}))
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    """Three draws of the null scenario and two of the burden one, n=197."""
+    root = tmp_path_factory.mktemp("grid") / "results"
+    for seed in range(3):
+        write_draw(root, SyntheticCrlm(seed=seed, scenario="null"),
+                   {method: means[seed] for method, means in NULL_MEANS.items()})
+    for seed in range(2):
+        write_draw(root, SyntheticCrlm(seed=seed, scenario="burden"), {"oracle": 0.85, "coxph": 0.75})
+    return root
+
+
+def test_mcse_is_the_sd_over_draws_over_root_draws(tree):
+    report = scenarios.write_report(tree, groups.collect(tree), "python -m benchmark report")
+    numbers = pd.read_csv(report.summary.with_suffix(".csv"), keep_default_na=False, na_values=[""])
+    rsf = numbers[(numbers["scenario"] == "null") & (numbers["method"] == "rsf")].iloc[0]
+    # rsf draws 0.70, 0.74, 0.75: mean 0.73, squared deviations 0.0009 + 0.0001 + 0.0004 over 2 degrees of freedom
+    sd = np.sqrt(0.0014 / 2)
+    assert rsf["draws"] == 3 and rsf["cindex_harrell_mean"] == pytest.approx(0.73)
+    assert rsf["cindex_harrell_sd"] == pytest.approx(sd, rel=1e-5)
+    assert rsf["cindex_harrell_mcse"] == pytest.approx(sd / np.sqrt(3), rel=1e-5)
+    # gaps to the oracle per draw: -0.10, -0.04, -0.07: mean -0.07, sd 0.03
+    assert rsf["oracle_gap_mean"] == pytest.approx(-0.07)
+    assert rsf["oracle_gap_mcse"] == pytest.approx(0.03 / np.sqrt(3), rel=1e-5)
+    text = report.summary.read_text()
+    assert text.startswith("# Scenario grid: a simulation study")
+    for part in ("**Aims.**", "**Data-generating mechanisms.**", "**Estimands.**", "**Methods.**",
+                 "**Performance measures.**", "0.730 ± 0.026 (MCSE 0.015)", "-0.070 (MCSE 0.017)"):
+        assert part in text
+    methods_in_order = [line.split("|")[1].strip() for line in text.split("C-index by scenario")[1].splitlines()
+                        if line.startswith("| ") and "Method" not in line][:3]
+    assert methods_in_order == ["oracle (true model)", "coxph", "rsf"]
+    table = (tree / "tables" / "scenario-null-n197__dfs__cv__preoperative__simulation.md").read_text()
+    assert "0.730 ± 0.026 (MCSE 0.015)" in table
+    assert (tree / "plots" / "scenarios" / "cindex__n197__dfs__preoperative.svg").is_file()
+
+
+def test_only_the_default_cohort_is_no_grid(tmp_path):
+    write_draw(tmp_path, SyntheticCrlm(), {"oracle": 0.8, "coxph": 0.7})
+    assert scenarios.write_report(tmp_path, groups.collect(tmp_path), "report") is None
+
+
+def test_report_and_run_write_the_summary_and_print_its_path(tree, monkeypatch, capsys):
+    monkeypatch.setattr(plots, "write_plots", lambda root, group: [])
+    summary = tree / "tables" / "scenarios__summary.md"
+    assert cli.main(["report", "--output", str(tree), "--data-dir", str(tree.parent / "data")]) == 0
+    assert f"scenario grid: {summary}" in capsys.readouterr().out
+    assert "Scenario grid (simulation study)" in (tree / "report.html").read_text()
+    assert (tree / "plots" / "scenarios" / "cindex__n197__dfs__preoperative.png").is_file()
+    summary.unlink()
+    monkeypatch.setattr(runner, "plan", lambda config: runner.Plan([], [], {}))   # nothing to load or compute
+    assert cli.main(["run", "-m", "coxph", "--scenario", "null", "--collect", "--output", str(tree)]) == 0
+    assert f"scenario grid: {summary}" in capsys.readouterr().out and summary.is_file()
+
+
+def null_draw(p: dict[str, tuple[float, float]]) -> groups.Group:
+    """A draw whose main table holds exactly these p-values: method -> (C-index p, TAA p)."""
+    summary = pd.DataFrame([{"method": "coxph", "family": "baseline", "cindex_harrell_p": np.nan,
+                             "taa_pm1_p": np.nan}]
+                           + [{"method": m, "family": "baseline", "cindex_harrell_p": c, "taa_pm1_p": t}
+                              for m, (c, t) in p.items()])
+    return groups.Group("crlm-synthetic-null", "dfs", "cv", "preoperative", pd.DataFrame(), None, 0, 197, "coxph",
+                        summary)
+
+
+def test_null_mark_rate_counted_by_hand():
+    draws = [
+        # sorted 0.001, 0.02, 0.04, 0.5 -> Holm 0.004, 0.06, 0.08, 0.5: one mark of three raw ones
+        null_draw({"rsf": (0.001, 0.02), "oracle": (0.04, 0.5)}),
+        null_draw({"rsf": (0.3, 0.3), "oracle": (0.3, 0.3)}),
+        # an undefined test is no test: 0.01, 0.2, 0.9 -> Holm 0.03, 0.4, 0.9
+        null_draw({"rsf": (0.01, np.nan), "oracle": (0.2, 0.9)}),
+    ]
+    assert scenarios.null_marks(draws) == {"draws": 3, "tests": 11, "raw_marks": 4, "holm_marks": 2,
+                                           "draws_marked": 2}
+    # the C-index tests alone, Holm still over the whole table: 0.001 and 0.01 marked, 0.04 raw only
+    assert scenarios.null_marks(draws, ["cindex_harrell"]) == {"draws": 3, "tests": 6, "raw_marks": 3,
+                                                               "holm_marks": 2, "draws_marked": 2}
+    study = scenarios.Study("null", 197, "small", "dfs", "preoperative")
+    table = scenarios.null_table({study: dict(enumerate(draws))}, {study: "null n=197"})
+    every, ranking = table.frame.iloc[0], table.frame.iloc[1]
+    assert every["Tests"] == "11" and every["Raw p < 0.05"] == "4 / 11 (36.4 %)"
+    assert every["Holm p < 0.05 (†)"] == "2 / 11 (18.2 %)" and every["Draws with a mark"] == "2 / 3 (66.7 %)"
+    assert ranking["Metrics"] == "ranking metrics" and ranking["Raw p < 0.05"] == "3 / 6 (50.0 %)"
