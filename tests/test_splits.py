@@ -1,4 +1,5 @@
 """Splits: stratified, deterministic, persisted and reused; the paper's fixed 177/20 split."""
+import copy
 import json
 
 import numpy as np
@@ -99,3 +100,15 @@ def test_splits_are_written_reused_and_checked(tmp_path, clinical_cohort):
     path.write_text(json.dumps(stored))
     with pytest.raises(splits.SplitError, match="r0 f1 does not match cohort"):
         splits.stored_or_new(clinical_cohort, "dfs", "cv", 3, 1, 0, tmp_path)
+
+
+def test_splits_made_on_other_outcomes_are_stale_not_reused(tmp_path, clinical_cohort):
+    """A new generator version or an edited table keeps the patient ids but changes the outcomes."""
+    splits.stored_or_new(clinical_cohort, "dfs", "cv", 3, 1, 0, tmp_path).write()
+    changed = copy.deepcopy(clinical_cohort)
+    changed.outcomes["dfs"].iloc[0, changed.outcomes["dfs"].columns.get_loc("time")] += 1.0
+    with pytest.raises(splits.SplitError, match="outcomes of .* changed"):
+        splits.stored_or_new(changed, "dfs", "cv", 3, 1, 0, tmp_path)
+    remade = splits.stored_or_new(changed, "dfs", "cv", 3, 1, 0, tmp_path, remake_stale=True)
+    assert remade.new and remade.meta["outcomes_sha256"] == splits.outcomes_digest(changed, "dfs")
+    assert splits.stored_or_new(clinical_cohort, "dfs", "cv", 3, 1, 0, tmp_path).splits   # the original still fits

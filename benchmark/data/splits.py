@@ -3,10 +3,13 @@
 Strata are event status × year bin, with rare bins pooled with their neighbours (see `strata`) so
 stratification never fails on a rare late year and keeps the year information. Splits are a
 pure function of (patient ids, outcomes, K, repeats, seed), written to ``results/splits/`` and read
-back on the next run, so every method of every run sees exactly the same folds.
+back on the next run, so every method of every run sees exactly the same folds. The file keeps a
+digest of the outcomes they were drawn from: when the data change (a new generator version, an
+edited table) the stored splits, and the results made on them, are stale and never silently reused.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +105,12 @@ def split_path(root: Path, dataset: str, endpoint: str, protocol: str, folds: in
     return Path(root) / "splits" / dataset / endpoint / f"{name}_seed{seed}.json"
 
 
+def outcomes_digest(cohort: Cohort, endpoint: str) -> str:
+    """sha256 of the endpoint's (patient, time, event) rows: what the splits were stratified on."""
+    frame = cohort.outcome(endpoint).sort_index()
+    return hashlib.sha256(frame.to_csv(float_format="%.6g").encode()).hexdigest()
+
+
 def first_stale(splits: list[Split], everyone: set[str]) -> Split | None:
     """The first split whose train and test do not partition `everyone`, or None."""
     for split in splits:
@@ -136,15 +145,18 @@ def stored_or_new(cohort: Cohort, endpoint: str, protocol: str, folds: int, repe
     """
     path = split_path(results_root, cohort.name, endpoint, protocol, folds, repeats, seed)
     meta = {"dataset": cohort.name, "endpoint": endpoint, "protocol": protocol, "folds": folds,
-            "repeats": repeats, "seed": seed}
+            "repeats": repeats, "seed": seed, "outcomes_sha256": outcomes_digest(cohort, endpoint)}
     if path.is_file():
         stored = json.loads(path.read_text())
         splits = [Split(s["repeat"], s["fold"], tuple(s["train"]), tuple(s["test"])) for s in stored["splits"]]
         stale = first_stale(splits, set(cohort.patient_ids))
-        if stale is None:
+        changed = stored.get("outcomes_sha256", meta["outcomes_sha256"]) != meta["outcomes_sha256"]
+        if stale is None and not changed:
             return StoredSplits(path, splits, meta, new=False)
         if not remake_stale:
-            raise SplitError(f"{path}: stored split r{stale.repeat} f{stale.fold} does not match cohort "
-                             f"{cohort.name} (train and test must partition its {len(cohort)} patients); "
-                             "rerun with --force to remake the splits")
+            problem = (f"the outcomes of {cohort.name} changed since these splits (and the results on them) "
+                       "were made" if stale is None else
+                       f"stored split r{stale.repeat} f{stale.fold} does not match cohort {cohort.name} "
+                       f"(train and test must partition its {len(cohort)} patients)")
+            raise SplitError(f"{path}: {problem}; rerun with --force to remake the splits and recompute")
     return StoredSplits(path, make_splits(cohort, endpoint, protocol, folds, repeats, seed), meta, new=True)

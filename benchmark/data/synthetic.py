@@ -72,6 +72,7 @@ SATELLITE_FRACTION = (0.25, 0.85)
 REMNANT_BETA, REMNANT_BETA_PVE = (9.5, 6.0), (5.0, 6.0)
 #: Real CT slice spacings (mm): the 50 measured scans plus the nine 7.5 mm scans they leave out.
 SLICE_MIX = {1.5: 25, 2.5: 1, 5.0: 24, 7.5: 9}
+SLICE_PROBABILITIES = np.array(list(SLICE_MIX.values())) / sum(SLICE_MIX.values())
 REFERENCE_DRAW = (4000, 20240617)   # (patients, seed) of the draw that standardises the image scores
 #: Bumped whenever a change to this module changes the drawn cohort, so cached trees are redrawn.
 GENERATOR_VERSION = 4
@@ -171,7 +172,7 @@ def _reverse_kaplan_meier(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarr
 @lru_cache(maxsize=1)
 def calibration() -> Calibration:
     """Fit the generator on the shipped real data (once per process; deterministic)."""
-    from benchmark.datasets import mskcc   # the real data's home; imported here to keep this module light
+    from benchmark.datasets import mskcc  # imported here: the dataset plug-ins import this module
     real = mskcc.read_clinical()
     volumes = mskcc.read_segmentation_volumes().join(real[["max_tumor_size", "multiple_metastases"]])
     drawn = real[DRAWN_COLUMNS]
@@ -291,7 +292,7 @@ def _draw_anatomy(rng: np.random.Generator, pid: str, covariates: pd.Series,
         "vessel_contact": float(np.sum(proximity)),
         "bilobar": bilobar,
         "lobe_spread": min(lobes.count("left"), lobes.count("right")) / n_tumours,
-        "ct_slice_mm": float(rng.choice(list(SLICE_MIX), p=np.array(list(SLICE_MIX.values())) / sum(SLICE_MIX.values()))),
+        "ct_slice_mm": float(rng.choice(list(SLICE_MIX), p=SLICE_PROBABILITIES)),
         "ct_coverage_mm": float(np.clip(rng.normal(*cal.coverage_mm), 170, 300)),
     }
     return patient, tumours, vessels
