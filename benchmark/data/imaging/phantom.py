@@ -19,7 +19,8 @@ Sizes: "small" (default, CPU): 64 x 64 pixels of 4-6 mm, 5 mm slices around the 
 "real": 512 x 512 pixels of 0.5-0.75 mm, each patient's slice spacing and z coverage as drawn from
 the real scans' mix (1.5 / 2.5 / 5 / 7.5 mm, about 220 mm; the latents' ct_slice_mm and
 ct_coverage_mm). Vessels thinner than the voxel grid are widened to half a voxel diagonal so they
-stay connected; a tumour smaller than one voxel still marks the voxel nearest its centre. CRLM-CT-1074 is scanned prone, as in the real cohort.
+stay connected; a tumour smaller than one voxel still marks the voxel nearest its centre.
+CRLM-CT-1074 is scanned prone, as in the real cohort.
 """
 from __future__ import annotations
 
