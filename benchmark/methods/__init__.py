@@ -83,7 +83,7 @@ class Method(abc.ABC):
 
     Class attributes:
       name: registry name (command line, result paths, tables).
-      requires: inputs it needs: "clinical", "images", "radiomics", "deep", "graphs", "truth".
+      requires: inputs it needs: "clinical", "images", "morphometry", "radiomics", "deep", "graphs", "truth".
       family: "baseline", "stg", "ablation", "gnn" or "reference": groups rows in the tables.
       stochastic: True when results depend on the seed beyond the splits (neural nets, forests).
       defaults: default hyper-parameters; `__init__` rejects unknown keys.

@@ -1,10 +1,10 @@
 """Prepare a TCIA-format cohort's images: resample, crop to the liver, cache, and attach to the Cohort.
 
-Per patient: read the CT and SEG (tcia_reader), resample both onto an axis-aligned patient-space
-grid of the configured spacing (linear for HU, linear-then-0.5 for masks) that covers the liver's
-bounding box plus a margin, compute the geometry row, and save a PreparedCase npz named by a
-hash of the DICOM bytes and the options. The grid is anchored on the CT's first voxel, so a
-spacing equal to the CT's reproduces its voxels exactly.
+Per patient: read the CT and SEG (tcia_reader), measure the morphometry row on the SEG's native grid,
+resample both onto an axis-aligned patient-space grid of the configured spacing (linear for HU,
+linear-then-0.5 for masks) that covers the liver's bounding box plus a margin, compute the geometry
+row, and save a PreparedCase npz named by a hash of the DICOM bytes and the options. The grid is
+anchored on the CT's first voxel, so a spacing equal to the CT's reproduces its voxels exactly.
 
 Cache lookup must be cheap (every worker process of a run loads the cohort): an index maps each
 patient to a fingerprint of file names, sizes and mtimes; only a changed fingerprint costs a
@@ -30,6 +30,7 @@ from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from benchmark.data.imaging.geometry import geometry_row
+from benchmark.data.imaging.morphometry import MORPHOMETRY_COLUMNS, morphometry_row
 from benchmark.data.imaging.prepared import NODE_NAMES, PreparedCase, geometry_columns
 from benchmark.data.imaging.tcia_reader import (
     AIR_HU,
@@ -45,7 +46,7 @@ from benchmark.data.imaging.tcia_reader import (
 from benchmark.harness.results import atomic_write_bytes, atomic_write_text
 
 #: Bump when the prepared output changes for the same input, so old cache entries are not reused.
-PREPARE_VERSION = 2
+PREPARE_VERSION = 3
 INDEX_NAME, MANIFEST_NAME = "index.json", "manifest.csv"
 NO_IMAGES = "no images in the download"
 MANIFEST_COLUMNS = ["patient_id", "status", "reason", "file", "content_hash", "slice_mm", "n_tumours", "notes"]
@@ -101,7 +102,8 @@ def _input_crop(ct: CTVolume, origin: np.ndarray, size, step: np.ndarray) -> tup
 
 
 def prepare_case(patient_id: str, ct: CTVolume, seg: SegMasks, options: PrepareOptions) -> PreparedCase:
-    """Resample the CT and every mask onto the cropped, axis-aligned grid."""
+    """Resample the CT and every mask onto the cropped, axis-aligned grid; the morphometry row is measured
+    on the native masks first."""
     present = [m for m in (*seg.nodes.values(), *seg.tumours) if m is not None and m.any()]
     liver = seg.nodes["liver"]
     if liver is not None and liver.any():
@@ -139,7 +141,8 @@ def prepare_case(patient_id: str, ct: CTVolume, seg: SegMasks, options: PrepareO
     tumours = [resample_mask(mask) for mask in seg.tumours]
     masks["tumour"] = np.logical_or.reduce(tumours) if tumours else empty.copy()
     return PreparedCase(patient_id, volume, tuple(float(s) for s in options.spacing),
-                        tuple(float(v) for v in origin), masks, tumours, tuple(float(s) for s in ct.spacing))
+                        tuple(float(v) for v in origin), masks, tumours, tuple(float(s) for s in ct.spacing),
+                        morphometry_row(seg, ct.spacing))
 
 
 def fingerprint(files: list[Path], root: Path, options: PrepareOptions) -> str:
@@ -179,7 +182,8 @@ def prepare_patient(patient: PatientFolder, cache_dir: Path, options: PrepareOpt
             case.save(buffer)
             atomic_write_bytes(path, buffer.getvalue())
         return {"status": "prepared", "reason": "", "file": path.name, "content_hash": digest,
-                "slice_mm": round(case.ct_spacing[0], 3), "geometry": geometry_row(case), "notes": notes}
+                "slice_mm": round(case.ct_spacing[0], 3), "geometry": geometry_row(case),
+                "morphometry": case.morphometry, "notes": notes}
     except ImagingError as error:
         return {"status": "excluded", "reason": str(error)}
     except Exception as error:  # an unforeseen defect in one patient's files must not stop the cohort
@@ -240,7 +244,8 @@ def attach_images(cohort, patients: dict[str, PatientFolder], cache_dir, n_jobs:
     record them on `cohort.images`; exclude, with the reason, the patients whose images cannot be
     used, who have none, or (with `max_slice_mm`) whose CT slices are thicker than that.
 
-    Sets ``cohort.artefacts["geometry"]`` (one row per prepared patient, `geometry_columns()`),
+    Sets ``cohort.artefacts["geometry"]`` (one row per prepared patient, `geometry_columns()`) and
+    ``cohort.artefacts["morphometry"]`` (the same patients, `MORPHOMETRY_COLUMNS`, measured before resampling),
     writes ``manifest.csv`` in `cache_dir` (one row per patient, with the CT's slice spacing) and
     returns it.
     """
@@ -270,7 +275,7 @@ def attach_images(cohort, patients: dict[str, PatientFolder], cache_dir, n_jobs:
             index[pid] = {"fingerprint": stamps[pid], **record}
         atomic_write_text(cache_dir / INDEX_NAME, json.dumps(index, indent=1, sort_keys=True))
 
-    rows = {}
+    kept = {}
     for pid in wanted:
         record = index[pid]
         reason = record["reason"] or thicker_than(record.get("slice_mm"), max_slice_mm)
@@ -281,10 +286,12 @@ def attach_images(cohort, patients: dict[str, PatientFolder], cache_dir, n_jobs:
             cohort.exclude(pid, _relative(reason, cohort.root))
         else:
             cohort.images[pid] = cache_dir / record["file"]
-            rows[pid] = record["geometry"]
-    geometry = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=geometry_columns())
-    geometry.index.name = cohort.clinical.index.name
-    cohort.artefacts["geometry"] = geometry.astype(float)
+            kept[pid] = record
+    for name, columns in (("geometry", geometry_columns()), ("morphometry", MORPHOMETRY_COLUMNS)):
+        table = pd.DataFrame.from_dict({pid: record[name] for pid, record in kept.items()}, orient="index")
+        table = table.reindex(columns=columns)
+        table.index.name = cohort.clinical.index.name
+        cohort.artefacts[name] = table.astype(float)
 
     frame = pd.DataFrame(manifest).reindex(columns=MANIFEST_COLUMNS).sort_values("patient_id")
     text = frame.to_csv(index=False)

@@ -1,7 +1,8 @@
 """The prepared form of one patient's imaging: what features and graphs are computed from.
 
 Produced by `benchmark.prepare` from a TCIA-format tree (real or synthetic) and cached as one
-compressed ``.npz`` per patient, plus one geometry row per patient. Consumers (radiomics, the
+compressed ``.npz`` per patient, plus one geometry row per patient (and the morphometry row measured
+before resampling, `benchmark.data.imaging.morphometry`, kept in the npz). Consumers (radiomics, the
 CT encoder, the graph builder) read only this, never DICOM.
 
 Geometry columns (all in mm / ml, patient coordinates):
@@ -15,6 +16,7 @@ Geometry columns (all in mm / ml, patient coordinates):
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
@@ -53,6 +55,8 @@ class PreparedCase:
     tumours: one bool (z, y, x) mask per Tumor_i, in SEG order (tumours may overlap).
     ct_spacing: (z, y, x) mm of the CT it was prepared from (z from the slice positions), so a thick-slice
     acquisition stays recognisable after resampling; None when not known.
+    morphometry: the SEG's morphometry row on its native grid (`morphometry.MORPHOMETRY_COLUMNS`), which
+    the resampled masks can no longer give.
     """
 
     patient_id: str
@@ -62,6 +66,7 @@ class PreparedCase:
     masks: dict[str, np.ndarray]
     tumours: list[np.ndarray] = field(default_factory=list)
     ct_spacing: tuple[float, float, float] | None = None
+    morphometry: dict[str, float] = field(default_factory=dict)
 
     def save(self, path: Path) -> None:
         arrays = {"volume": self.volume.astype(np.float32), "spacing": np.asarray(self.spacing, float),
@@ -70,7 +75,8 @@ class PreparedCase:
         arrays.update({f"tumour_{i}": np.packbits(mask) for i, mask in enumerate(self.tumours)})
         if self.ct_spacing is not None:
             arrays["ct_spacing"] = np.asarray(self.ct_spacing, float)
-        np.savez_compressed(path, patient_id=np.array(self.patient_id), **arrays)
+        np.savez_compressed(path, patient_id=np.array(self.patient_id),
+                            morphometry=np.array(json.dumps(self.morphometry)), **arrays)
 
     @classmethod
     def load(cls, path: Path) -> "PreparedCase":
@@ -84,4 +90,5 @@ class PreparedCase:
             tumour_keys = sorted((k for k in data.files if k.startswith("tumour_")), key=lambda k: int(k[7:]))
             return cls(str(data["patient_id"]), volume, tuple(data["spacing"]), tuple(data["origin"]),
                        {name: unpack(f"mask_{name}") for name in NODE_NAMES}, [unpack(k) for k in tumour_keys],
-                       tuple(data["ct_spacing"]) if "ct_spacing" in data.files else None)
+                       tuple(data["ct_spacing"]) if "ct_spacing" in data.files else None,
+                       json.loads(str(data["morphometry"])) if "morphometry" in data.files else {})
