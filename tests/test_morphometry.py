@@ -86,19 +86,38 @@ def test_distances_use_the_anisotropic_spacing(shapes_case):
     assert row["n_tumours_in_remnant"] == 1
 
 
+def test_one_row_per_lesion_with_its_own_distances(shapes_case):
+    """The per-lesion rows the summaries are read off: each lesion's volume, vessel distances, remnant flag,
+    and centroids whose differences are the distances between the balls' centres."""
+    lesions = pd.DataFrame(shapes_case.lesions)
+    assert list(lesions.columns) == morphometry.LESION_COLUMNS and list(lesions["segment"]) == [0, 1, 2, 3]
+    balls = [4 / 3 * np.pi * radius**3 / 1000 for _, radius in TUMOURS]
+    np.testing.assert_allclose(lesions["volume_ml"], balls, rtol=0.3)
+    assert PORTAL_GAP_MM <= lesions.loc[0, "portal_mm"] <= PORTAL_GAP_MM + 2 * SPACING[0]
+    assert lesions.loc[1, "hepatic_mm"] == 0.0 and (lesions.drop(index=1)["hepatic_mm"] > 0).all()
+    assert list(lesions["in_remnant"]) == [1, 0, 0, 0]
+    centres = np.array([centre for centre, _ in TUMOURS])[:, ::-1]   # (z, y, x), the grid's axes
+    measured = lesions[["centroid_z_mm", "centroid_y_mm", "centroid_x_mm"]].to_numpy()
+    np.testing.assert_allclose(np.linalg.norm(measured[:, None] - measured[None], axis=-1),
+                               np.linalg.norm(centres[:, None] - centres[None], axis=-1), atol=1.0)
+    row = shapes_case.morphometry
+    assert row["lesion_portal_min_mm"] == lesions["portal_mm"].min()
+    assert row["lesion_volume_max_ml"] == lesions["volume_ml"].max()
+
+
 def test_what_the_seg_does_not_show_is_nan():
     _, _, segments = known_shapes()
     lesion = segments["Tumor_1"]
     seg = tcia_reader.SegMasks(nodes={"liver": segments["Liver"], "remnant": None, "hepatic": None,
                                       "portal": segments["Portal"]},
                                tumours=[lesion, np.zeros_like(lesion)])
-    row = morphometry.morphometry_row(seg, SPACING)
-    assert row["n_tumours"] == 1   # an empty Tumor segment is no lesion
+    row, lesions = morphometry.measure(seg, SPACING)
+    assert row["n_tumours"] == len(lesions) == 1   # an empty Tumor segment is no lesion
+    assert np.isnan([lesions[0]["hepatic_mm"], lesions[0]["in_remnant"]]).all()
     assert np.isnan([row["remnant_volume_ml"], row["remnant_fraction"], row["lesion_hepatic_min_mm"],
                      row["n_tumours_in_remnant"]]).all()
     assert row["lesion_portal_min_mm"] > 0 and row["n_tumours_near_vessel"] == 0
-    empty = morphometry.morphometry_row(tcia_reader.SegMasks(nodes={**seg.nodes, "remnant": segments["Liver"]}),
-                                        SPACING)
+    empty = morphometry.measure(tcia_reader.SegMasks(nodes={**seg.nodes, "remnant": segments["Liver"]}), SPACING).row
     assert (empty["n_tumours"], empty["tumour_volume_ml"], empty["n_tumours_near_vessel"],
             empty["n_tumours_in_remnant"]) == (0, 0, 0, 0)
     assert np.isnan([empty["lesion_volume_max_ml"], empty["lesion_portal_min_mm"]]).all()
@@ -143,6 +162,19 @@ def test_morphometry_is_a_cohort_artefact_kept_with_the_prepared_case(imaged):
         stored = pd.Series(PreparedCase.load(cohort.images[pid]).morphometry)[table.columns]
         pd.testing.assert_series_equal(stored, table.loc[pid], check_names=False)
     pd.testing.assert_frame_equal(datasets.load(spec, data_dir).artefacts["morphometry"], table)   # from the index
+
+
+def test_lesions_are_a_cohort_artefact_kept_with_the_prepared_case(imaged):
+    """One row per lesion, as many as the morphometry counts, as stored in the npz and read back warm."""
+    cohort, data_dir, spec = imaged
+    lesions = cohort.artefacts["lesions"]
+    assert list(lesions.columns) == morphometry.LESION_COLUMNS
+    counts = lesions.groupby(level=0).size().reindex(cohort.artefacts["morphometry"].index, fill_value=0)
+    np.testing.assert_array_equal(counts, cohort.artefacts["morphometry"]["n_tumours"])
+    pid = counts.idxmax()
+    stored = pd.DataFrame(PreparedCase.load(cohort.images[pid]).lesions)
+    np.testing.assert_array_equal(stored.to_numpy(), lesions.loc[[pid]].to_numpy())
+    pd.testing.assert_frame_equal(datasets.load(spec, data_dir).artefacts["lesions"], lesions)   # from the index
 
 
 def test_baseline_fits_on_clinical_and_logged_morphometry(imaged, clinical_cohort):

@@ -15,7 +15,7 @@ from pathlib import Path
 from benchmark.data.cohort import Cohort
 from benchmark.features.encoder_options import EncoderOptions
 
-#: Requirements met by the cohort itself (prepared images set "geometry" and "morphometry" on it).
+#: Requirements met by the cohort itself (prepared images set "geometry", "morphometry" and "lesions" on it).
 INTRINSIC = {"clinical", "truth", "images"}
 
 

@@ -7,7 +7,8 @@ writer       CT series + DICOM SEG in the NBIA layout (phantoms and tests)
 phantom      the synthetic cohort's CTs and SEGs, rendered from the latent anatomy
 prepare      resampling, cropping, the content-hash cache, the manifest, `attach_images`
 geometry     the per-patient geometry row (volumes, centroids, distances, contacts)
-morphometry  the per-patient morphometry row, measured on the SEG's native grid before resampling
+morphometry  the per-patient morphometry row and per-lesion rows, measured on the SEG's native grid before
+             resampling
 """
 from __future__ import annotations
 

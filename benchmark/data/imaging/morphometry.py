@@ -22,12 +22,25 @@ Columns (MORPHOMETRY_COLUMNS; ml and mm), NaN where the SEG cannot show the quan
   n_tumours_in_remnant      lesions with more than half of their voxels in the remnant (NaN without a
                             remnant segment); whether a lesion lies beyond the resection plane in some other
                             way is not in the SEG and is not guessed
+
+The per-lesion rows (LESION_COLUMNS), one per Tumor_i segment with at least one voxel, in SEG order; the
+summaries above are read off them:
+  segment                   the lesion's position among the SEG's Tumor_i segments (0-based, as in
+                            PreparedCase.tumours)
+  volume_ml
+  centroid_{z,y,x}_mm       the mean voxel position along the CT grid's axes from its first voxel (index times
+                            spacing): differences between lesions are patient-space distances, the values are
+                            not patient coordinates
+  {portal,hepatic}_mm       distance to the vessel as above (0 when touching; NaN without voxels of that vessel)
+  in_remnant                1 with more than half of its voxels in the remnant, else 0 (NaN without a remnant
+                            segment)
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 from scipy import ndimage
 
 from benchmark.data.imaging.tcia_reader import SegMasks
@@ -40,6 +53,8 @@ MORPHOMETRY_COLUMNS = [
     "lesion_volume_max_ml", "lesion_volume_mean_ml", "lesion_volume_min_ml",
     *(f"lesion_{vessel}_min_mm" for vessel in VESSELS), "n_tumours_near_vessel", "n_tumours_in_remnant",
 ]
+LESION_COLUMNS = ["segment", "volume_ml", "centroid_z_mm", "centroid_y_mm", "centroid_x_mm",
+                  *(f"{vessel}_mm" for vessel in VESSELS), "in_remnant"]
 _NEIGHBOURS = np.ones((3, 3, 3), dtype=bool)
 Box = tuple[slice, slice, slice]
 
@@ -84,36 +99,59 @@ def lesion_distances(lesions: list[Lesion], vessel: np.ndarray, vessel_box: Box,
     return np.array(out)
 
 
-def morphometry_row(seg: SegMasks, spacing) -> dict[str, float]:
-    """The MORPHOMETRY_COLUMNS of one patient's SEG on its native grid of (z, y, x) `spacing` mm."""
+class Morphometry(NamedTuple):
+    """One patient's morphometry: the summary row and the per-lesion rows it summarises."""
+
+    row: dict[str, float]             # MORPHOMETRY_COLUMNS
+    lesions: list[dict[str, float]]   # one LESION_COLUMNS dict per lesion, in SEG order
+
+
+def lesion_rows(seg: SegMasks, lesions: list[Lesion], segments: list[int], spacing) -> pd.DataFrame:
+    """The LESION_COLUMNS of these lesions (found in `seg.tumours` at positions `segments`)."""
+    voxel_ml = float(np.prod(spacing)) / 1000.0
+    table = pd.DataFrame({"segment": segments, "volume_ml": [lesion.mask.sum() * voxel_ml for lesion in lesions]},
+                         columns=LESION_COLUMNS, dtype=float)
+    centroids = [(np.argwhere(mask).mean(axis=0) + [axis.start for axis in box]) * spacing for box, mask in lesions]
+    table[["centroid_z_mm", "centroid_y_mm", "centroid_x_mm"]] = np.reshape(centroids, (-1, 3))
+    for vessel in VESSELS:
+        mask = seg.nodes[vessel]
+        box = bounding_box(mask) if mask is not None else None
+        if box is not None and lesions:
+            table[f"{vessel}_mm"] = lesion_distances(lesions, mask, box, spacing)
+    remnant = seg.nodes["remnant"]
+    if remnant is not None:
+        table["in_remnant"] = [float(remnant[box][mask].mean() > 0.5) for box, mask in lesions]
+    return table
+
+
+def measure(seg: SegMasks, spacing) -> Morphometry:
+    """The morphometry of one patient's SEG on its native grid of (z, y, x) `spacing` mm."""
     voxel_ml = float(np.prod(spacing)) / 1000.0
 
     def volume(mask) -> float:
         return np.nan if mask is None else float(mask.sum()) * voxel_ml
 
+    found = {k: Lesion(box, mask[box]) for k, mask in enumerate(seg.tumours)
+             if (box := bounding_box(mask)) is not None}   # segment -> lesion
+    lesions = list(found.values())
+    table = lesion_rows(seg, lesions, list(found), spacing)
     liver, remnant = volume(seg.nodes["liver"]), volume(seg.nodes["remnant"])
-    lesions = [Lesion(box, mask[box]) for mask in seg.tumours if (box := bounding_box(mask)) is not None]
-    sizes = np.array([volume(lesion.mask) for lesion in lesions])
+    sizes = table["volume_ml"]
     row = {"liver_volume_ml": liver, "remnant_volume_ml": remnant,
            "remnant_fraction": remnant / liver if liver > 0 else np.nan, "tumour_volume_ml": 0.0,
-           "n_tumours": len(lesions), "lesion_volume_max_ml": sizes.max() if lesions else np.nan,
-           "lesion_volume_mean_ml": sizes.mean() if lesions else np.nan,
-           "lesion_volume_min_ml": sizes.min() if lesions else np.nan}
+           "n_tumours": len(lesions), "lesion_volume_max_ml": sizes.max(), "lesion_volume_mean_ml": sizes.mean(),
+           "lesion_volume_min_ml": sizes.min()}
     if lesions:   # lesions may overlap: their union, within the box holding them all
         frame = _enclosing([lesion.box for lesion in lesions])
         union = np.zeros([s.stop - s.start for s in frame], dtype=bool)
         for box, mask in lesions:
             union[_within(box, frame)] |= mask
         row["tumour_volume_ml"] = volume(union)
-    vessels = {vessel: (seg.nodes[vessel], box) for vessel in VESSELS
-               if seg.nodes[vessel] is not None and (box := bounding_box(seg.nodes[vessel])) is not None}
-    nearest = {vessel: lesion_distances(lesions, mask, box, spacing) if lesions else np.empty(0)
-               for vessel, (mask, box) in vessels.items()}
+    imaged = [vessel for vessel in VESSELS if seg.nodes[vessel] is not None and seg.nodes[vessel].any()]
     for vessel in VESSELS:
-        row[f"lesion_{vessel}_min_mm"] = nearest[vessel].min() if vessel in nearest and lesions else np.nan
-    row["n_tumours_near_vessel"] = ((np.min(list(nearest.values()), axis=0) <= NEAR_VESSEL_MM).sum() if nearest
-                                    else np.nan)
-    remnant_mask = seg.nodes["remnant"]
-    row["n_tumours_in_remnant"] = (np.nan if remnant_mask is None
-                                   else sum(remnant_mask[box][mask].mean() > 0.5 for box, mask in lesions))
-    return {column: float(row[column]) for column in MORPHOMETRY_COLUMNS}
+        row[f"lesion_{vessel}_min_mm"] = table[f"{vessel}_mm"].min()
+    nearest = table[[f"{vessel}_mm" for vessel in imaged]].min(axis=1)
+    row["n_tumours_near_vessel"] = (nearest <= NEAR_VESSEL_MM).sum() if imaged else np.nan
+    row["n_tumours_in_remnant"] = np.nan if seg.nodes["remnant"] is None else table["in_remnant"].sum()
+    return Morphometry({column: float(row[column]) for column in MORPHOMETRY_COLUMNS},
+                       table.to_dict("records"))

@@ -30,7 +30,7 @@ from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from benchmark.data.imaging.geometry import geometry_row
-from benchmark.data.imaging.morphometry import MORPHOMETRY_COLUMNS, morphometry_row
+from benchmark.data.imaging.morphometry import LESION_COLUMNS, MORPHOMETRY_COLUMNS, measure
 from benchmark.data.imaging.prepared import NODE_NAMES, PreparedCase, geometry_columns
 from benchmark.data.imaging.tcia_reader import (
     AIR_HU,
@@ -46,7 +46,7 @@ from benchmark.data.imaging.tcia_reader import (
 from benchmark.harness.results import atomic_write_bytes, atomic_write_text
 
 #: Bump when the prepared output changes for the same input, so old cache entries are not reused.
-PREPARE_VERSION = 3
+PREPARE_VERSION = 4
 INDEX_NAME, MANIFEST_NAME = "index.json", "manifest.csv"
 NO_IMAGES = "no images in the download"
 MANIFEST_COLUMNS = ["patient_id", "status", "reason", "file", "content_hash", "slice_mm", "n_tumours", "notes"]
@@ -102,8 +102,8 @@ def _input_crop(ct: CTVolume, origin: np.ndarray, size, step: np.ndarray) -> tup
 
 
 def prepare_case(patient_id: str, ct: CTVolume, seg: SegMasks, options: PrepareOptions) -> PreparedCase:
-    """Resample the CT and every mask onto the cropped, axis-aligned grid; the morphometry row is measured
-    on the native masks first."""
+    """Resample the CT and every mask onto the cropped, axis-aligned grid; the morphometry (row and
+    per-lesion rows) is measured on the native masks first."""
     present = [m for m in (*seg.nodes.values(), *seg.tumours) if m is not None and m.any()]
     liver = seg.nodes["liver"]
     if liver is not None and liver.any():
@@ -140,9 +140,10 @@ def prepare_case(patient_id: str, ct: CTVolume, seg: SegMasks, options: PrepareO
     masks = {node: resample_mask(seg.nodes[node]) for node in NODE_NAMES if node != "tumour"}
     tumours = [resample_mask(mask) for mask in seg.tumours]
     masks["tumour"] = np.logical_or.reduce(tumours) if tumours else empty.copy()
+    morphometry = measure(seg, ct.spacing)
     return PreparedCase(patient_id, volume, tuple(float(s) for s in options.spacing),
                         tuple(float(v) for v in origin), masks, tumours, tuple(float(s) for s in ct.spacing),
-                        morphometry_row(seg, ct.spacing))
+                        morphometry.row, morphometry.lesions)
 
 
 def fingerprint(files: list[Path], root: Path, options: PrepareOptions) -> str:
@@ -183,7 +184,7 @@ def prepare_patient(patient: PatientFolder, cache_dir: Path, options: PrepareOpt
             atomic_write_bytes(path, buffer.getvalue())
         return {"status": "prepared", "reason": "", "file": path.name, "content_hash": digest,
                 "slice_mm": round(case.ct_spacing[0], 3), "geometry": geometry_row(case),
-                "morphometry": case.morphometry, "notes": notes}
+                "morphometry": case.morphometry, "lesions": case.lesions, "notes": notes}
     except ImagingError as error:
         return {"status": "excluded", "reason": str(error)}
     except Exception as error:  # an unforeseen defect in one patient's files must not stop the cohort
@@ -244,10 +245,11 @@ def attach_images(cohort, patients: dict[str, PatientFolder], cache_dir, n_jobs:
     record them on `cohort.images`; exclude, with the reason, the patients whose images cannot be
     used, who have none, or (with `max_slice_mm`) whose CT slices are thicker than that.
 
-    Sets ``cohort.artefacts["geometry"]`` (one row per prepared patient, `geometry_columns()`) and
-    ``cohort.artefacts["morphometry"]`` (the same patients, `MORPHOMETRY_COLUMNS`, measured before resampling),
-    writes ``manifest.csv`` in `cache_dir` (one row per patient, with the CT's slice spacing) and
-    returns it.
+    Sets ``cohort.artefacts["geometry"]`` (one row per prepared patient, `geometry_columns()`),
+    ``cohort.artefacts["morphometry"]`` (the same patients, `MORPHOMETRY_COLUMNS`, measured before resampling) and
+    ``cohort.artefacts["lesions"]`` (their lesions, `LESION_COLUMNS`, one row each, indexed by patient: a patient
+    without lesions has no row), writes ``manifest.csv`` in `cache_dir` (one row per patient, with the CT's slice
+    spacing) and returns it.
     """
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -292,6 +294,10 @@ def attach_images(cohort, patients: dict[str, PatientFolder], cache_dir, n_jobs:
         table = table.reindex(columns=columns)
         table.index.name = cohort.clinical.index.name
         cohort.artefacts[name] = table.astype(float)
+    rows = [{"patient_id": pid, **lesion} for pid, record in kept.items() for lesion in record["lesions"]]
+    lesions = pd.DataFrame(rows, columns=["patient_id", *LESION_COLUMNS]).set_index("patient_id")
+    lesions.index.name = cohort.clinical.index.name
+    cohort.artefacts["lesions"] = lesions.astype(float)
 
     frame = pd.DataFrame(manifest).reindex(columns=MANIFEST_COLUMNS).sort_values("patient_id")
     text = frame.to_csv(index=False)

@@ -1,9 +1,9 @@
 """The prepared form of one patient's imaging: what features and graphs are computed from.
 
 Produced by `benchmark.prepare` from a TCIA-format tree (real or synthetic) and cached as one
-compressed ``.npz`` per patient, plus one geometry row per patient (and the morphometry row measured
-before resampling, `benchmark.data.imaging.morphometry`, kept in the npz). Consumers (radiomics, the
-CT encoder, the graph builder) read only this, never DICOM.
+compressed ``.npz`` per patient, plus one geometry row per patient (and the morphometry row and
+per-lesion rows measured before resampling, `benchmark.data.imaging.morphometry`, kept in the npz).
+Consumers (radiomics, the CT encoder, the graph builder) read only this, never DICOM.
 
 Geometry columns (all in mm / ml, patient coordinates):
   per node n in NODE_NAMES:  {n}_present (0/1), {n}_volume_ml, {n}_centroid_{x,y,z}_mm
@@ -56,7 +56,7 @@ class PreparedCase:
     ct_spacing: (z, y, x) mm of the CT it was prepared from (z from the slice positions), so a thick-slice
     acquisition stays recognisable after resampling; None when not known.
     morphometry: the SEG's morphometry row on its native grid (`morphometry.MORPHOMETRY_COLUMNS`), which
-    the resampled masks can no longer give.
+    the resampled masks can no longer give; lesions: its per-lesion rows (`morphometry.LESION_COLUMNS`).
     """
 
     patient_id: str
@@ -67,6 +67,7 @@ class PreparedCase:
     tumours: list[np.ndarray] = field(default_factory=list)
     ct_spacing: tuple[float, float, float] | None = None
     morphometry: dict[str, float] = field(default_factory=dict)
+    lesions: list[dict[str, float]] = field(default_factory=list)
 
     def save(self, path: Path) -> None:
         arrays = {"volume": self.volume.astype(np.float32), "spacing": np.asarray(self.spacing, float),
@@ -76,7 +77,8 @@ class PreparedCase:
         if self.ct_spacing is not None:
             arrays["ct_spacing"] = np.asarray(self.ct_spacing, float)
         np.savez_compressed(path, patient_id=np.array(self.patient_id),
-                            morphometry=np.array(json.dumps(self.morphometry)), **arrays)
+                            morphometry=np.array(json.dumps(self.morphometry)),
+                            lesions=np.array(json.dumps(self.lesions)), **arrays)
 
     @classmethod
     def load(cls, path: Path) -> "PreparedCase":
@@ -87,8 +89,11 @@ class PreparedCase:
             def unpack(key):
                 return np.unpackbits(data[key], count=size).reshape(shape).astype(bool)
 
+            def stored(key, empty):
+                return json.loads(str(data[key])) if key in data.files else empty
+
             tumour_keys = sorted((k for k in data.files if k.startswith("tumour_")), key=lambda k: int(k[7:]))
             return cls(str(data["patient_id"]), volume, tuple(data["spacing"]), tuple(data["origin"]),
                        {name: unpack(f"mask_{name}") for name in NODE_NAMES}, [unpack(k) for k in tumour_keys],
                        tuple(data["ct_spacing"]) if "ct_spacing" in data.files else None,
-                       json.loads(str(data["morphometry"])) if "morphometry" in data.files else {})
+                       stored("morphometry", {}), stored("lesions", []))
