@@ -32,6 +32,20 @@ class StgHomogeneous(Stg):
     architecture = {"graph": "homogeneous"}
 
 
+class StgNoMessagePassing(Stg):
+    """STG's node encoders, readout, temporal head and InfoNCE term with no message-passing layer, so each
+    node's embedding is its own features only: the difference to STG is what the graph adds.
+
+    Not the `mlp` baseline: that one fuses all seven node encodings in a single layer and has the
+    graph baselines' single-risk head and no contrastive term; this keeps everything of STG but the
+    message passing (and the edge gates, which only weigh messages)."""
+
+    name = "stg-no-message-passing"
+    description = "STG with zero message-passing layers (node encoders straight to the readout)"
+    family = "ablation"
+    architecture = {"layers": 0}
+
+
 class StgClinicalOnly(Stg):
     name = "stg-clinical-only"
     description = "STG with the clinical node only (no image nodes, no message passing)"

@@ -22,6 +22,17 @@ Edge data ``a`` (E, 5) from the prepared geometry (fixed scales, nothing fitted)
 For CT-global edges the pair is (liver, node): the CT-global node is the whole liver. Attributes
 of a pair with an empty mask are 0 with ``both present`` 0. Anatomy pairs are connected whether or
 not they touch: contact and minimum distance are the attributes that say how close they are.
+
+Lesion graphs (the ``graphs_<source>_lesions`` artefacts) add what the tumour union hides, from the
+per-lesion morphometry measured on the SEG's native grid (benchmark.data.imaging.morphometry):
+  ``lesion``  one node per lesion (a non-empty Tumor_i segment), none for a patient without lesions;
+              ``x`` (k, 6) LESION_FEATURES: [ln(volume ml), portal and hepatic distance / 50 mm, portal and
+              hepatic contact, in remnant], NaN where the SEG cannot show it (no such vessel, no remnant)
+  ``lesion_anatomy`` / ``anatomy_lesion``   each lesion <-> the portal and the hepatic nodes,
+              ``a`` (E, 3) LESION_VESSEL_ATTRIBUTES: [distance / 50 mm, contact, vessel imaged] (0 without it)
+  ``lesion_lesion``   every ordered pair of a patient's lesions, ``a`` (E, 1): centroid distance / 50 mm
+  ``lesion_ct`` / ``ct_lesion``   each lesion <-> the CT-global node, no attributes (weight 1)
+The lesion node features are stored at these fixed scales and standardised like the others (stg.inputs).
 """
 from __future__ import annotations
 
@@ -35,6 +46,7 @@ import pandas as pd
 import torch
 
 from benchmark.data.cohort import Cohort
+from benchmark.data.imaging.morphometry import VESSELS
 from benchmark.data.imaging.prepared import NODE_NAMES
 from benchmark.features import artefacts, deep_features, radiomics_features  # noqa: F401 (their providers)
 from benchmark.features.feature_table import FeatureTable
@@ -51,6 +63,17 @@ DISTANCE_SCALE_MM = 50.0
 LOG_RATIO_SCALE = 5.0
 MIN_VOLUME_RATIO = 1e-4
 FEATURE_SOURCES = ("radiomics", "deep")
+LESION_FEATURES = ("log_volume", "portal_distance", "hepatic_distance", "portal_contact", "hepatic_contact",
+                   "in_remnant")
+LESION_VESSEL_ATTRIBUTES = ("min_distance", "contact", "vessel_present")
+#: The relations of lesion graphs only, as canonical edge types.
+LESION_EDGE_TYPES = (("lesion", "lesion_anatomy", "anatomy"), ("anatomy", "anatomy_lesion", "lesion"),
+                     ("lesion", "lesion_lesion", "lesion"),
+                     ("lesion", "lesion_ct", "ct"), ("ct", "ct_lesion", "lesion"))
+#: The columns of each attributed relation's edge attributes ``a``.
+RELATION_ATTRIBUTES = {**{etype: EDGE_ATTRIBUTES for etype in ATTRIBUTE_EDGE_TYPES},
+                       "lesion_anatomy": LESION_VESSEL_ATTRIBUTES, "anatomy_lesion": LESION_VESSEL_ATTRIBUTES,
+                       "lesion_lesion": ("centroid_distance",)}
 
 
 class GraphBuildError(ValueError):
@@ -76,6 +99,19 @@ def _edges() -> dict[tuple[str, str, str], tuple[list[int], list[int]]]:
 
 
 EDGES = _edges()
+#: Every relation a patient graph may have: EDGES, and LESION_EDGE_TYPES in lesion graphs.
+CANONICAL_ETYPES = (*EDGES, *LESION_EDGE_TYPES)
+
+
+def _lesion_edges(k: int) -> dict[tuple[str, str, str], tuple[list[int], list[int]]]:
+    """The LESION_EDGE_TYPES of a patient with k lesions; lesion-vessel edges in (lesion, VESSELS) order."""
+    lesions = list(range(k))
+    vessels = [NODE_NAMES.index(vessel) for vessel in VESSELS]
+    to_vessel = ([i for i in lesions for _ in vessels], vessels * k)
+    pairs = [(i, j) for i in lesions for j in lesions if i != j]
+    lesion_lesion = ([i for i, _ in pairs], [j for _, j in pairs])
+    return dict(zip(LESION_EDGE_TYPES, (to_vessel, to_vessel[::-1], lesion_lesion, (lesions, [0] * k),
+                                        ([0] * k, lesions))))
 
 
 def _pair(geometry: pd.Series, a: str, b: str, column: str) -> float:
@@ -101,6 +137,24 @@ def edge_attributes(geometry: pd.Series, src: str, dst: str) -> list[float]:
     return [0.0 if not np.isfinite(v) else float(v) for v in values]
 
 
+def lesion_features(lesions: pd.DataFrame) -> np.ndarray:
+    """(k, len(LESION_FEATURES)) features of a patient's lesion rows (morphometry.LESION_COLUMNS)."""
+    distance = lesions[[f"{vessel}_mm" for vessel in VESSELS]].to_numpy(dtype=float)
+    contact = np.where(np.isnan(distance), np.nan, distance == 0)
+    return np.column_stack([np.log(lesions["volume_ml"].to_numpy(dtype=float)), distance / DISTANCE_SCALE_MM,
+                            contact, lesions["in_remnant"].to_numpy(dtype=float)]).astype(np.float32)
+
+
+def lesion_attributes(lesions: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Relation -> (E, width) attributes of a patient's lesion edges, in `_lesion_edges` order."""
+    distance = lesions[[f"{vessel}_mm" for vessel in VESSELS]].to_numpy(dtype=float).reshape(-1)
+    imaged = np.isfinite(distance)
+    vessel = np.column_stack([np.where(imaged, distance / DISTANCE_SCALE_MM, 0.0), imaged & (distance == 0), imaged])
+    centroids = lesions[["centroid_z_mm", "centroid_y_mm", "centroid_x_mm"]].to_numpy(dtype=float)
+    between = np.linalg.norm(centroids[:, None] - centroids[None], axis=-1)[~np.eye(len(lesions), dtype=bool)]
+    return {"lesion_anatomy": vessel, "anatomy_lesion": vessel, "lesion_lesion": between[:, None] / DISTANCE_SCALE_MM}
+
+
 def _node_matrix(table: FeatureTable, pid: str, nodes, features: list[str]) -> np.ndarray:
     """(len(nodes), len(features)) raw features of one patient, NaN where absent."""
     row = table.values.loc[pid]
@@ -117,10 +171,15 @@ def _structure(ntype: str, index: int) -> str:
 
 
 def patient_graph(pid: str, table: FeatureTable, geometry: pd.Series, anatomy_features: list[str],
-                  ct_features: list[str]):
-    """One patient's heterograph (see the module docstring)."""
-    graph = dgl.heterograph({etype: (torch.tensor(s), torch.tensor(d)) for etype, (s, d) in EDGES.items()},
-                            num_nodes_dict={"anatomy": len(NODE_NAMES), "ct": 1, "clinical": 1})
+                  ct_features: list[str], lesions: pd.DataFrame | None = None):
+    """One patient's heterograph (see the module docstring); with `lesions`, the patient's lesion rows,
+    its lesion graph."""
+    edges, nodes = dict(EDGES), {"anatomy": len(NODE_NAMES), "ct": 1, "clinical": 1}
+    if lesions is not None:
+        edges.update(_lesion_edges(len(lesions)))
+        nodes["lesion"] = len(lesions)
+    graph = dgl.heterograph({etype: (torch.tensor(s, dtype=torch.int64), torch.tensor(d, dtype=torch.int64))
+                             for etype, (s, d) in edges.items()}, num_nodes_dict=nodes)
     present = table.present.loc[pid]
     graph.nodes["anatomy"].data["x"] = torch.from_numpy(_node_matrix(table, pid, NODE_NAMES, anatomy_features))
     graph.nodes["anatomy"].data["present"] = torch.tensor([[float(present[n])] for n in NODE_NAMES])
@@ -132,6 +191,10 @@ def patient_graph(pid: str, table: FeatureTable, geometry: pd.Series, anatomy_fe
         rows = [edge_attributes(geometry, _structure(canonical[0], s), _structure(canonical[2], d))
                 for s, d in zip(*EDGES[canonical])]
         graph.edges[etype].data["a"] = torch.tensor(rows, dtype=torch.float32)
+    if lesions is not None:
+        graph.nodes["lesion"].data["x"] = torch.from_numpy(lesion_features(lesions))
+        for etype, attributes in lesion_attributes(lesions).items():
+            graph.edges[etype].data["a"] = torch.tensor(attributes, dtype=torch.float32)
     return graph
 
 
@@ -165,17 +228,22 @@ def _feature_names(table: FeatureTable, nodes) -> list[str]:
     return names
 
 
-def fingerprint(table: FeatureTable, geometry: pd.DataFrame, ids) -> str:
-    """Hash of the inputs, so a cache built from other features or geometry is never reused."""
+def fingerprint(table: FeatureTable, geometry: pd.DataFrame, ids, lesions: pd.DataFrame | None = None) -> str:
+    """Hash of the inputs, so a cache built from other features, geometry or lesions is never reused."""
     digest = hashlib.sha256()
-    for frame in (table.values.loc[ids], table.present.loc[ids].astype(float), geometry.loc[ids]):
+    frames = [table.values.loc[ids], table.present.loc[ids].astype(float), geometry.loc[ids]]
+    if lesions is not None:
+        frames.append(lesions[lesions.index.isin(ids)])
+    for frame in frames:
         digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
         digest.update(repr(list(frame.columns)).encode())
     return digest.hexdigest()[:16]
 
 
-def build(ids, table: FeatureTable, geometry: pd.DataFrame) -> PatientGraphs:
-    """Graphs of these patients; a patient without features or geometry is an error naming it."""
+def build(ids, table: FeatureTable, geometry: pd.DataFrame, lesions: pd.DataFrame | None = None) -> PatientGraphs:
+    """Graphs of these patients, lesion graphs with `lesions` (morphometry.LESION_COLUMNS indexed by
+    patient; a patient without rows has no lesions); a patient without features or geometry is an
+    error naming it."""
     ids = np.asarray(ids)
     for name, index in (("node features", table.values.index), ("feature presence", table.present.index),
                         ("geometry", geometry.index)):
@@ -186,7 +254,9 @@ def build(ids, table: FeatureTable, geometry: pd.DataFrame) -> PatientGraphs:
     ct_features = _feature_names(table, ["ct_global"])
     if not anatomy_features or not ct_features:
         raise GraphBuildError(f"{table.source} feature table has no anatomical or no ct_global features")
-    graphs = [patient_graph(pid, table, geometry.loc[pid], anatomy_features, ct_features) for pid in ids]
+    rows = dict(tuple(lesions.groupby(level=0, sort=False))) if lesions is not None else {}
+    graphs = [patient_graph(pid, table, geometry.loc[pid], anatomy_features, ct_features,
+                            None if lesions is None else rows.get(pid, lesions.iloc[:0])) for pid in ids]
     return PatientGraphs(table.source, ids, graphs, anatomy_features, ct_features, list(table.notes))
 
 
@@ -216,25 +286,35 @@ def load(path: Path, key: str | None = None) -> PatientGraphs | None:
                          meta["ct_features"], meta["notes"])
 
 
-def cohort_graphs(cohort: Cohort, cache_dir: Path, table: FeatureTable, geometry: pd.DataFrame) -> PatientGraphs:
-    """The cohort's graphs from one feature table, read from the cache or built and saved there."""
+def artefact_name(source: str, lesions: bool) -> str:
+    return f"graphs_{source}_lesions" if lesions else f"graphs_{source}"
+
+
+def cohort_graphs(cohort: Cohort, cache_dir: Path, table: FeatureTable, geometry: pd.DataFrame,
+                  lesions: pd.DataFrame | None = None) -> PatientGraphs:
+    """The cohort's graphs from one feature table (lesion graphs with `lesions`), read from the cache or
+    built and saved there."""
     if table.source not in FEATURE_SOURCES:
         raise GraphBuildError(f"unknown feature source {table.source!r} (choose from {', '.join(FEATURE_SOURCES)})")
     ids = cohort.patient_ids
-    key = fingerprint(table, geometry, ids)
-    path = Path(cache_dir) / f"graphs_{table.source}.bin"
+    key = fingerprint(table, geometry, ids, lesions)
+    path = Path(cache_dir) / f"{artefact_name(table.source, lesions is not None)}.bin"
     graphs = load(path, key)
     if graphs is None:
-        graphs = build(ids, table, geometry)
+        graphs = build(ids, table, geometry, lesions)
         save(graphs, path, key)
     return graphs
 
 
-@artefacts.provider("graphs_radiomics", inputs=("radiomics", "geometry"))
-def radiomics_graphs(cohort: Cohort, cache_dir: Path, inputs: dict, context) -> PatientGraphs:
-    return cohort_graphs(cohort, cache_dir, inputs["radiomics"], inputs["geometry"])
+def _register(source: str, lesions: bool) -> None:
+    """Register the provider of one feature source's graphs (lesion graphs with `lesions`)."""
+    inputs = (source, "geometry", "lesions") if lesions else (source, "geometry")
+
+    @artefacts.provider(artefact_name(source, lesions), inputs=inputs)
+    def provide(cohort: Cohort, cache_dir: Path, inputs: dict, context) -> PatientGraphs:
+        return cohort_graphs(cohort, cache_dir, inputs[source], inputs["geometry"], inputs.get("lesions"))
 
 
-@artefacts.provider("graphs_deep", inputs=("deep", "geometry"))
-def deep_graphs(cohort: Cohort, cache_dir: Path, inputs: dict, context) -> PatientGraphs:
-    return cohort_graphs(cohort, cache_dir, inputs["deep"], inputs["geometry"])
+for _source in FEATURE_SOURCES:
+    for _lesions in (False, True):
+        _register(_source, _lesions)

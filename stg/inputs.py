@@ -1,7 +1,8 @@
 """Model inputs from the stored raw graphs, standardised with statistics of training patients only.
 
 `GraphInputs.fit` learns per-(structure, feature) means and scales from the training fold's
-patients (absent nodes and NaN excluded), and the clinical pipeline of the tabular baselines;
+patients (absent nodes and NaN excluded; in lesion graphs per lesion feature, over the training
+patients' lesions), and the clinical pipeline of the tabular baselines;
 `GraphInputs.transform` applies them to any patients: NaN becomes the training mean (0 after
 scaling), an absent node is all zeros with its present flag 0, values are clipped to +-CLIP.
 """
@@ -16,7 +17,7 @@ from benchmark.data.imaging.prepared import NODE_NAMES
 from benchmark.features.preprocessing import tabular_pipeline
 from benchmark.methods import FoldData
 from stg.dgl_import import dgl
-from stg.graphs import IMAGE_NODE_TYPES, PatientGraphs
+from stg.graphs import PatientGraphs
 
 CLIP = 5.0
 
@@ -80,6 +81,7 @@ class GraphInputs:
 
     def fit(self, data: FoldData) -> "GraphInputs":
         self.clinical_ = tabular_pipeline().fit(data.X.to_numpy(dtype=float))
+        self.lesion_ = None
         if self.graphs is None:
             return self
         graph = self.graphs.batch(data.ids)
@@ -88,14 +90,19 @@ class GraphInputs:
         ct = graph.nodes["ct"].data["x"].numpy().astype(float)
         ct[graph.nodes["ct"].data["present"].numpy()[:, 0] <= 0] = np.nan
         self.ct_ = Standardiser.fit(ct)
+        if "lesion" in graph.ntypes:
+            self.lesion_ = Standardiser.fit(graph.nodes["lesion"].data["x"].numpy().astype(float))
         return self
 
     @property
     def dims(self) -> dict[str, int]:
-        """Input width per node type (features + present flag; clinical: the pipeline's output)."""
+        """Input width per node type (features + present flag; lesions: their features; clinical: the
+        pipeline's output)."""
         dims = {"clinical": int(self.clinical_.transform(np.zeros((1, self.clinical_.n_features_in_))).shape[1])}
         if self.graphs is not None:
             dims.update(anatomy=len(self.anatomy_.mean) // len(NODE_NAMES) + 1, ct=len(self.ct_.mean) + 1)
+        if self.lesion_ is not None:
+            dims.update(lesion=len(self.lesion_.mean))
         return dims
 
     def transform(self, data: FoldData) -> Batch:
@@ -120,8 +127,10 @@ class GraphInputs:
         ct_present = graph.nodes["ct"].data["present"].numpy().astype(float)
         ct = self.ct_.transform(graph.nodes["ct"].data["x"].numpy().astype(float))
         graph.nodes["ct"].data["h0"] = _tensor(np.hstack([ct * ct_present, ct_present]))
-        for ntype in IMAGE_NODE_TYPES:
-            graph.nodes[ntype].data.pop("x")
+        if self.lesion_ is not None:
+            graph.nodes["lesion"].data["h0"] = _tensor(self.lesion_.transform(graph.nodes["lesion"].data["x"].numpy()))
+        for ntype in graph.ntypes:
+            graph.nodes[ntype].data.pop("x", None)
         return graph
 
 

@@ -1,9 +1,11 @@
 """The STG network, with the switches its ablations turn off (docs/design.md, STG).
 
     node encoders -> HeteroGraphConv of SAGEConv, one per relation, edge weights from the
-    edge-attribute gates (or, ablated, one SAGEConv on the homogeneous view of the same graph)
-    -> readout -> temporal head; plus the InfoNCE projections of the image-graph and clinical
-    embeddings. The shared blocks (encoders, gates, readout, heads) are benchmark.methods.layers'.
+    edge-attribute gates (or, ablated, one SAGEConv on the homogeneous view of the same graph,
+    or no message passing at all) -> readout -> temporal head; plus the InfoNCE projections of
+    the image-graph and clinical embeddings. The shared blocks (encoders, gates, readout, heads)
+    are benchmark.methods.layers'. With ``lesions`` the network reads the lesion graphs: one more
+    node type, pooled by the readout, and the lesion relations (stg.graphs).
 
 Shapes: n patients, h hidden width, K = 12 years.
 """
@@ -16,7 +18,7 @@ from torch import nn
 
 from benchmark.methods.layers import EdgeGates, GraphReadout, HomogeneousGNN, NodeEncoder, dglnn, make_head, n_trainable
 from benchmark.methods.neural import NetworkConfig
-from stg.graphs import ATTRIBUTE_EDGE_TYPES, EDGES, IMAGE_NODE_TYPES, NODE_TYPES
+from stg.graphs import CANONICAL_ETYPES, IMAGE_NODE_TYPES, NODE_TYPES, RELATION_ATTRIBUTES
 
 GRAPHS = ("hetero", "homogeneous")
 NODE_SETS = {"all": NODE_TYPES, "clinical": ("clinical",), "image": IMAGE_NODE_TYPES}
@@ -31,6 +33,7 @@ class StgConfig(NetworkConfig):
     nodes: str = "all"        # all | clinical | image
     edge_attributes: bool = True
     contrastive: bool = True  # InfoNCE projections (used only when both modalities are nodes)
+    lesions: bool = False     # one node per lesion beside the image nodes (the lesion graphs)
 
     def __post_init__(self):
         super().__post_init__()
@@ -40,7 +43,8 @@ class StgConfig(NetworkConfig):
 
     @property
     def node_types(self) -> tuple[str, ...]:
-        return NODE_SETS[self.nodes]
+        ntypes = NODE_SETS[self.nodes]
+        return (*ntypes, "lesion") if self.lesions and "anatomy" in ntypes else ntypes
 
     @property
     def uses_contrastive(self) -> bool:
@@ -78,10 +82,11 @@ class StgNetwork(nn.Module):
         self.node_types = ntypes = config.node_types
         h = config.hidden
         self.encoder = NodeEncoder(dims, ntypes, h, config.dropout)
-        etypes = [et for (src, et, dst) in EDGES if src in ntypes and dst in ntypes]
-        attributed = [et for et in ATTRIBUTE_EDGE_TYPES if et in etypes]
-        self.gates = EdgeGates(attributed) if config.edge_attributes else None
-        if not (etypes and config.layers):
+        etypes = [et for (src, et, dst) in CANONICAL_ETYPES if src in ntypes and dst in ntypes]
+        passing = bool(etypes and config.layers)
+        attributed = [et for et in etypes if et in RELATION_ATTRIBUTES]
+        self.gates = EdgeGates(attributed) if config.edge_attributes and passing else None
+        if not passing:
             self.gnn = None
         elif config.graph == "hetero":
             self.gnn = HeteroSAGE(etypes, h, config.layers, config.dropout)
@@ -97,7 +102,7 @@ class StgNetwork(nn.Module):
         h0 = self.encoder(graph)                                      # node type -> (nodes, h)
         weights = self.gates(graph) if self.gates is not None else {}
         h = self.gnn(graph, h0, weights) if self.gnn is not None else h0
-        p, image = self.readout(h, graph.batch_size)                  # (n, h), (n, h) or None
+        p, image = self.readout(graph, h)                             # (n, h), (n, h) or None
         output = self.head(p)                                         # logits (n, K)
         if self.config.uses_contrastive:                              # (n, projection) each
             output.image, output.clinical = self.project_image(image), self.project_clinical(h0["clinical"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from benchmark.data.imaging.morphometry import LESION_COLUMNS
 from benchmark.data.imaging.prepared import NODE_NAMES, NODE_PAIRS, geometry_columns
 from benchmark.features.feature_table import NODE_COLUMNS, FeatureTable
 
@@ -60,6 +61,16 @@ def fake_features(geometry: pd.DataFrame, source: str = "radiomics", seed: int =
     return FeatureTable(source, frame, present, ["fake features"])
 
 
+def fake_lesions(tumours: pd.DataFrame) -> pd.DataFrame:
+    """The per-lesion rows (LESION_COLUMNS) of a synthetic draw's latent tumours, as the SEG would show them."""
+    table = pd.DataFrame({
+        "segment": tumours["tumour_index"] - 1, "volume_ml": 4 / 3 * np.pi * tumours["radius_mm"] ** 3 / 1000,
+        "centroid_z_mm": tumours["z"], "centroid_y_mm": tumours["y"], "centroid_x_mm": tumours["x"],
+        "portal_mm": tumours["dist_portal_mm"], "hepatic_mm": tumours["dist_hepatic_mm"],
+        "in_remnant": tumours["in_remnant"]})
+    return table.set_index(pd.Index(tumours["patient_id"], name="patient_id"))[LESION_COLUMNS].astype(float)
+
+
 def remove_mask(geometry: pd.DataFrame, table: FeatureTable, pid: str, node: str) -> None:
     """Make one node's mask empty for one patient, as the imaging contracts would report it."""
     geometry.loc[pid, f"{node}_present"] = 0
@@ -81,13 +92,16 @@ def attach_fakes(cohort, sources=("radiomics",), seed: int = 0) -> None:
 
 
 def fake_cohort(drawn, name: str = "stg-test"):
-    """A clinical-only Cohort from a synthetic draw, with fake imaging artefacts and its graphs."""
+    """A clinical-only Cohort from a synthetic draw, with fake imaging artefacts and its graphs (with and
+    without lesion nodes)."""
     from benchmark.datasets.tcia import cohort_from_clinical
     from stg import graphs
 
     cohort = cohort_from_clinical(drawn.clinical, name, None)
     cohort.truth = drawn.patients
     attach_fakes(cohort)
-    cohort.artefacts["graphs_radiomics"] = graphs.build(cohort.patient_ids, cohort.artefacts["radiomics"],
-                                                        cohort.artefacts["geometry"])
+    cohort.artefacts["lesions"] = fake_lesions(drawn.tumours)
+    for lesions in (None, cohort.artefacts["lesions"]):
+        cohort.artefacts[graphs.artefact_name("radiomics", lesions is not None)] = graphs.build(
+            cohort.patient_ids, cohort.artefacts["radiomics"], cohort.artefacts["geometry"], lesions)
     return cohort

@@ -13,8 +13,9 @@ from stg.inputs import GraphInputs
 from stg.methods import LITE_RATIO, Stg
 from stg.model import StgNetwork, lite_config
 
-NEURAL = ["stg", "stg-lite", "stg-no-contrastive", "stg-no-temporal", "stg-no-edge-attributes", "stg-homogeneous",
-          "stg-clinical-only", "stg-image-only", "gcn", "gat", "sage", "mlp", "deepsurv"]
+NEURAL = ["stg", "stg-lite", "stg-lesions", "stg-no-contrastive", "stg-no-temporal", "stg-no-edge-attributes",
+          "stg-homogeneous", "stg-no-message-passing", "stg-clinical-only", "stg-image-only", "gcn", "gat", "sage",
+          "mlp", "deepsurv"]
 #: Input widths of the CPU profile on the synthetic cohort: 107 radiomics features + present flag, 18 clinical.
 DIMS = {"anatomy": 108, "ct": 108, "clinical": 18}
 FULL_PARAMS = 169_395

@@ -7,7 +7,8 @@ A network takes the batched patient graph (node features ``h0``, see stg.inputs)
       -> [message passing: the network's own]
       -> readout: image-graph embedding (the five anatomy nodes, in structure order, and the
          CT-global node, concatenated: every patient has the same structures, and pooling them
-         would mix the tumour with the liver) and the clinical node -> patient embedding
+         would mix the tumour with the liver; lesion nodes, of which patients have different
+         numbers, pooled by sum and max) and the clinical node -> patient embedding
       -> head: the temporal module (12 learned year embeddings combined with the patient
          embedding -> per-year hazard logits), a single risk score + year baselines, or a Cox risk.
 
@@ -26,7 +27,7 @@ from torch import nn
 from benchmark.data.cohort import N_YEARS
 from benchmark.data.imaging.prepared import NODE_NAMES
 from stg.dgl_import import dgl
-from stg.graphs import ATTRIBUTE_EDGE_TYPES, EDGE_ATTRIBUTES, NODE_TYPES
+from stg.graphs import ATTRIBUTE_EDGE_TYPES, NODE_TYPES, RELATION_ATTRIBUTES
 
 #: DGL's graph convolutions, for the networks' message passing.
 dglnn = dgl.nn.pytorch
@@ -84,7 +85,7 @@ class EdgeGates(nn.Module):
 
     def __init__(self, etypes):
         super().__init__()
-        self.gates = nn.ModuleDict({et: nn.Linear(len(EDGE_ATTRIBUTES), 1) for et in etypes})
+        self.gates = nn.ModuleDict({et: nn.Linear(len(RELATION_ATTRIBUTES[et]), 1) for et in etypes})
         for gate in self.gates.values():
             nn.init.zeros_(gate.weight)
             nn.init.zeros_(gate.bias)
@@ -135,21 +136,34 @@ def fuse(width: int, hidden: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout))
 
 
+def pool(graph, ntype: str, h: torch.Tensor) -> torch.Tensor:
+    """(N, h) embeddings of the `ntype` nodes -> (n, 2h): per patient their sum and their max (zeros for a
+    patient without such nodes). The sum grows with the number of nodes, so the count reaches the head;
+    the max keeps the most extreme node (the lesion nearest a vessel) from being averaged away."""
+    counts = graph.batch_num_nodes(ntype)
+    return torch.cat([dgl.ops.segment_reduce(counts, h, "sum"), dgl.ops.segment_reduce(counts, h, "max")], dim=1)
+
+
 class GraphReadout(nn.Module):
     """Node embeddings -> (n, h) patient embedding, and the (n, h) image-graph embedding (None
-    without image nodes): the anatomy nodes in structure order and the CT node, concatenated."""
+    without image nodes): the anatomy nodes in structure order, the CT node and, in lesion graphs,
+    the pooled lesion nodes, concatenated."""
 
     def __init__(self, ntypes, hidden: int, dropout: float):
         super().__init__()
         has_image = "anatomy" in ntypes
-        self.image = nn.Linear((len(NODE_NAMES) + 1) * hidden, hidden) if has_image else None
+        self.lesions = "lesion" in ntypes
+        width = (len(NODE_NAMES) + 1 + 2 * self.lesions) * hidden
+        self.image = nn.Linear(width, hidden) if has_image else None
         self.fuse = fuse(hidden * (has_image + ("clinical" in ntypes)), hidden, dropout)
 
-    def forward(self, h: dict, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        parts, image = [], None
+    def forward(self, graph, h: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
+        parts, image, n = [], None, graph.batch_size
         if self.image is not None:
-            nodes = torch.cat([h["anatomy"].reshape(n, -1), h["ct"]], dim=1)   # (n, 6h)
-            image = torch.relu(self.image(nodes))                               # (n, h)
+            nodes = [h["anatomy"].reshape(n, -1), h["ct"]]                      # (n, 5h), (n, h)
+            if self.lesions:
+                nodes.append(pool(graph, "lesion", h["lesion"]))                # (n, 2h)
+            image = torch.relu(self.image(torch.cat(nodes, dim=1)))             # (n, h)
             parts.append(image)
         if "clinical" in h:
             parts.append(h["clinical"])                                         # (n, h)
@@ -221,7 +235,7 @@ class HomogeneousNetwork(nn.Module):
         h = self.encoder(graph)                            # node type -> (nodes, h)
         if self.gnn is not None:
             h = self.gnn(graph, h, self.gates(graph))      # node type -> (nodes, h)
-        p, _ = self.readout(h, graph.batch_size)           # (n, h)
+        p, _ = self.readout(graph, h)                      # (n, h)
         return self.head(p)
 
 
