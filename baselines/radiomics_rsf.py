@@ -6,5 +6,6 @@ from benchmark.methods.radiomics import RadiomicsInputs
 class RadiomicsRSF(RadiomicsInputs, RSF):
     name = "radiomics_rsf"
     description = (f"random survival forest ({RSF.defaults['n_estimators']} trees) on per-node radiomics and "
-                   "morphometry; correlation filter and top univariate Cox features fitted on the training fold")
+                   "morphometry; skewed features logged, correlation filter and top univariate Cox features fitted "
+                   "on the training fold")
     defaults = {**RSF.defaults, **RadiomicsInputs.selection_defaults}

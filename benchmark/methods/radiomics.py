@@ -12,10 +12,13 @@ class RadiomicsInputs:
     """Mixin for an `SksurvMethod`: per-node radiomics plus the segmentation's morphometry (the
     prepared geometry row: node volumes, tumour count, tumour-vessel distances and contacts, the
     same quantities STG reads as edge attributes), plus clinical features when `with_clinical`;
-    reduced by a correlation filter and univariate Cox ranking fitted on the training fold."""
+    reduced by a correlation filter and univariate Cox ranking fitted on the training fold, after a log
+    of the right-skewed non-negative columns (volumes, counts, energies), without which the filter and
+    the ranking follow the few largest tumours and drop the tumour volume."""
 
     requires = ("images", "radiomics")
     with_clinical = False
+    log_skewed = True
     selection_defaults = {"max_correlation": 0.9, "n_selected": 30}
 
     def features(self, data) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 
 from benchmark.features.feature_selection import CorrelationFilter
 from benchmark.features.preprocessing import tabular_pipeline
@@ -23,6 +23,9 @@ DUPLICATE_R = 0.999
 class SksurvMethod(Method):
     """A scikit-survival estimator on standardised, imputed features without duplicate columns."""
 
+    #: Log the right-skewed non-negative columns first (benchmark.features.preprocessing.LogSkewed).
+    log_skewed = False
+
     def make_estimator(self, data: FoldData):
         raise NotImplementedError
 
@@ -34,8 +37,12 @@ class SksurvMethod(Method):
         """Feature-selection steps after the preprocessing, fitted with the training outcomes; none by default."""
         return []
 
+    def preprocessing(self) -> Pipeline:
+        """The unfitted steps from the feature table to the estimator's matrix."""
+        return make_pipeline(tabular_pipeline(self.log_skewed), CorrelationFilter(DUPLICATE_R), *self.selection())
+
     def fit(self, data: FoldData) -> "SksurvMethod":
-        self.preprocess_ = make_pipeline(tabular_pipeline(), CorrelationFilter(DUPLICATE_R), *self.selection())
+        self.preprocess_ = self.preprocessing()
         matrix = self.preprocess_.fit_transform(self.features(data).to_numpy(dtype=float), data.y)
         self.estimator_ = self.make_estimator(data)
         self.estimator_.fit(matrix, data.y)
