@@ -20,6 +20,18 @@ def latents(drawn, patient_id):
             drawn.vessels[drawn.vessels["patient_id"] == patient_id])
 
 
+
+@pytest.mark.slow
+def test_real_size_takes_the_drawn_real_slice_spacing_and_coverage(drawn):
+    """size=real renders each CT at its drawn spacing (the real scans' mix) over at least its drawn coverage."""
+    assert set(drawn.patients["ct_slice_mm"]) <= set(synthetic.SLICE_MIX)
+    pid = "CRLM-CT-1002"
+    patient, tumours, vessels = latents(drawn, pid)
+    image = phantom.render(pid, patient, tumours, vessels, size="real", seed=5)
+    slices, rows, columns = image.hu.shape
+    assert (rows, columns) == (512, 512) and image.geometry.spacing[0] == patient["ct_slice_mm"]
+    assert slices * patient["ct_slice_mm"] >= patient["ct_coverage_mm"] - patient["ct_slice_mm"]
+
 def test_render_uses_the_latent_anatomy(drawn):
     pid = "CRLM-CT-1003"
     patient, tumours, vessels = latents(drawn, pid)
