@@ -1,6 +1,6 @@
-"""Calibration report: every kind of check present, each tolerance held on the default synthetic draw
-(one test per check, so a failing one names itself), KS exactly 0 against the real table itself, the
-Cox rows read from the main tables, and the writers."""
+"""Calibration report: every kind of check present, each tolerance held by the generator (one test per
+check, so a failing one names itself), KS exactly 0 against the real table itself, the Cox rows read
+from the main tables, and the writers."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.data import clinical
+from benchmark.data import clinical, synthetic
 from benchmark.reporting import calibration, tables
 
 #: Every check that needs no run results (all but the Cox rows), as the table names them.
@@ -23,10 +23,17 @@ HELD_CHECKS = (
 )
 
 
+#: The tolerances hold the generator, not one draw's luck: they are checked on a draw this large (seed 0),
+#: whose own sampling noise is small beside the real table's. The report shows the default draw of 197,
+#: where a check can miss by chance alone (about 1 in 20 at two standard errors).
+GENERATOR_DRAW = 2000
+
+
 @pytest.fixture(scope="module")
 def table(tmp_path_factory):
-    """The default inputs' table, on a results root without tables (the Cox rows are then n/a)."""
-    return calibration.calibration_table(tmp_path_factory.mktemp("results"))
+    """A large draw's table, on a results root without tables (the Cox rows are then n/a)."""
+    return calibration.calibration_table(tmp_path_factory.mktemp("results"),
+                                         draw=synthetic.generate(GENERATOR_DRAW, seed=0))
 
 
 def test_the_table_has_every_kind_of_row_in_order(table):
@@ -37,7 +44,7 @@ def test_the_table_has_every_kind_of_row_in_order(table):
 
 
 @pytest.mark.parametrize("check", HELD_CHECKS)
-def test_synthetic_default_draw_within_tolerance(table, check):
+def test_the_generator_is_within_tolerance(table, check):
     row = table.set_index("check").loc[check]
     assert row["within"], (f"{row['quantity']}: real {row['real']:.4g}, synthetic {row['synthetic']:.4g}, "
                            f"{calibration.MEASURES[row['measure']]} {row['statistic']:.3f} > {row['tolerance']}")
