@@ -72,8 +72,7 @@ def test_prone_and_supine_renderings_prepare_to_the_same_masks(drawn, tmp_path):
 
 def test_default_path_generates_reads_and_caches(tmp_path):
     cohort = datasets.load("crlm-synthetic:n=10,seed=2", tmp_path)
-    truth = synthetic.read_latents(datasets.parse_spec("crlm-synthetic:n=10,seed=2").root(tmp_path)
-                                   / "latents").patients
+    truth = cohort.truth   # the latent anatomy and true risks of the scenario it was loaded with
     assert len(cohort.images) == 10 and not cohort.excluded
     geometry = cohort.artefacts["geometry"]
     assert list(geometry.columns) == geometry_columns()

@@ -461,8 +461,3 @@ def write_latents(cohort: SyntheticCohort, directory: Path) -> None:
     cohort.tumours.to_csv(directory / "tumours.csv", index=False)
     cohort.vessels.to_csv(directory / "vessels.csv", index=False)
 
-
-def read_latents(directory: Path) -> SyntheticCohort:
-    patients = pd.read_csv(directory / "patients.csv", index_col="patient_id")
-    return SyntheticCohort(pd.DataFrame(), patients, pd.read_csv(directory / "tumours.csv"),
-                           pd.read_csv(directory / "vessels.csv"))
