@@ -273,7 +273,8 @@ def test_html_report_renders_in_headless_chromium(tree, chromium, tmp_path):
     assert tables.count("main") == 1 and {"ablations", "full_vs_lite", "significance"} <= set(tables)
     images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,', dom)
     assert len(images) == len(plots.PLOT_NAMES) + len(calibration.PLOT_NAMES)
-    assert set(images) == set(html_report.CAPTIONS.values())
+    grid_only = {html_report.CAPTIONS["cindex"]}   # the scenario grid's plot; this tree has no grid
+    assert set(images) == set(html_report.CAPTIONS.values()) - grid_only
     assert "calibration" in tables
     assert "toy-no-ridge" in dom and "Excluded patients: none." in dom
     shot = tmp_path / "report.png"
@@ -402,3 +403,9 @@ def test_the_oracle_row_says_what_it_is_per_metric():
     assert "C-index, Uno's C and the AUC it is the ranking ceiling" in note
     assert "TAA, MAE, yearwise accuracy, IBS and calibration it is the true curve read out by its median, not a " \
            "ceiling" in note
+
+
+def test_a_scenario_plot_is_captioned_by_its_kind(tmp_path):
+    png = tmp_path / "cindex__n197__dfs__preoperative.png"
+    png.write_bytes(b"not really a png")
+    assert f"<figcaption>{html_report.CAPTIONS['cindex']}</figcaption>" in html_report.figure_html(png)

@@ -42,6 +42,7 @@ CAPTIONS = {
     "marginals": "Clinical marginals, real vs synthetic (KS in each title)",
     "kaplan_meier": "Kaplan–Meier, real vs synthetic",
     "anatomy": "Anatomy, real segmentations vs synthetic",
+    "cindex": "C-index per method and scenario: mean over the draws, MCSE bars, the oracle marked",
 }
 
 
@@ -62,7 +63,8 @@ def table_html(table, with_footer: bool = True) -> str:
 
 def figure_html(png: Path) -> str:
     data = base64.b64encode(Path(png).read_bytes()).decode("ascii")
-    caption = html.escape(CAPTIONS.get(Path(png).stem, Path(png).stem))
+    kind = Path(png).stem.split("__")[0]   # the scenario plots are named cindex__n197__dfs__...
+    caption = html.escape(CAPTIONS.get(kind, Path(png).stem))
     return (f'<figure><img alt="{caption}" src="data:image/png;base64,{data}">'
             f"<figcaption>{caption}</figcaption></figure>")
 
