@@ -177,7 +177,8 @@ def calibration() -> Calibration:
     volumes = mskcc.read_segmentation_volumes().join(real[["max_tumor_size", "multiple_metastases"]])
     drawn = real[DRAWN_COLUMNS]
     centre, spread, fill = drawn.mean(), drawn.std().replace(0, 1.0), drawn.median()
-    x = _design(drawn.fillna(fill), DRAWN_COLUMNS, centre, spread)
+    filled = drawn.fillna(fill)
+    x = _design(filled, DRAWN_COLUMNS, centre, spread)
     recurred = real["progression_or_recurrence"].to_numpy(int)
     dfs_time = real["months_to_DFS_progression"].to_numpy(float)
     died_first = real["vital_status_DFS"].to_numpy(int) * (1 - recurred)
@@ -193,7 +194,7 @@ def calibration() -> Calibration:
         copula=GaussianCopula.fit(drawn), missing_patterns=drawn.isna().reset_index(drop=True),
         centre=centre, spread=spread, fill=fill,
         recurrence=Transition.fit(x, dfs_time, recurred),
-        death=Transition.fit(_design(drawn.fillna(fill), DEATH_COLUMNS, centre, spread), dfs_time, died_first),
+        death=Transition.fit(_design(filled, DEATH_COLUMNS, centre, spread), dfs_time, died_first),
         post_recurrence=Transition.fit(x[after], post_time, real["vital_status"].to_numpy(int)[after]),
         liver_share=float(real["progression_or_recurrence_liveronly"].sum() / recurred.sum()),
         follow_up=_reverse_kaplan_meier(real["overall_survival_months"].to_numpy(float),
@@ -308,7 +309,7 @@ def _raw_image_scores(anatomy: pd.DataFrame) -> pd.DataFrame:
 
 @lru_cache(maxsize=1)
 def _score_reference() -> tuple[pd.Series, pd.Series, float]:
-    """Mean and sd of the raw scores, and the sd of their standardised sum, on the reference draw."""
+    """Mean and sd of the raw scores, and the sd of their MIXED_WEIGHTS combination, on the reference draw."""
     n, seed = REFERENCE_DRAW
     scores = _raw_image_scores(_draw(n, seed).patients)
     standard = (scores - scores.mean()) / scores.std()
