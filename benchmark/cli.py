@@ -231,7 +231,7 @@ def command_run(args) -> int:
     config = run_config(args)
     if args.collect:
         the_plan = runner.plan(config)
-        finished = sum(runner.results.is_finished(c, config.output) for c in the_plan.cells)
+        finished = sum(the_plan.is_finished(c, config.output) for c in the_plan.cells)
         print(f"{finished} of {len(the_plan.cells)} cell(s) finished")
         summary = None
     else:

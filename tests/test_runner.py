@@ -65,6 +65,17 @@ def test_cells_are_written_with_metrics_and_skipped_on_rerun(tmp_path):
     assert result_files(tmp_path / "out") == files
 
 
+def test_a_method_whose_defaults_changed_is_refitted_not_reused(tmp_path, monkeypatch):
+    runner.execute(config(tmp_path), progress=False)
+    coxph = methods.get("coxph")
+    monkeypatch.setattr(coxph, "defaults", {**coxph.defaults, "alpha": 0.5})
+    again = runner.execute(config(tmp_path), progress=False)
+    assert again.done == 3 and again.skipped_finished == 0
+    records = [json.loads(text) for text in result_files(tmp_path / "out").values()]
+    assert {r["params"]["alpha"] for r in records} == {0.5}
+    assert runner.execute(config(tmp_path), progress=False).skipped_finished == 3
+
+
 def test_a_small_imaging_cohort_runs_without_the_fixed_split_and_says_why(tmp_path, monkeypatch, clinical_cohort):
     small = copy.deepcopy(clinical_cohort)
     for patient in small.patient_ids[30:]:

@@ -111,15 +111,30 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def is_finished(cell: Cell, root: Path) -> bool:
-    """A cell is finished when its result file exists and says ok (errored cells are retried)."""
+def is_finished(cell: Cell, root: Path, params: dict | None = None) -> bool:
+    """A cell is finished when its result file exists and says ok (errored cells are retried) and,
+    given the method's current full `params`, it was fitted with them: a method whose defaults
+    changed is refitted instead of its old results being reused. A tuned cell is compared on the
+    parameters its study did not choose."""
     path = cell.result_path(root)
     if not path.is_file():
         return False
     try:
-        return json.loads(path.read_text()).get("status") == "ok"
+        record = json.loads(path.read_text())
     except json.JSONDecodeError:
         return False
+    if record.get("status") != "ok":
+        return False
+    if params is None:
+        return True
+    tuned = set(record.get("tuning", {}).get("best_params", {}))
+    return (comparable(record.get("params", {}), tuned) ==
+            comparable({k: v for k, v in params.items() if k != "tuning"}, tuned))
+
+
+def comparable(params: dict, leave_out: set) -> str:
+    """Parameters as their JSON text (what a result file holds), without `leave_out`."""
+    return json.dumps({k: v for k, v in params.items() if k not in leave_out}, sort_keys=True, default=_jsonable)
 
 
 def write_cell(root: Path, cell: Cell, record: dict, predictions: pd.DataFrame | None) -> None:

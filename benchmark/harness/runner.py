@@ -71,11 +71,16 @@ class Plan:
     splits: dict[tuple[str, str, str], splits.StoredSplits] = field(default_factory=dict)
     protocols_not_run: list[tuple[str, str]] = field(default_factory=list)   # (dataset, reason)
     inputs: dict[tuple[str, str, str], tuple[str, ...]] = field(default_factory=dict)  # (dataset, method, params)
+    resolved: dict[tuple[str, str], dict] = field(default_factory=dict)   # (method, params) -> full parameters
 
     def split(self, cell: results.Cell) -> splits.Split:
         """The outer split of a cell (workers get it from here, not from the results directory)."""
         return next(s for s in self.splits[(cell.dataset, cell.endpoint, cell.protocol)].splits
                     if (s.repeat, s.fold) == (cell.repeat, cell.fold))
+
+    def is_finished(self, cell: results.Cell, root: Path) -> bool:
+        """Finished, and with the method's current parameters (its defaults may have changed since)."""
+        return results.is_finished(cell, root, self.resolved[(cell.method, params_key(cell.params))])
 
     def write_splits(self) -> None:
         """Store the splits made for this run (a run reuses them; planning alone writes nothing)."""
@@ -107,7 +112,7 @@ def params_key(params: dict) -> str:
 
 def plan(config: RunConfig) -> Plan:
     """Every cell of the configuration; reads stored splits, writes no file."""
-    cells, skipped, specs, outer, protocols_not_run, inputs = [], [], {}, {}, [], {}
+    cells, skipped, specs, outer, protocols_not_run, inputs, resolved = [], [], {}, {}, [], {}, {}
     for spec_text in config.datasets:
         spec = datasets.parse_spec(spec_text)
         cohort = load_cohort(spec, Path(config.data_dir), config.n_jobs)
@@ -131,7 +136,9 @@ def plan(config: RunConfig) -> Plan:
                 skipped.append((cohort.name, name, reason))
                 continue
             params = dict(config.params.get(name, {}))
-            inputs[(cohort.name, name, params_key(params))] = method(**params).inputs()
+            configured = method(**params)
+            inputs[(cohort.name, name, params_key(params))] = configured.inputs()
+            resolved[(name, params_key(params))] = configured.params
             if config.tune and tuning.tunable(method):
                 params[tuning.PARAM_KEY] = tuning.cell_spec(config.trials)
             for endpoint in endpoints:
@@ -147,7 +154,7 @@ def plan(config: RunConfig) -> Plan:
                                                           config.seed, config.output, remake_stale=config.force)
                     cells += [results.Cell(*key, feature_set, name, split.repeat, split.fold, params)
                               for feature_set in feature_sets for split in outer[key].splits]
-    return Plan(cells, skipped, specs, outer, protocols_not_run, inputs)
+    return Plan(cells, skipped, specs, outer, protocols_not_run, inputs, resolved)
 
 
 def prediction_frame(ids, y_test, prediction, cohort: Cohort) -> pd.DataFrame:
@@ -309,7 +316,7 @@ def execute(config: RunConfig, progress: bool = True) -> Summary:
     the_plan = plan(config)
     the_plan.write_splits()
     summary = Summary(not_applicable=the_plan.skipped, protocols_not_run=the_plan.protocols_not_run)
-    pending = [c for c in the_plan.cells if config.force or not results.is_finished(c, config.output)]
+    pending = [c for c in the_plan.cells if config.force or not the_plan.is_finished(c, config.output)]
     summary.skipped_finished = len(the_plan.cells) - len(pending)
     prepare_inputs(the_plan, pending, config)
     jobs = [(cell, the_plan.specs[cell.dataset], the_plan.split(cell), config) for cell in pending]
