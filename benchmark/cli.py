@@ -16,7 +16,7 @@ from benchmark import datasets, methods
 from benchmark.data import synthetic
 from benchmark.data.clinical import ClinicalTableError
 from benchmark.features.encoder_options import DEFAULT_WIDTH, INPUT_SIZE, EncoderOptions
-from benchmark.harness import backends, grid, runner, tuning
+from benchmark.harness import backends, defaults_study, grid, runner, seed_spread, tuning
 from benchmark.harness import check as ci
 from benchmark.reporting import calibration, cohorts, groups, html_report, plots, scenarios, tables
 
@@ -79,6 +79,15 @@ def encoder_options(args) -> EncoderOptions:
 def available_cores() -> int:
     """The cores this process may run on (its CPU affinity, which containers and taskset narrow)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def study_options(parser: argparse.ArgumentParser) -> None:
+    """The options every study command shares: where results and data go, and the workers."""
+    parser.add_argument("--output", type=Path, default=Path("results"), help="results root (default results/)")
+    parser.add_argument("--data-dir", type=Path, default=Path("data"), help="generated data and caches (default data/)")
+    parser.add_argument("-j", "--jobs", type=positive_int, default=available_cores(),
+                        help="worker processes (default: the cores available)")
+    parser.add_argument("--no-progress", action="store_true")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,6 +165,17 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("-j", "--jobs", type=positive_int, default=available_cores(),
                        help="cell worker processes (default: the cores available)")
     check.add_argument("--data-dir", type=Path, default=Path("data"), help="generated data and caches (default data/)")
+
+    defaults = commands.add_parser("defaults", help="choose the neural methods' training defaults on development "
+                                   "draws' training folds (writes results/tables/neural_defaults.md)")
+    study_options(defaults)
+
+    seeds = commands.add_parser("seeds", help="refit the neural methods with several model seeds on fixed splits "
+                                "(writes results/tables/seed_spread.md)")
+    seeds.add_argument("-d", "--dataset", default=datasets.DEFAULT_DATASET, help="dataset spec (default: the default)")
+    seeds.add_argument("--model-seeds", type=positive_int, default=seed_spread.MODEL_SEEDS,
+                       help=f"model seeds 0..K-1 (default {seed_spread.MODEL_SEEDS})")
+    study_options(seeds)
 
     report = commands.add_parser("report", help="tables, plots and the HTML report from finished cells")
     report.add_argument("--output", type=Path, default=Path("results"), help="results root (default results/)")
@@ -306,6 +326,22 @@ def command_report(args) -> int:
     return 0
 
 
+def command_defaults(args) -> int:
+    scores = defaults_study.run(args.data_dir, args.jobs, progress=not args.no_progress)
+    chosen = defaults_study.write_tables(scores, args.output)
+    print(f"{len(scores)} candidate fold(s) scored; chosen: {chosen}; table: "
+          f"{args.output / 'tables' / defaults_study.TABLE}.md")
+    return 0
+
+
+def command_seeds(args) -> int:
+    cells = seed_spread.run(args.dataset, args.data_dir, args.jobs, args.model_seeds, progress=not args.no_progress)
+    table = seed_spread.write_tables(cells, args.dataset, args.output)
+    print(table[["mean", "sd over seeds", "per-fold sd"]].to_string(float_format="%.3f"))
+    print(f"table: {args.output / 'tables' / seed_spread.TABLE}.md")
+    return 0
+
+
 def command_check(args) -> int:
     if args.dataset:
         if args.update or args.method:
@@ -321,7 +357,8 @@ def command_check(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"list": lambda a: command_list(), "run": command_run, "prepare": command_prepare,
-                "report": command_report, "check": command_check}
+                "report": command_report, "check": command_check, "defaults": command_defaults,
+                "seeds": command_seeds}
     try:
         return handlers[args.command](args)
     except (UsageError, methods.MethodError, datasets.DatasetError, ClinicalTableError,

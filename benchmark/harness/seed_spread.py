@@ -1,0 +1,101 @@
+"""How much a neural method's score moves with its own random seed, the outer splits held fixed.
+
+A neural fit depends on its seed twice: the weight initialisation (and dropout) and the inner
+validation split that stops it early. The main tables use one seed per cell; this study refits
+every neural method of the main table on the same outer 5 × 5 splits with model seeds 0..K-1 (seed 0
+is the main table's cell seed, the others shift the cell seed: `RunConfig.seed` offsets the model
+seed only when the splits are given) and reports the spread of the mean C-index over seeds.
+
+`python -m benchmark seeds` runs it (-j processes; cells are written atomically under
+<data-dir>/studies/seed-spread/seed<k>/, so a rerun resumes) and writes
+results/tables/seed_spread.{md,csv}.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from benchmark import datasets, methods
+from benchmark.harness import backends, results, runner
+from benchmark.methods.neural import NeuralSurvivalMethod
+
+MODEL_SEEDS = 3
+ENDPOINT = "dfs"   # where the cohort has it, else its primary endpoint
+STUDY = "seed-spread"
+TABLE = "seed_spread"
+METRIC = "cindex_harrell"
+
+
+def neural_methods() -> list[str]:
+    """Every neural method of the main table (ablations are parts of STG, not methods of their own)."""
+    return [m.name for m in methods.available() if issubclass(m, NeuralSurvivalMethod) and m.family != "ablation"]
+
+
+def run(dataset: str, data_dir: Path, n_jobs: int = 1, model_seeds: int = MODEL_SEEDS,
+        progress: bool = True) -> pd.DataFrame:
+    """Fit every cell with every model seed (resuming finished ones); one row per cell and seed."""
+    cohort = runner.load_cohort(datasets.parse_spec(dataset), Path(data_dir), n_jobs)
+    endpoint = ENDPOINT if ENDPOINT in cohort.outcomes else cohort.primary_endpoint
+    config = runner.RunConfig(datasets=[dataset], methods=neural_methods(), endpoints=[endpoint], protocols=["cv"],
+                              n_jobs=n_jobs, data_dir=Path(data_dir), output=Path(data_dir) / "studies" / STUDY)
+    the_plan = runner.plan(config)
+    the_plan.write_splits()
+    roots = {k: config.output / f"seed{k}" for k in range(model_seeds)}
+    runner.prepare_inputs(the_plan, the_plan.cells, config)
+    jobs = [(cell, the_plan.specs[cell.dataset], the_plan.split(cell), replace(config, seed=k))
+            for k, root in roots.items() for cell in the_plan.cells if not the_plan.is_finished(cell, root)]
+    bar = tqdm(total=len(jobs), desc="seeded cells", unit="cell", disable=not progress or not jobs)
+    for output in backends.imap_unordered(_computed, jobs, n_jobs=n_jobs):
+        model_seed, output = output
+        output.write(roots[model_seed])
+        bar.update()
+        if output.status != "ok":
+            bar.write(f"error in {output.cell.label()} (model seed {model_seed}): {output.record['error']}")
+    bar.close()
+    frames = [results.read_all(root).assign(model_seed=k) for k, root in roots.items()]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _computed(cell, spec, split, config) -> tuple[int, runner.CellOutput]:
+    return config.seed, runner.compute_cell(cell, spec, split, config)
+
+
+def spread(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per method: mean C-index of each model seed over its folds, their mean and sd, and the mean
+    per-fold sd over seeds (how much one fit moves)."""
+    ok = cells[cells["status"] == "ok"]
+    values = ok.assign(value=ok[METRIC])
+    per_seed = values.pivot_table(index="method", columns="model_seed", values="value", aggfunc="mean")
+    per_fold = values.pivot_table(index=["method", "repeat", "fold"], columns="model_seed", values="value")
+    table = per_seed.rename(columns=lambda k: f"seed {k}")
+    table["mean"] = per_seed.mean(axis=1)
+    table["sd over seeds"] = per_seed.std(axis=1, ddof=1)
+    table["per-fold sd"] = per_fold.std(axis=1, ddof=1).groupby(level="method").mean()
+    table["cells"] = values.groupby("method").size()
+    return table.sort_values("mean", ascending=False)
+
+
+def write_tables(cells: pd.DataFrame, dataset: str, output: Path) -> pd.DataFrame:
+    table = spread(cells)
+    tables = Path(output) / "tables"
+    tables.mkdir(parents=True, exist_ok=True)
+    results.atomic_write_text(tables / f"{TABLE}.csv", table.to_csv())
+    seeds = sorted(cells["model_seed"].unique())
+    text = "\n".join([
+        "# Neural methods: spread over model seeds",
+        "",
+        f"{datasets.parse_spec(dataset).spec}, {cells['endpoint'].iloc[0]}, 5 × 5 CV, the same outer splits for every seed; "
+        f"model seeds {', '.join(map(str, seeds))} (initialisation, dropout and the inner early-stopping split). "
+        "Harrell C-index: mean over the 25 folds per seed; sd over seeds of that mean; per-fold sd = the sd over "
+        "seeds of one fold's C-index, averaged over folds.",
+        "",
+        table.to_markdown(floatfmt=".3f"),
+        "",
+        "Command: `python -m benchmark seeds`.",
+        "",
+    ])
+    results.atomic_write_text(tables / f"{TABLE}.md", text)
+    return table
