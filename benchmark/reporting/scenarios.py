@@ -21,7 +21,7 @@ from benchmark import datasets
 from benchmark.data import synthetic
 from benchmark.datasets.synthetic import SyntheticCrlm
 from benchmark.harness.results import atomic_write_text
-from benchmark.reporting import plots
+from benchmark.reporting import image_bars, plots
 from benchmark.reporting.groups import LITE_METRICS, TESTED_METRICS, Group, in_family_order
 from benchmark.reporting.tables import Table, main_numbers, markdown_text, method_label, write_table
 from benchmark.scoring import stats
@@ -221,12 +221,16 @@ def study_columns(study: Study, rows: int) -> pd.DataFrame:
     return pd.DataFrame([key] * rows)
 
 
+def setting_label(study: Study, several: bool) -> str:
+    """'n=N', with the endpoint, feature set and image size when several settings ran."""
+    return f"n={study.n_patients}" + (f" {study.endpoint} {study.feature_set} {study.image_size}" if several else "")
+
+
 def column_labels(studies: Iterable[Study]) -> dict[Study, str]:
-    """'scenario n=N' per study, with the endpoint, feature set and image size when several settings ran."""
+    """'scenario n=N' per study (see `setting_label`)."""
     studies = list(studies)
     several = len({study.setting for study in studies}) > 1
-    return {study: f"{study.scenario} n={study.n_patients}" + (
-        f" {study.endpoint} {study.feature_set} {study.image_size}" if several else "") for study in studies}
+    return {study: f"{study.scenario} {setting_label(study, several)}" for study in studies}
 
 
 def summary_tables(studies: dict[Study, dict[int, Group]], numbers: dict[Study, pd.DataFrame]) -> list[Table]:
@@ -251,7 +255,19 @@ def summary_tables(studies: dict[Study, dict[int, Group]], numbers: dict[Study, 
     null = null_table(studies, labels)
     if null is not None:
         tables.append(null)
+    bars = image_bars.bars_table(by_setting(studies))
+    if bars is not None:
+        tables.append(bars)
     return tables
+
+
+def by_setting(studies: dict[Study, dict[int, Group]]) -> dict[str, dict[str, dict[int, Group]]]:
+    """Setting label (`setting_label`) -> scenario -> draws."""
+    several = len({study.setting for study in studies}) > 1
+    found: dict[str, dict[str, dict[int, Group]]] = defaultdict(dict)
+    for study, draws in studies.items():
+        found[setting_label(study, several)][study.scenario] = draws
+    return dict(found)
 
 
 def null_table(studies: dict[Study, dict[int, Group]], labels: dict[Study, str]) -> Table | None:
@@ -359,8 +375,8 @@ def write_report(root: Path, groups: Iterable[Group], command: str) -> ScenarioR
     closing = f"\nOne table per study: `scenario-*__simulation.md` beside this file; table: `{command}`.\n"
     atomic_write_text(path, preamble(studies) + "\n" + "\n".join(markdown_text(t.title, t) for t in summary) + closing)
     atomic_write_text(path.with_suffix(".csv"), summary[0].numbers.to_csv(index=False, float_format="%.6g"))
-    if summary[-1].name == "null_marks":
-        atomic_write_text(path.with_name("scenarios__null_marks.csv"), summary[-1].numbers.to_csv(index=False))
+    for table in summary[2:]:   # the null marks and the image bars, each with its own numbers
+        atomic_write_text(path.with_name(f"scenarios__{table.name}.csv"), table.numbers.to_csv(index=False))
     settings: dict[tuple, list[Study]] = defaultdict(list)
     for study in studies:
         settings[study.setting].append(study)
