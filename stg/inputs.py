@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from benchmark.data.imaging.prepared import NODE_NAMES
-from benchmark.features.preprocessing import tabular_pipeline
+from benchmark.features.preprocessing import LogSkewed, tabular_pipeline
 from benchmark.methods import FoldData
 from stg.dgl_import import dgl
 from stg.graphs import PatientGraphs
@@ -24,22 +24,27 @@ CLIP = 5.0
 
 @dataclass
 class Standardiser:
-    """Column means and scales of a (rows, features) matrix, NaN rows/cells ignored."""
+    """Column means and scales of a (rows, features) matrix, NaN rows/cells ignored; optionally after
+    the log of the right-skewed non-negative columns (volumes, counts), fitted on the same rows."""
 
     mean: np.ndarray
     scale: np.ndarray
+    log: LogSkewed | None = None
 
     @classmethod
-    def fit(cls, matrix: np.ndarray) -> "Standardiser":
+    def fit(cls, matrix: np.ndarray, log_skewed: bool = False) -> "Standardiser":
+        log = LogSkewed().fit(matrix) if log_skewed and len(matrix) > 1 else None
+        matrix = log.transform(matrix) if log else matrix
         finite = np.isfinite(matrix)
         count = finite.sum(axis=0)
         filled = np.where(finite, matrix, 0.0)
         mean = filled.sum(axis=0) / np.maximum(count, 1)
         var = (np.where(finite, matrix - mean, 0.0) ** 2).sum(axis=0) / np.maximum(count - 1, 1)
         scale = np.sqrt(var)
-        return cls(mean, np.where((count > 1) & (scale > 1e-12), scale, 1.0))
+        return cls(mean, np.where((count > 1) & (scale > 1e-12), scale, 1.0), log)
 
     def transform(self, matrix: np.ndarray) -> np.ndarray:
+        matrix = self.log.transform(matrix) if self.log else matrix
         scaled = (matrix - self.mean) / self.scale
         return np.clip(np.nan_to_num(scaled, nan=0.0, posinf=CLIP, neginf=-CLIP), -CLIP, CLIP)
 
@@ -73,25 +78,27 @@ class GraphInputs:
     """Fitted on a training FoldData; turns any FoldData into a Batch.
 
     Without patient graphs (clinical-only methods, tabular cohorts) each patient is a single
-    clinical node.
+    clinical node. With `log_skewed`, right-skewed non-negative features (volumes, counts, CEA) are
+    logged before standardising, so the typical patients are not squeezed together by a few outliers.
     """
 
-    def __init__(self, graphs: PatientGraphs | None):
+    def __init__(self, graphs: PatientGraphs | None, log_skewed: bool = False):
         self.graphs = graphs
+        self.log_skewed = log_skewed
 
     def fit(self, data: FoldData) -> "GraphInputs":
-        self.clinical_ = tabular_pipeline().fit(data.X.to_numpy(dtype=float))
+        self.clinical_ = tabular_pipeline(self.log_skewed).fit(data.X.to_numpy(dtype=float))
         self.lesion_ = None
         if self.graphs is None:
             return self
         graph = self.graphs.batch(data.ids)
         anatomy, _ = _anatomy(graph)
-        self.anatomy_ = Standardiser.fit(anatomy.reshape(len(anatomy), -1))
+        self.anatomy_ = Standardiser.fit(anatomy.reshape(len(anatomy), -1), self.log_skewed)
         ct = graph.nodes["ct"].data["x"].numpy().astype(float)
         ct[graph.nodes["ct"].data["present"].numpy()[:, 0] <= 0] = np.nan
-        self.ct_ = Standardiser.fit(ct)
+        self.ct_ = Standardiser.fit(ct, self.log_skewed)
         if "lesion" in graph.ntypes:
-            self.lesion_ = Standardiser.fit(graph.nodes["lesion"].data["x"].numpy().astype(float))
+            self.lesion_ = Standardiser.fit(graph.nodes["lesion"].data["x"].numpy().astype(float), self.log_skewed)
         return self
 
     @property

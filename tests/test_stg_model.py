@@ -112,6 +112,22 @@ def test_standardisation_uses_training_patients_only(cohort, folds):
     assert batch.n == len(test) and torch.isfinite(batch.graph.nodes["anatomy"].data["h0"]).all()
 
 
+def test_log_skewed_inputs_log_the_skewed_columns_fitted_on_training_rows_only():
+    from scipy.stats import skew
+
+    from stg.inputs import Standardiser
+    rng = np.random.default_rng(0)
+    train = np.column_stack([rng.lognormal(2.0, 1.2, 200), rng.normal(0.0, 1.0, 200)])
+    train[::17, 0] = np.nan   # absent nodes
+    plain, logged = Standardiser.fit(train), Standardiser.fit(train, log_skewed=True)
+    assert plain.log is None and list(logged.log.logged_) == [True, False]
+    finite = np.isfinite(train[:, 0])
+    assert abs(skew(logged.transform(train)[finite, 0])) < 0.5 < abs(skew(plain.transform(train)[finite, 0]))
+    test = np.array([[np.exp(2.0), 0.0]])   # a test row is transformed with the training statistics
+    expected = (np.log(np.exp(2.0) + logged.log.offset_[0]) - logged.mean[0]) / logged.scale[0]
+    assert logged.transform(test)[0, 0] == pytest.approx(expected)
+
+
 def test_gat_width_must_split_into_its_heads():
     with pytest.raises(methods.MethodError, match="not a multiple of 4 heads"):
         methods.get("gat")(hidden=30)

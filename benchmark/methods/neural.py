@@ -28,11 +28,14 @@ from stg import losses
 from stg.inputs import Batch, GraphInputs, keep_node_types
 from stg.training import TrainConfig, deterministic, inner_split, train
 
-#: The neural methods' hyper-parameters: the one source of their defaults (the configs have none).
+#: The neural methods' hyper-parameters: the one source of their defaults (the configs have none). The
+#: training settings (width, dropout, weight decay, learning rate, patience, epochs, logged inputs) were chosen
+#: by `python -m benchmark defaults` (benchmark.harness.defaults_study) on development draws' training folds,
+#: across every scenario and size; results/tables/neural_defaults.md says how.
 DEFAULTS = {"profile": "cpu", "features": "radiomics", "hidden": 64, "layers": 2, "year_dim": 16, "projection": 32,
             "dropout": 0.3, "lr": 5e-3, "weight_decay": 1e-3, "max_epochs": 150, "patience": 20,
             "val_fraction": 0.2, "contrastive_weight": 0.1, "regression_weight": 0.1, "temperature": 0.1,
-            "device": "cpu", "threads": 1}
+            "log_skewed": False, "device": "cpu", "threads": 1}
 PROFILES = {
     "cpu": {},
     "paper": {"features": "deep", "hidden": 512, "year_dim": 64, "projection": 128, "max_epochs": 300,
@@ -90,7 +93,7 @@ class NeuralSurvivalMethod(Method):
         graphs = data.artefact(graph_inputs[0]) if graph_inputs else None
         if graphs is not None:
             self.notes = [f"profile {self.params['profile']}", f"{graphs.source} node features", *graphs.notes]
-        self.inputs_ = GraphInputs(graphs).fit(data)
+        self.inputs_ = GraphInputs(graphs, self.params["log_skewed"]).fit(data)
         self.config_ = self.network_config(self.inputs_.dims)
         train_positions, val_positions = inner_split(data.y["event"], self.params["val_fraction"], data.seed)
         device = self.device()
