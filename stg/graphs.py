@@ -17,8 +17,11 @@ imputation are fitted inside each model's fit on training patients only (see stg
 The clinical node carries no stored features: the clinical vector depends on the run's feature set
 (pre- or post-operative) and is attached by the model at fit time.
 
-Edge data ``a`` (E, 5) from the prepared geometry (fixed scales, nothing fitted):
+Edge data ``a`` (E, 5) from the geometry (fixed scales, nothing fitted):
   [ln(volume ratio)/5, centroid distance/50 mm, contact, minimum distance/50 mm, both present]
+The geometry is measured on the SEG's native grid wherever the morphometry has the quantity (`native_geometry`:
+liver, remnant and tumour volumes, tumour-vessel minimum distances and contacts); centroids come from the
+prepared 4 mm grid (a centroid moves by less than half a voxel).
 For CT-global edges the pair is (liver, node): the CT-global node is the whole liver. Attributes
 of a pair with an empty mask are 0 with ``both present`` 0. Anatomy pairs are connected whether or
 not they touch: contact and minimum distance are the attributes that say how close they are.
@@ -121,6 +124,31 @@ def _pair(geometry: pd.Series, a: str, b: str, column: str) -> float:
     first, second = sorted((a, b), key=NODE_NAMES.index)
     name = f"contact_{first}_{second}" if column == "contact" else f"{column}_{first}_{second}_mm"
     return float(geometry[name])
+
+
+#: Geometry columns the native-grid morphometry measures (geometry column -> morphometry column).
+NATIVE_VOLUMES = {f"{node}_volume_ml": f"{node}_volume_ml" for node in ("liver", "remnant", "tumour")}
+
+
+def native_geometry(geometry: pd.DataFrame, morphometry: pd.DataFrame) -> pd.DataFrame:
+    """The 4 mm geometry with every quantity the native-grid morphometry measures put in its place: the
+    liver, remnant and tumour volumes and the tumour's minimum distance and contact to each vessel.
+
+    Only where both grids show the structure: a tumour the 4 mm grid lost has no centroid there, so its
+    edges stay absent (its volume and count still reach the models that read the morphometry)."""
+    out = geometry.copy()
+    native = morphometry.reindex(out.index)
+    for column, measured in NATIVE_VOLUMES.items():
+        node = column.removesuffix("_volume_ml")
+        usable = out[f"{node}_present"].astype(bool) & np.isfinite(native[measured]) & (native[measured] > 0)
+        out.loc[usable, column] = native.loc[usable, measured]
+    for vessel in VESSELS:
+        first, second = sorted((vessel, "tumour"), key=NODE_NAMES.index)
+        distance = native[f"lesion_{vessel}_min_mm"]
+        usable = out["tumour_present"].astype(bool) & out[f"{vessel}_present"].astype(bool) & np.isfinite(distance)
+        out.loc[usable, f"mindist_{first}_{second}_mm"] = distance[usable]
+        out.loc[usable, f"contact_{first}_{second}"] = (distance[usable] == 0).astype(float)
+    return out
 
 
 def edge_attributes(geometry: pd.Series, src: str, dst: str) -> list[float]:
@@ -292,8 +320,8 @@ def artefact_name(source: str, lesions: bool) -> str:
 
 def cohort_graphs(cohort: Cohort, cache_dir: Path, table: FeatureTable, geometry: pd.DataFrame,
                   lesions: pd.DataFrame | None = None) -> PatientGraphs:
-    """The cohort's graphs from one feature table (lesion graphs with `lesions`), read from the cache or
-    built and saved there."""
+    """The cohort's graphs from one feature table and the (native-grid) geometry (lesion graphs with
+    `lesions`), read from the cache or built and saved there."""
     if table.source not in FEATURE_SOURCES:
         raise GraphBuildError(f"unknown feature source {table.source!r} (choose from {', '.join(FEATURE_SOURCES)})")
     ids = cohort.patient_ids
@@ -308,11 +336,12 @@ def cohort_graphs(cohort: Cohort, cache_dir: Path, table: FeatureTable, geometry
 
 def _register(source: str, lesions: bool) -> None:
     """Register the provider of one feature source's graphs (lesion graphs with `lesions`)."""
-    inputs = (source, "geometry", "lesions") if lesions else (source, "geometry")
+    inputs = (source, "geometry", "morphometry", *(("lesions",) if lesions else ()))
 
     @artefacts.provider(artefact_name(source, lesions), inputs=inputs)
     def provide(cohort: Cohort, cache_dir: Path, inputs: dict, context) -> PatientGraphs:
-        return cohort_graphs(cohort, cache_dir, inputs[source], inputs["geometry"], inputs.get("lesions"))
+        geometry = native_geometry(inputs["geometry"], inputs["morphometry"])
+        return cohort_graphs(cohort, cache_dir, inputs[source], geometry, inputs.get("lesions"))
 
 
 for _source in FEATURE_SOURCES:

@@ -1,5 +1,6 @@
 """Patient graph builder: schema, absent masks, the leakage-free inputs, and the DGL cache round trip."""
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from stg_fakes import FEATURES, fake_features, fake_geometry, remove_mask
@@ -81,3 +82,25 @@ def test_save_load_round_trip_and_stale_cache(tmp_path, inputs):
     table.values = changed
     assert graphs.fingerprint(table, geometry, IDS) != key
     assert graphs.load(tmp_path / "g.bin", graphs.fingerprint(table, geometry, IDS)) is None
+
+
+def test_native_geometry_replaces_what_the_native_grid_measures_where_both_grids_show_it(inputs):
+    table, geometry = inputs
+    remove_mask(geometry, table, "P1", "tumour")   # lost at 4 mm: no centroid, so its edges stay absent
+    morphometry = pd.DataFrame({"liver_volume_ml": 1500.0, "remnant_volume_ml": 900.0, "tumour_volume_ml": 0.3,
+                                "lesion_portal_min_mm": [0.0, 4.0, 7.5, np.nan, 2.0, 3.0],
+                                "lesion_hepatic_min_mm": 12.0}, index=IDS)
+    native = graphs.native_geometry(geometry, morphometry)
+    assert (native["liver_volume_ml"] == 1500.0).all()
+    assert native.loc["P0", "tumour_volume_ml"] == 0.3 and native.loc["P1", "tumour_volume_ml"] == \
+        geometry.loc["P1", "tumour_volume_ml"]
+    assert native.loc["P0", "contact_portal_tumour"] == 1.0 and native.loc["P0", "mindist_portal_tumour_mm"] == 0.0
+    assert native.loc["P2", "contact_portal_tumour"] == 0.0 and native.loc["P2", "mindist_portal_tumour_mm"] == 7.5
+    assert native.loc["P3", "mindist_portal_tumour_mm"] == geometry.loc["P3", "mindist_portal_tumour_mm"]  # NaN: kept
+    assert np.isnan(native.loc["P1", "mindist_portal_tumour_mm"])
+    graph = graphs.build(IDS, table, native).graphs[2]
+    src, dst = graph.edges(etype="anatomy_anatomy")
+    tumour_portal = [i for i, (s, d) in enumerate(zip(src.tolist(), dst.tolist()))
+                     if (NODE_NAMES[s], NODE_NAMES[d]) == ("tumour", "portal")][0]
+    a = graph.edges["anatomy_anatomy"].data["a"][tumour_portal]
+    assert a[EDGE_ATTRIBUTES.index("min_distance")] == pytest.approx(7.5 / graphs.DISTANCE_SCALE_MM)
