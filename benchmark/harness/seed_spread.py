@@ -87,7 +87,8 @@ def write_tables(cells: pd.DataFrame, dataset: str, output: Path) -> pd.DataFram
     text = "\n".join([
         "# Neural methods: spread over model seeds",
         "",
-        f"{datasets.parse_spec(dataset).spec}, {cells['endpoint'].iloc[0]}, 5 × 5 CV, the same outer splits for every seed; "
+        f"{datasets.parse_spec(dataset).spec}, {cells['endpoint'].iloc[0]}, 5 × 5 CV, the same outer splits for "
+        "every seed; "
         f"model seeds {', '.join(map(str, seeds))} (initialisation, dropout and the inner early-stopping split). "
         "Harrell C-index: mean over the 25 folds per seed; sd over seeds of that mean; per-fold sd = the sd over "
         "seeds of one fold's C-index, averaged over folds.",
