@@ -1,4 +1,4 @@
-"""Epoch time, throughput and memory of STG, STG-lite and GAT beside the dense-matmul floor.
+"""Epoch time, throughput and memory of STG, STG-lite and the graph baselines beside the dense-matmul floor.
 
     python -m perf.stg_perf [--n 158] [--width 107] [--epochs 30] [--threads 1]
     python -m perf.stg_perf --data-dir DIR     # the real cohort's graphs (cached features)
@@ -34,8 +34,9 @@ from stg import graphs
 from stg.inputs import GraphInputs
 from stg.training import TrainConfig, objective
 
-#: Methods whose networks are timed, with their default parameters.
-MODELS = ("stg", "stg-lite", "gat")
+#: Methods whose networks are timed, with their default parameters (stg-lesions needs lesion graphs, which
+#: random inputs do not have: its epoch is STG's plus the lesion relations).
+MODELS = ("stg", "stg-lite", "gcn", "gat", "sage", "mlp")
 
 
 def random_inputs(n: int, width: int, seed: int = 0) -> tuple[FeatureTable, pd.DataFrame]:
