@@ -2,6 +2,7 @@
 significance test against Cox-PH where the images carry nothing."""
 import numpy as np
 import pandas as pd
+import pytest
 
 from benchmark.reporting import image_bars
 from benchmark.reporting.groups import Group
@@ -33,3 +34,12 @@ def test_the_bars_pass_and_fail_where_the_numbers_say():
     assert null.loc["stg", "worse_draws"] == 0 and null.loc["stg", "passed"]
     assert null.loc["radiomics_rsf", "worse_draws"] == 3 and not null.loc["radiomics_rsf", "passed"]
     assert "coxph" not in null.index   # the clinical reference is not an image method
+
+
+def test_the_graph_ablation_reports_what_message_passing_adds_per_scenario():
+    offsets = {"morphometry": 0.05, "stg": 0.02, "stg-no-message-passing": 0.0, "stg-lesions": 0.03}
+    table = image_bars.graph_table({"n=120": {"spatial": {s: draw(offsets, s) for s in range(3)}}})
+    numbers = table.numbers.set_index("comparison")
+    assert numbers.loc["stg − stg-no-message-passing", "value"] == pytest.approx(0.02, abs=0.01)
+    assert numbers.loc["stg − morphometry", "value"] == pytest.approx(-0.03, abs=0.01)
+    assert list(table.frame.columns) == ["Setting", "Comparison", "spatial"] and len(table.frame) == 4

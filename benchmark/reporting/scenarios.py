@@ -255,9 +255,8 @@ def summary_tables(studies: dict[Study, dict[int, Group]], numbers: dict[Study, 
     null = null_table(studies, labels)
     if null is not None:
         tables.append(null)
-    bars = image_bars.bars_table(by_setting(studies))
-    if bars is not None:
-        tables.append(bars)
+    settings = by_setting(studies)
+    tables += [t for t in (image_bars.bars_table(settings), image_bars.graph_table(settings)) if t is not None]
     return tables
 
 
