@@ -93,7 +93,7 @@ def write_tables(cells: pd.DataFrame, dataset: str, output: Path) -> pd.DataFram
         "Harrell C-index: mean over the 25 folds per seed; sd over seeds of that mean; per-fold sd = the sd over "
         "seeds of one fold's C-index, averaged over folds.",
         "",
-        table.to_markdown(floatfmt=".3f"),
+        table.astype({"cells": str}).to_markdown(floatfmt=".3f"),
         "",
         "Command: `python -m benchmark seeds`.",
         "",
