@@ -80,11 +80,11 @@ def score(task: Task, data_dir: Path) -> dict:
     spec = datasets.parse_spec(task.spec)
     cohort = runner.load_cohort(spec, data_dir)
     context = artefacts.BuildContext(Path(data_dir))
-    whole = methods.FoldData(cohort, cohort.patient_ids, ENDPOINT, datasets.default_feature_sets(cohort)[0],
-                             DEVELOPMENT_SEED, context)
+    feature_set = datasets.default_feature_sets(cohort)[0]
+    whole = methods.FoldData(cohort, cohort.patient_ids, ENDPOINT, feature_set, DEVELOPMENT_SEED, context)
     train_positions, _ = tuning.inner_splits(whole, OUTER_FOLDS)[task.fold]
-    train = whole.subset(train_positions)
-    train.seed = runner.cell_seed(DEVELOPMENT_SEED, 0, task.fold)
+    train = methods.FoldData(cohort, whole.ids[train_positions], ENDPOINT, feature_set,
+                             runner.cell_seed(DEVELOPMENT_SEED, 0, task.fold), context)
     inner = tuning.inner_splits(train, tuning.INNER_FOLDS)
     scores = tuning.inner_cindex(methods.get(task.method), task.params, train, inner, runner.seed_everything)
     return {"candidate": task.candidate, "method": task.method, "scenario": spec.scenario, "n": len(cohort),
