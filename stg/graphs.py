@@ -126,8 +126,8 @@ def _pair(geometry: pd.Series, a: str, b: str, column: str) -> float:
     return float(geometry[name])
 
 
-#: Geometry columns the native-grid morphometry measures (geometry column -> morphometry column).
-NATIVE_VOLUMES = {f"{node}_volume_ml": f"{node}_volume_ml" for node in ("liver", "remnant", "tumour")}
+#: Structures whose volume the native-grid morphometry measures (``<node>_volume_ml`` in both tables).
+NATIVE_VOLUME_NODES = ("liver", "remnant", "tumour")
 
 
 def native_geometry(geometry: pd.DataFrame, morphometry: pd.DataFrame) -> pd.DataFrame:
@@ -138,10 +138,10 @@ def native_geometry(geometry: pd.DataFrame, morphometry: pd.DataFrame) -> pd.Dat
     edges stay absent (its volume and count still reach the models that read the morphometry)."""
     out = geometry.copy()
     native = morphometry.reindex(out.index)
-    for column, measured in NATIVE_VOLUMES.items():
-        node = column.removesuffix("_volume_ml")
-        usable = out[f"{node}_present"].astype(bool) & np.isfinite(native[measured]) & (native[measured] > 0)
-        out.loc[usable, column] = native.loc[usable, measured]
+    for node in NATIVE_VOLUME_NODES:
+        column = f"{node}_volume_ml"
+        usable = out[f"{node}_present"].astype(bool) & np.isfinite(native[column]) & (native[column] > 0)
+        out.loc[usable, column] = native.loc[usable, column]
     for vessel in VESSELS:
         first, second = sorted((vessel, "tumour"), key=NODE_NAMES.index)
         distance = native[f"lesion_{vessel}_min_mm"]

@@ -128,8 +128,7 @@ def is_finished(cell: Cell, root: Path, params: dict | None = None) -> bool:
     if params is None:
         return True
     tuned = set(record.get("tuning", {}).get("best_params", {}))
-    return (comparable(record.get("params", {}), tuned) ==
-            comparable({k: v for k, v in params.items() if k != "tuning"}, tuned))
+    return comparable(record.get("params", {}), tuned) == comparable(params, tuned)
 
 
 def comparable(params: dict, leave_out: set) -> str:

@@ -48,8 +48,7 @@ def run(dataset: str, data_dir: Path, n_jobs: int = 1, model_seeds: int = MODEL_
     jobs = [(cell, the_plan.specs[cell.dataset], the_plan.split(cell), replace(config, seed=k))
             for k, root in roots.items() for cell in the_plan.cells if not the_plan.is_finished(cell, root)]
     bar = tqdm(total=len(jobs), desc="seeded cells", unit="cell", disable=not progress or not jobs)
-    for output in backends.imap_unordered(_computed, jobs, n_jobs=n_jobs):
-        model_seed, output = output
+    for model_seed, output in backends.imap_unordered(_computed, jobs, n_jobs=n_jobs):
         output.write(roots[model_seed])
         bar.update()
         if output.status != "ok":

@@ -374,7 +374,7 @@ def write_report(root: Path, groups: Iterable[Group], command: str) -> ScenarioR
     closing = f"\nOne table per study: `scenario-*__simulation.md` beside this file; table: `{command}`.\n"
     atomic_write_text(path, preamble(studies) + "\n" + "\n".join(markdown_text(t.title, t) for t in summary) + closing)
     atomic_write_text(path.with_suffix(".csv"), summary[0].numbers.to_csv(index=False, float_format="%.6g"))
-    for table in summary[2:]:   # the null marks and the image bars, each with its own numbers
+    for table in summary[2:]:   # the null marks, the image bars and the graph ablation, each with its own numbers
         atomic_write_text(path.with_name(f"scenarios__{table.name}.csv"), table.numbers.to_csv(index=False))
     settings: dict[tuple, list[Study]] = defaultdict(list)
     for study in studies:
