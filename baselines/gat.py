@@ -1,6 +1,7 @@
 """GAT on the homogeneous view of the STG patient graphs, with a discrete-time or Cox head."""
 from benchmark.methods import MethodError
-from benchmark.methods.layers import HomogeneousNetwork, dglnn
+from benchmark.methods.layers import HomogeneousNetwork
+from benchmark.methods.message_passing import GATConv
 from benchmark.methods.neural import GraphBaseline, NetworkConfig
 
 
@@ -10,7 +11,7 @@ class GAT(HomogeneousNetwork):
 
     def __init__(self, dims: dict[str, int], config: NetworkConfig, heads: int):
         h = config.hidden
-        super().__init__(dims, config, lambda: dglnn.GATConv(h, h // heads, heads, allow_zero_in_degree=True))
+        super().__init__(dims, config, lambda: GATConv(h, heads))
 
 
 class Gat(GraphBaseline):

@@ -1,5 +1,6 @@
 """GCN on the homogeneous view of the STG patient graphs, with a discrete-time or Cox head."""
-from benchmark.methods.layers import HomogeneousNetwork, dglnn
+from benchmark.methods.layers import HomogeneousNetwork
+from benchmark.methods.message_passing import GraphConv
 from benchmark.methods.neural import GraphBaseline, NetworkConfig
 
 
@@ -9,7 +10,7 @@ class GCN(HomogeneousNetwork):
 
     def __init__(self, dims: dict[str, int], config: NetworkConfig):
         h = config.hidden
-        super().__init__(dims, config, lambda: dglnn.GraphConv(h, h, norm="both", allow_zero_in_degree=True),
+        super().__init__(dims, config, lambda: GraphConv(h),
                          self_loops=True)
 
 

@@ -1,5 +1,6 @@
 """Homogeneous GraphSAGE on the STG patient graphs, with a discrete-time ("single") or Cox head."""
-from benchmark.methods.layers import HomogeneousNetwork, dglnn
+from benchmark.methods.layers import HomogeneousNetwork
+from benchmark.methods.message_passing import RelationalSAGE
 from benchmark.methods.neural import GraphBaseline, NetworkConfig
 
 
@@ -9,7 +10,7 @@ class SAGE(HomogeneousNetwork):
 
     def __init__(self, dims: dict[str, int], config: NetworkConfig):
         h = config.hidden
-        super().__init__(dims, config, lambda: dglnn.SAGEConv(h, h, "mean"))
+        super().__init__(dims, config, lambda: RelationalSAGE(1, h))
 
 
 class Sage(GraphBaseline):

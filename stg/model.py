@@ -1,8 +1,9 @@
 """The STG network, with the switches its ablations turn off (docs/design.md, STG).
 
-    node encoders -> HeteroGraphConv of SAGEConv, one per relation, edge weights from the
-    edge-attribute gates (or, ablated, one SAGEConv on the homogeneous view of the same graph,
-    or no message passing at all) -> readout -> temporal head; plus the InfoNCE projections of
+    node encoders -> HeteroGraphConv of SAGEConv, one per relation, summed per node type, edge weights
+    from the edge-attribute gates (or, ablated, one SAGEConv on the homogeneous view of the same graph,
+    or no message passing at all; benchmark.methods.message_passing computes them all relations at
+    once) -> readout -> temporal head; plus the InfoNCE projections of
     the image-graph and clinical embeddings. The shared blocks (encoders, gates, readout, heads)
     are benchmark.methods.layers'. With ``lesions`` the network reads the lesion graphs: one more
     node type, pooled by the readout, and the lesion relations (stg.graphs).
@@ -13,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import torch
 from torch import nn
 
-from benchmark.methods.layers import EdgeGates, GraphReadout, HomogeneousGNN, NodeEncoder, dglnn, make_head, n_trainable
+from benchmark.methods.layers import GraphReadout, NodeEncoder, make_head, n_trainable, pass_messages
+from benchmark.methods.message_passing import ConvStack, EdgeGates, EdgeIndex, RelationalSAGE
 from benchmark.methods.neural import NetworkConfig
 from stg.graphs import CANONICAL_ETYPES, IMAGE_NODE_TYPES, NODE_TYPES, RELATION_ATTRIBUTES
 
@@ -52,27 +53,6 @@ class StgConfig(NetworkConfig):
         return self.contrastive and self.nodes == "all"
 
 
-class HeteroSAGE(nn.Module):
-    """`layers` HeteroGraphConv layers with one SAGEConv (mean) per relation, summed per node type."""
-
-    def __init__(self, etypes, hidden: int, layers: int, dropout: float):
-        super().__init__()
-        self.layers = nn.ModuleList(
-            dglnn.HeteroGraphConv({et: dglnn.SAGEConv(hidden, hidden, "mean") for et in etypes}, aggregate="sum")
-            for _ in range(layers))
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, graph, h: dict, weights: dict) -> dict:
-        """node type -> (nodes, h), with relation -> (E,) edge weights."""
-        kwargs = {et: {"edge_weight": w} for et, w in weights.items()}
-        for i, layer in enumerate(self.layers):
-            out = layer(graph, h, mod_kwargs=kwargs)
-            h = {nt: out.get(nt, h[nt]) for nt in h}
-            if i < len(self.layers) - 1:
-                h = {nt: self.dropout(torch.relu(x)) for nt, x in h.items()}
-        return h
-
-
 class StgNetwork(nn.Module):
     """STG and its ablations; `dims` are the input widths per node type."""
 
@@ -82,16 +62,14 @@ class StgNetwork(nn.Module):
         self.node_types = ntypes = config.node_types
         h = config.hidden
         self.encoder = NodeEncoder(dims, ntypes, h, config.dropout)
-        etypes = [et for (src, et, dst) in CANONICAL_ETYPES if src in ntypes and dst in ntypes]
-        passing = bool(etypes and config.layers)
-        attributed = [et for et in etypes if et in RELATION_ATTRIBUTES]
+        self.relations = [r for r in CANONICAL_ETYPES if r[0] in ntypes and r[2] in ntypes]
+        passing = bool(self.relations and config.layers)
+        attributed = [r[1] for r in self.relations if r[1] in RELATION_ATTRIBUTES]
         self.gates = EdgeGates(attributed) if config.edge_attributes and passing else None
-        if not passing:
-            self.gnn = None
-        elif config.graph == "hetero":
-            self.gnn = HeteroSAGE(etypes, h, config.layers, config.dropout)
-        else:
-            self.gnn = HomogeneousGNN([dglnn.SAGEConv(h, h, "mean") for _ in range(config.layers)], config.dropout)
+        # per layer, SAGEConv weights per relation (hetero) or one SAGEConv for every edge (homogeneous)
+        n_weights = len(self.relations) if config.graph == "hetero" else 1
+        self.gnn = ConvStack([RelationalSAGE(n_weights, h) for _ in range(config.layers)],
+                             config.dropout) if passing else None
         self.readout = GraphReadout(ntypes, h, config.dropout)
         if config.uses_contrastive:
             self.project_image = nn.Linear(h, config.projection)
@@ -100,8 +78,10 @@ class StgNetwork(nn.Module):
 
     def forward(self, graph):
         h0 = self.encoder(graph)                                      # node type -> (nodes, h)
-        weights = self.gates(graph) if self.gates is not None else {}
-        h = self.gnn(graph, h0, weights) if self.gnn is not None else h0
+        h = h0
+        if self.gnn is not None:
+            index = EdgeIndex.of(graph, self.node_types, self.relations, homogeneous=self.config.graph != "hetero")
+            h = pass_messages(self.gnn, self.gates, index, h0)
         p, image = self.readout(graph, h)                             # (n, h), (n, h) or None
         output = self.head(p)                                         # logits (n, K)
         if self.config.uses_contrastive:                              # (n, projection) each

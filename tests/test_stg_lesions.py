@@ -177,7 +177,8 @@ def test_no_message_passing_is_stg_without_its_message_passing_parts():
     assert bare.gnn is None and bare.gates is None
     assert n_trainable(bare) == n_trainable(full) - n_trainable(full.gnn) - n_trainable(full.gates)
     lesions = StgNetwork(DIMS, replace(CONFIG, lesions=True))
-    assert {"lesion_anatomy", "anatomy_lesion", "lesion_lesion", "lesion_ct", "ct_lesion"} <= set(
-        lesions.gnn.layers[0].mods)
-    assert set(lesions.gates.gates) == {"ct_anatomy", "anatomy_ct", "anatomy_anatomy", "lesion_anatomy",
+    assert {"lesion_anatomy", "anatomy_lesion", "lesion_lesion", "lesion_ct", "ct_lesion"} <= {
+        name for _, name, _ in lesions.relations}
+    assert len(lesions.gnn.layers[0].bias) == len(lesions.relations)
+    assert set(lesions.gates.relations) == {"ct_anatomy", "anatomy_ct", "anatomy_anatomy", "lesion_anatomy",
                                         "anatomy_lesion", "lesion_lesion"}

@@ -26,11 +26,10 @@ from torch import nn
 
 from benchmark.data.cohort import N_YEARS
 from benchmark.data.imaging.prepared import NODE_NAMES
+from benchmark.methods.message_passing import ConvStack, EdgeGates, EdgeIndex
 from stg.dgl_import import dgl
-from stg.graphs import ATTRIBUTE_EDGE_TYPES, NODE_TYPES, RELATION_ATTRIBUTES
+from stg.graphs import ATTRIBUTE_EDGE_TYPES, EDGES, NODE_TYPES
 
-#: DGL's graph convolutions, for the networks' message passing.
-dglnn = dgl.nn.pytorch
 HEADS = ("temporal", "single", "cox")
 
 
@@ -78,57 +77,6 @@ class NodeEncoder(nn.Module):
                 h = h + self.structure(graph.nodes["anatomy"].data["structure"])
             out[ntype] = self.dropout(torch.relu(h))
         return out
-
-
-class EdgeGates(nn.Module):
-    """Per attributed relation, a scalar edge weight 2*sigmoid(w.a + b), 1 at initialisation."""
-
-    def __init__(self, etypes):
-        super().__init__()
-        self.gates = nn.ModuleDict({et: nn.Linear(len(RELATION_ATTRIBUTES[et]), 1) for et in etypes})
-        for gate in self.gates.values():
-            nn.init.zeros_(gate.weight)
-            nn.init.zeros_(gate.bias)
-
-    def forward(self, graph) -> dict[str, torch.Tensor]:
-        """relation name -> (E,) weights; relations without attributes are absent (weight 1)."""
-        return {et: 2 * torch.sigmoid(gate(graph.edges[et].data["a"]))[:, 0] for et, gate in self.gates.items()}
-
-
-class HomogeneousGNN(nn.Module):
-    """Graph convolutions on the homogeneous view of the graph (node types forgotten), ReLU and
-    dropout between them; each conv maps (N, h) to (N, h) or (N, heads, h / heads)."""
-
-    def __init__(self, convs: list[nn.Module], dropout: float, self_loops: bool = False):
-        super().__init__()
-        self.layers = nn.ModuleList(convs)
-        self.dropout = nn.Dropout(dropout)
-        self.self_loops = self_loops
-
-    def forward(self, graph, h: dict, weights: dict) -> dict:
-        homogeneous, weight = _homogeneous(graph, weights, self.self_loops)   # weight (E,)
-        ntypes = [nt for nt in graph.ntypes if nt in h]
-        x = torch.cat([h[nt] for nt in ntypes])                                # (N, h), ordered by type
-        for i, layer in enumerate(self.layers):
-            x = layer(homogeneous, x, edge_weight=weight).flatten(1)
-            if i < len(self.layers) - 1:
-                x = self.dropout(torch.relu(x))
-        return dict(zip(ntypes, torch.split(x, [graph.num_nodes(nt) for nt in ntypes])))
-
-
-def _homogeneous(graph, weights: dict, self_loops: bool):
-    """dgl.to_homogeneous (nodes and edges ordered by type) with the edge weights in that order."""
-    cache = getattr(graph, "_stg_homogeneous", None)
-    if cache is None or cache[1] != self_loops:
-        homogeneous = dgl.to_homogeneous(graph)
-        if self_loops:
-            homogeneous = dgl.add_self_loop(homogeneous)
-        graph._stg_homogeneous = cache = (homogeneous, self_loops)
-    homogeneous = cache[0]
-    parts = [weights.get(et[1], torch.ones(graph.num_edges(et))) for et in graph.canonical_etypes]
-    weight = torch.cat(parts) if parts else torch.ones(0)
-    missing = homogeneous.num_edges() - len(weight)  # the self loops added last
-    return homogeneous, torch.cat([weight, torch.ones(missing)])
 
 
 def fuse(width: int, hidden: int, dropout: float) -> nn.Sequential:
@@ -214,11 +162,20 @@ def make_head(kind: str, hidden: int, year_dim: int) -> nn.Module:
     return SingleRiskHead(hidden) if kind == "single" else CoxHead(hidden)
 
 
+def pass_messages(gnn: ConvStack, gates: EdgeGates | None, index: EdgeIndex, h: dict) -> dict:
+    """node type -> (nodes, h) embeddings after the convolutions of `gnn` on the edges of `index` (node types
+    in the order of `h`), weighted by the gates (1 without them)."""
+    weight = gates(index) if gates is not None else torch.ones(len(index.src))   # (E,)
+    x = gnn(index, torch.cat(list(h.values())), weight)                              # (N, h)
+    return dict(zip(h, torch.split(x, [len(v) for v in h.values()])))
+
+
 class HomogeneousNetwork(nn.Module):
     """The GNN baselines' network: node encoders -> `config.layers` convolutions on the homogeneous
     patient graph, edge weights from the gates -> readout -> head. A baseline gives its convolution."""
 
     node_types = NODE_TYPES
+    relations = tuple(EDGES)
 
     def __init__(self, dims: dict[str, int], config: NetworkConfig, conv: Callable[[], nn.Module],
                  self_loops: bool = False):
@@ -227,14 +184,16 @@ class HomogeneousNetwork(nn.Module):
         self.encoder = NodeEncoder(dims, self.node_types, h, config.dropout)
         self.gates = EdgeGates(ATTRIBUTE_EDGE_TYPES)
         convs = [conv() for _ in range(config.layers)]
-        self.gnn = HomogeneousGNN(convs, config.dropout, self_loops) if convs else None
+        self.gnn = ConvStack(convs, config.dropout) if convs else None
+        self.self_loops = self_loops
         self.readout = GraphReadout(self.node_types, h, config.dropout)
         self.head = make_head(config.head, h, config.year_dim)
 
     def forward(self, graph) -> Output:
         h = self.encoder(graph)                            # node type -> (nodes, h)
         if self.gnn is not None:
-            h = self.gnn(graph, h, self.gates(graph))      # node type -> (nodes, h)
+            index = EdgeIndex.of(graph, self.node_types, self.relations, homogeneous=True, self_loops=self.self_loops)
+            h = pass_messages(self.gnn, self.gates, index, h)
         p, _ = self.readout(graph, h)                      # (n, h)
         return self.head(p)
 
