@@ -164,5 +164,6 @@ def read_all(root: Path) -> pd.DataFrame:
         row["nan_reasons"] = record.get("nan_reasons", {})
         row["notes"] = record.get("notes", [])
         row["own_year_label"] = record.get("own_year_label")
+        row["n_train"], row["n_test"] = record.get("n_train"), record.get("n_test")
         rows.append(row)
     return pd.DataFrame(rows)

@@ -103,13 +103,10 @@ class Group:
 
 
 def load_cells(root: Path) -> pd.DataFrame:
-    """results.read_all plus the training/test sizes the paired test needs and each method's family."""
+    """results.read_all plus each method's family and its row name."""
     frame = results.read_all(root)
     if frame.empty:
         return frame
-    sizes = [json.loads(Path(p).read_text()) for p in frame["path"]]
-    frame["n_train"] = [record.get("n_train") for record in sizes]
-    frame["n_test"] = [record.get("n_test") for record in sizes]
     families = method_families()
     frame["family"] = frame["method"].map(lambda m: families.get(m, "baseline"))
     frame["registered"] = frame["method"]
@@ -191,7 +188,10 @@ def summarise(group: Group) -> pd.DataFrame:
     ok = group.ok
     rows = []
     predictions = group.predictions() if group.protocol == "paper" and not ok.empty else None
-    for method, cells in ok.groupby("method"):
+    numbers = {column: pd.to_numeric(ok[column], errors="coerce").to_numpy(dtype=float)
+               for column in SUMMARY_COLUMNS if column in ok}                  # converted once per group
+    for method, positions in sorted(ok.groupby("method").indices.items()):
+        cells = ok.iloc[positions]
         row = {"method": method, "family": cells["family"].iloc[0], "n_cells": len(cells),
                "n_errored": int(((group.cells["method"] == method) & (group.cells["status"] != "ok")).sum())}
         labels = cells["own_year_label"].dropna() if "own_year_label" in cells else ()
@@ -200,8 +200,8 @@ def summarise(group: Group) -> pd.DataFrame:
                              if predictions is not None else {})
         n_train, n_test = cells["n_train"].astype(float).mean(), cells["n_test"].astype(float).mean()
         for column in SUMMARY_COLUMNS:
-            finite = (pd.to_numeric(cells[column], errors="coerce").dropna() if column in cells
-                      else pd.Series(dtype=float))
+            values = numbers[column][positions] if column in numbers else np.empty(0)
+            finite = values[~np.isnan(values)]
             low, high = (patient_intervals.get(column, (np.nan, np.nan)) if predictions is not None
                          else stats.corrected_interval(finite, n_train, n_test))
             row.update({f"{column}_mean": finite.mean() if len(finite) else np.nan,

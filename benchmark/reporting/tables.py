@@ -135,19 +135,17 @@ def significance_table(group: Group, adjusted: pd.DataFrame) -> tuple[pd.DataFra
     adjusted: the tables' numbers with ``<metric>_p_holm`` (main table, then ablations).
     """
     tests = stats.paired_tests(group.ok, group.reference, [m for m, _, _ in MAIN_METRICS])
-    holm = adjusted.drop_duplicates("method").set_index("method")
-    tests["p_holm"] = [holm.at[method, f"{metric}_p_holm"] if f"{metric}_p_holm" in holm else np.nan
+    holm = adjusted.drop_duplicates("method").set_index("method").to_dict("index")
+    tests["p_holm"] = [holm[method].get(f"{metric}_p_holm", np.nan)
                        for method, metric in zip(tests["method"], tests["metric"])]
+    found = {(method, metric): (difference, p, p_holm) for method, metric, difference, p, p_holm
+             in tests[["method", "metric", "mean_difference", "p", "p_holm"]].itertuples(index=False)}
     rows = []
-    for method, part in tests.groupby("method", sort=False):
+    for method in tests["method"].unique():
         row = {"Method": method}
         for metric, header, _ in MAIN_METRICS:
-            found = part[part["metric"] == metric]
-            if found.empty or pd.isna(found["p"].iloc[0]):
-                row[header] = "n/a"
-                continue
-            difference, p, p_holm = found[["mean_difference", "p", "p_holm"]].iloc[0]
-            row[header] = (f"{difference:+.3f} (p={p:.3f}, Holm {p_holm:.3f})"
+            difference, p, p_holm = found.get((method, metric), (np.nan, np.nan, np.nan))
+            row[header] = ("n/a" if pd.isna(p) else f"{difference:+.3f} (p={p:.3f}, Holm {p_holm:.3f})"
                            f"{stats.MARK if p_holm < stats.SIGNIFICANCE else ''}")
         rows.append(row)
     return pd.DataFrame(rows), tests

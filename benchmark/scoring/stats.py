@@ -10,6 +10,8 @@ bootstrap over the test patients instead (see `patient_bootstrap`).
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
@@ -22,6 +24,12 @@ SIGNIFICANCE = 0.05
 MARK = "†"
 
 
+@functools.cache
+def t_quantile(probability: float, df: int) -> float:
+    """Student's t quantile; cached, since a report asks for the same few thousands of times."""
+    return float(scipy_stats.t.ppf(probability, df=df))
+
+
 def corrected_interval(values, n_train: float, n_test: float, level: float = LEVEL) -> tuple[float, float]:
     """Nadeau–Bengio corrected resampled-t interval of the mean of per-cell `values` (NaN ignored):
     mean ± t_{J-1} · sqrt((1/J + n_test/n_train) · s²) over the J defined cells; (nan, nan) if J < 2."""
@@ -30,7 +38,7 @@ def corrected_interval(values, n_train: float, n_test: float, level: float = LEV
     j = values.size
     if j < 2:
         return float("nan"), float("nan")
-    half = scipy_stats.t.ppf((1 + level) / 2, df=j - 1) * np.sqrt((1 / j + n_test / n_train) * values.var(ddof=1))
+    half = t_quantile((1 + level) / 2, j - 1) * np.sqrt((1 / j + n_test / n_train) * values.var(ddof=1))
     return float(values.mean() - half), float(values.mean() + half)
 
 
@@ -59,18 +67,26 @@ def paired_tests(cells: pd.DataFrame, reference: str, metrics: list[str]) -> pd.
     """
     rows = []
     ok = cells[cells["status"] == "ok"]
-    base = ok[ok["method"] == reference]
-    for method, group in ok[ok["method"] != reference].groupby("method"):
-        joined = group.merge(base, on=["repeat", "fold"], suffixes=("", "__ref"))
+    metrics = [metric for metric in metrics if metric in ok]
+    cell_keys = pd.MultiIndex.from_frame(ok[["repeat", "fold"]])
+    numbers = ok[[*metrics, "n_train", "n_test"]].astype(float).set_axis(cell_keys)
+    base = numbers[(ok["method"] == reference).to_numpy()]
+    for method, positions in sorted(ok.groupby("method").indices.items()):
+        if method == reference:
+            continue
+        own = numbers.iloc[positions]
+        common = own.index.intersection(base.index, sort=None)     # the (repeat, fold) both finished
+        own, ref = own.loc[common], base.loc[common]
+        sizes_defined = own[["n_train", "n_test"]].notna().all(axis=1).to_numpy()
         for metric in metrics:
-            if metric not in joined or f"{metric}__ref" not in joined:
-                continue
-            pair = joined[[metric, f"{metric}__ref", "n_train", "n_test"]].astype(float).dropna()
-            differences = (pair[metric] - pair[f"{metric}__ref"]).to_numpy()
-            t, p = (corrected_resampled_ttest(differences, pair["n_train"].mean(), pair["n_test"].mean())
-                    if len(pair) else (float("nan"), float("nan")))
-            rows.append({"method": method, "metric": metric, "n_pairs": len(pair),
-                         "mean_difference": float(differences.mean()) if len(pair) else float("nan"),
+            a, b = own[metric].to_numpy(), ref[metric].to_numpy()
+            paired = ~np.isnan(a) & ~np.isnan(b) & sizes_defined
+            differences = a[paired] - b[paired]
+            t, p = (corrected_resampled_ttest(differences, own["n_train"].to_numpy()[paired].mean(),
+                                              own["n_test"].to_numpy()[paired].mean())
+                    if paired.any() else (float("nan"), float("nan")))
+            rows.append({"method": method, "metric": metric, "n_pairs": int(paired.sum()),
+                         "mean_difference": float(differences.mean()) if paired.any() else float("nan"),
                          "t": t, "p": p})
     return pd.DataFrame(rows, columns=["method", "metric", "n_pairs", "mean_difference", "t", "p"])
 
