@@ -40,6 +40,16 @@ def fit_seconds(root: Path) -> str:
     return table.to_string(float_format=lambda v: f"{v:.2f}")
 
 
+def where_the_time_goes(root: Path, wall: float, jobs: int) -> str:
+    """The warm run's wall time split into fitting and predicting (the cells' own timers, summed over the
+    workers and divided by them) and the rest: loading cached inputs, scoring, writing, the tables."""
+    cells = results.read_all(root / "results")
+    fitting, predicting = cells["fit_s"].sum() / jobs, cells["predict_s"].sum() / jobs
+    rest = wall - fitting - predicting
+    return (f"warm run: {wall:.0f} s = fit {fitting:.0f} s + predict {predicting:.0f} s (per worker) "
+            f"+ {rest:.0f} s loading, scoring, writing and tables")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-j", "--jobs", type=int, default=len(os.sched_getaffinity(0)),
@@ -58,6 +68,7 @@ def main(argv=None) -> None:
         command = " ".join(["run --all", *(f"-d {spec}" for spec in args.dataset), f"-j {args.jobs}"])
         print(f"{command}, {os.cpu_count()} CPU(s): cold {cold:.0f} s, warm {warm:.0f} s "
               "(goals for the default run: cold <= 360 s, warm <= 180 s on 2 cores)")
+        print(where_the_time_goes(root, warm, args.jobs))
         print("fit time per method (warm run):")
         print(fit_seconds(root))
     stg_perf.main(["--epochs", str(args.epochs)])   # ends with the machine's load

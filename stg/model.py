@@ -80,8 +80,10 @@ class StgNetwork(nn.Module):
         h0 = self.encoder(graph)                                      # node type -> (nodes, h)
         h = h0
         if self.gnn is not None:
-            index = EdgeIndex.of(graph, self.node_types, self.relations, homogeneous=self.config.graph != "hetero")
-            h = pass_messages(self.gnn, self.gates, index, h0)
+            hetero = self.config.graph == "hetero"
+            order = self.node_types if hetero else sorted(self.node_types)   # as DGL's homogeneous view
+            index = EdgeIndex.of(graph, order, self.relations, homogeneous=not hetero)
+            h = pass_messages(self.gnn, self.gates, index, h0, order)
         p, image = self.readout(graph, h)                             # (n, h), (n, h) or None
         output = self.head(p)                                         # logits (n, K)
         if self.config.uses_contrastive:                              # (n, projection) each

@@ -162,12 +162,12 @@ def make_head(kind: str, hidden: int, year_dim: int) -> nn.Module:
     return SingleRiskHead(hidden) if kind == "single" else CoxHead(hidden)
 
 
-def pass_messages(gnn: ConvStack, gates: EdgeGates | None, index: EdgeIndex, h: dict) -> dict:
-    """node type -> (nodes, h) embeddings after the convolutions of `gnn` on the edges of `index` (node types
-    in the order of `h`), weighted by the gates (1 without them)."""
+def pass_messages(gnn: ConvStack, gates: EdgeGates | None, index: EdgeIndex, h: dict, order) -> dict:
+    """node type -> (nodes, h) embeddings after the convolutions of `gnn` on the edges of `index`, whose nodes
+    are the types of `order` one after the other, weighted by the gates (1 without them)."""
     weight = gates(index) if gates is not None else torch.ones(len(index.src))   # (E,)
-    x = gnn(index, torch.cat(list(h.values())), weight)                              # (N, h)
-    return dict(zip(h, torch.split(x, [len(v) for v in h.values()])))
+    x = gnn(index, torch.cat([h[nt] for nt in order]), weight)                        # (N, h)
+    return dict(zip(order, torch.split(x, [len(h[nt]) for nt in order])))
 
 
 class HomogeneousNetwork(nn.Module):
@@ -192,8 +192,9 @@ class HomogeneousNetwork(nn.Module):
     def forward(self, graph) -> Output:
         h = self.encoder(graph)                            # node type -> (nodes, h)
         if self.gnn is not None:
-            index = EdgeIndex.of(graph, self.node_types, self.relations, homogeneous=True, self_loops=self.self_loops)
-            h = pass_messages(self.gnn, self.gates, index, h)
+            order = sorted(self.node_types)   # DGL's homogeneous view orders node types by name
+            index = EdgeIndex.of(graph, order, self.relations, homogeneous=True, self_loops=self.self_loops)
+            h = pass_messages(self.gnn, self.gates, index, h, order)
         p, _ = self.readout(graph, h)                      # (n, h)
         return self.head(p)
 
