@@ -99,10 +99,6 @@ class EdgeIndex:
         return EdgeIndex(("node",), (n,), relations, src, dst, relation, attributes, ((0,),),
                          *_slots((n,), ((0,),), dst, torch.zeros_like(relation)))
 
-    def split(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """(N, ...) -> node type -> (nodes of that type, ...)."""
-        return dict(zip(self.ntypes, torch.split(x, list(self.counts))))
-
 
 def _starts(counts) -> torch.Tensor:
     """The first index of each of consecutive blocks of these sizes."""
