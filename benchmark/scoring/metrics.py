@@ -212,19 +212,16 @@ def survival_metrics(pred: Prediction, y_train, y_test, time_grid, units_per_yea
     except ValueError as error:
         out["cindex_uno"] = _nan(reasons, "cindex_uno", str(error))
     low, high = time.min(), min(time.max(), train_max, limit)
+    horizons = {}   # name -> horizon of the AUCs that can be computed
     for years in AUC_HORIZONS_YEARS:
         name, horizon = f"auc_{years}y", years * units_per_year
         if not low <= horizon < high:
             out[name] = _nan(reasons, name, f"{years}y outside the follow-up both folds cover")
-            continue
-        if not ((time <= horizon) & event).any():
+        elif not ((time <= horizon) & event).any():
             out[name] = _nan(reasons, name, f"no event before {years}y in the test fold")
-            continue
-        estimate = 1 - np.array([np.interp(horizon, time_grid, row) for row in pred.surv])
-        try:
-            out[name] = float(cumulative_dynamic_auc(y_train, y_test, estimate, [horizon])[0][0])
-        except ValueError as error:
-            out[name] = _nan(reasons, name, str(error))
+        else:
+            out[name], horizons[name] = np.nan, horizon   # the place of its value, in horizon order
+    out.update(cumulative_aucs(pred.surv, time_grid, y_train, y_test, horizons, reasons))
     grid = time_grid[(time_grid >= low) & (time_grid < high)]
     if len(grid) < 2:
         out["ibs"] = _nan(reasons, "ibs", "fewer than two grid times inside the follow-up both folds cover")
@@ -235,6 +232,28 @@ def survival_metrics(pred: Prediction, y_train, y_test, time_grid, units_per_yea
         except ValueError as error:
             out["ibs"] = _nan(reasons, "ibs", str(error))
     return out, reasons
+
+
+def cumulative_aucs(surv, time_grid, y_train, y_test, horizons: dict[str, float], reasons: dict) -> dict[str, float]:
+    """The cumulative/dynamic AUC at each horizon (name -> time), the estimate being 1 - S(horizon): one
+    scikit-survival call for all of them, which fits the censoring distribution once and scores each horizon
+    exactly as a call of its own would; where that call refuses, each horizon on its own, so a refusal
+    is named per horizon."""
+    if not horizons:
+        return {}
+    estimates = np.column_stack([1 - np.array([np.interp(horizon, time_grid, row) for row in surv])
+                                 for horizon in horizons.values()])                     # (n, horizons)
+    try:
+        scores = cumulative_dynamic_auc(y_train, y_test, estimates, list(horizons.values()))[0]
+        return {name: float(score) for name, score in zip(horizons, scores)}
+    except ValueError:
+        out = {}
+        for column, (name, horizon) in enumerate(horizons.items()):
+            try:
+                out[name] = float(cumulative_dynamic_auc(y_train, y_test, estimates[:, column], [horizon])[0][0])
+            except ValueError as error:
+                out[name] = _nan(reasons, name, str(error))
+        return out
 
 
 def own_year_metrics(pred: Prediction, time_years, event) -> tuple[dict, dict]:
