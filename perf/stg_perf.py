@@ -7,9 +7,10 @@ One epoch = forward, backward and Adam step over the whole batched graph of n pa
 fit repeats), in training mode. The floor is what torch alone takes for the network's dense matrix
 products: every product it computes in an epoch (linear, addmm, matmul, recorded as it runs, with
 their real shapes), replayed as plain matmuls forward, and backward for the operands that need a
-gradient. What lies between the two is message passing, dropout, the losses and the optimiser. Goal: STG's epoch
-within 1.5x of its floor. Without --data-dir the node features are random with the CPU profile's
-width (107 radiomics features per node): speed depends on shapes only.
+gradient. Both are medians over the epochs timed. What lies between the two is message passing,
+dropout, the losses and the optimiser. Goal: each network's epoch within 1.5x of its floor. Without
+--data-dir the node features are random with the CPU profile's width (107 radiomics features per
+node): speed depends on shapes only.
 """
 from __future__ import annotations
 
@@ -78,10 +79,18 @@ def epoch_seconds(model: nn.Module, batch, epochs: int, config: TrainConfig) -> 
 
     model.train()
     step()   # warm-up
-    start = time.perf_counter()
-    for _ in range(epochs):
+    return median_seconds(step, epochs)
+
+
+def median_seconds(step, repeats: int) -> float:
+    """The median time of `repeats` calls of `step`: on a shared machine single calls are slowed by
+    neighbours, and the median is what a call takes when they are not."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
         step()
-    return (time.perf_counter() - start) / epochs
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
 
 
 class DenseProducts(TorchFunctionMode):
@@ -121,10 +130,7 @@ def floor_seconds(shapes, epochs: int) -> float:
         total.backward()
 
     step()
-    start = time.perf_counter()
-    for _ in range(epochs):
-        step()
-    return (time.perf_counter() - start) / epochs
+    return median_seconds(step, epochs)
 
 
 def main(argv=None) -> None:
