@@ -2,7 +2,7 @@
 
     node encoders -> HeteroGraphConv of SAGEConv, one per relation, summed per node type, edge weights
     from the edge-attribute gates (or, ablated, one SAGEConv on the homogeneous view of the same graph,
-    or no message passing at all; benchmark.methods.message_passing computes them all relations at
+    or no message passing at all; benchmark.methods.message_passing computes every relation at
     once) -> readout -> temporal head; plus the InfoNCE projections of
     the image-graph and clinical embeddings. The shared blocks (encoders, gates, readout, heads)
     are benchmark.methods.layers'. With ``lesions`` the network reads the lesion graphs: one more
