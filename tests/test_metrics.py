@@ -12,6 +12,7 @@ from benchmark.data.cohort import structured as make_outcome
 from benchmark.scoring.metrics import (
     Prediction,
     censored_at,
+    cumulative_aucs,
     evaluate,
     median_survival_years,
     year_metrics,
@@ -210,3 +211,15 @@ def test_year_metrics_need_follow_up_beyond_the_one_year_window():
     assert np.isfinite(values["cindex_harrell"]) and values["n_evaluable_taa"] > 0
     long_values, long_reasons = evaluate(prediction, y_train, y_test, grid, 12.0)
     assert np.isfinite(long_values["taa_pm1"]) and "taa_pm1" not in long_reasons
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_three_aucs_of_one_call_are_the_aucs_of_one_call_each(seed):
+    y_train, y_test, risk = random_fold(seed)
+    grid = np.arange(0, 145, 1.0)
+    surv = exponential_prediction(risk, grid).surv
+    horizons = {"auc_1y": 12.0, "auc_3y": 36.0, "auc_5y": 60.0}
+    together = cumulative_aucs(surv, grid, y_train, y_test, horizons, {})
+    for name, horizon in horizons.items():
+        estimate = 1 - np.array([np.interp(horizon, grid, row) for row in surv])
+        assert together[name] == cumulative_dynamic_auc(y_train, y_test, estimate, [horizon])[0][0]   # exactly
