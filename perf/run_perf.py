@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from benchmark.harness import results
 from perf import stg_perf
 
@@ -32,18 +34,16 @@ def timed_run(root: Path, jobs: int, force: bool, datasets: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def fit_seconds(root: Path) -> str:
-    """Per method: cells, total and mean fit seconds of the run under `root`, slowest first."""
-    cells = results.read_all(root / "results")
+def fit_seconds(cells: pd.DataFrame) -> str:
+    """Per method: cells, total and mean fit seconds of a run's cells, slowest first."""
     table = (cells[cells["status"] == "ok"].groupby("method")["fit_s"].agg(cells="size", total_s="sum", mean_s="mean")
              .sort_values("total_s", ascending=False))
     return table.to_string(float_format=lambda v: f"{v:.2f}")
 
 
-def where_the_time_goes(root: Path, wall: float, jobs: int) -> str:
+def where_the_time_goes(cells: pd.DataFrame, wall: float, jobs: int) -> str:
     """The warm run's wall time split into fitting and predicting (the cells' own timers, summed over the
     workers and divided by them) and the rest: loading cached inputs, scoring, writing, the tables."""
-    cells = results.read_all(root / "results")
     fitting, predicting = cells["fit_s"].sum() / jobs, cells["predict_s"].sum() / jobs
     rest = wall - fitting - predicting
     return (f"warm run: {wall:.0f} s = fit {fitting:.0f} s + predict {predicting:.0f} s (per worker) "
@@ -68,9 +68,10 @@ def main(argv=None) -> None:
         command = " ".join(["run --all", *(f"-d {spec}" for spec in args.dataset), f"-j {args.jobs}"])
         print(f"{command}, {os.cpu_count()} CPU(s): cold {cold:.0f} s, warm {warm:.0f} s "
               "(goals for the default run: cold <= 360 s, warm <= 180 s on 2 cores)")
-        print(where_the_time_goes(root, warm, args.jobs))
+        cells = results.read_all(root / "results")   # the warm run's cell files, read once
+        print(where_the_time_goes(cells, warm, args.jobs))
         print("fit time per method (warm run):")
-        print(fit_seconds(root))
+        print(fit_seconds(cells))
     stg_perf.main(["--epochs", str(args.epochs)])   # ends with the machine's load
 
 
