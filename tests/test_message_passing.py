@@ -1,11 +1,14 @@
-"""The gather-scatter convolutions compute what DGL's modules compute, with the same parameters, on batched
-lesion graphs (mixed lesion counts, so some patients have relations without edges)."""
+"""The sparse-product convolutions compute what DGL's modules compute, with the same parameters, on batched
+lesion graphs (mixed lesion counts, so some patients have relations without edges); the aggregation and its
+gradients equal summing each message; dropout draws torch's masks."""
 import numpy as np
 import pytest
 import torch
 from stg_fakes import fake_cohort
+from torch import nn
 
-from benchmark.methods.message_passing import EdgeGates, EdgeIndex, GATConv, GraphConv, RelationalSAGE
+from benchmark.methods.dropout import Dropout
+from benchmark.methods.message_passing import EdgeGates, EdgeIndex, GATConv, GraphConv, RelationalSAGE, aggregate
 from stg.dgl_import import dgl
 from stg.graphs import RELATION_ATTRIBUTES
 
@@ -99,3 +102,52 @@ def test_the_index_is_built_once_per_batch_and_counts_each_relation_into_each_no
     edges = (index.relation == lesion_lesion).numpy()
     counts = np.bincount(index.dst.numpy()[edges])
     assert np.allclose(index.mean_norm.numpy()[edges], 1 / counts[index.dst.numpy()[edges]])
+
+
+def gather_scatter(x, index, coefficient, onto):
+    """The aggregation written out edge by edge: each message formed, then summed into its target."""
+    target, size = (index.slot, index.n_slots) if onto == "slot" else (index.dst, index.n_nodes)
+    messages = x[index.src] * coefficient.view(*coefficient.shape, *[1] * (x.dim() - coefficient.dim()))
+    return x.new_zeros(size, *x.shape[1:]).index_add(0, target, messages)
+
+
+@pytest.mark.parametrize("onto, heads", [("slot", 0), ("dst", 0), ("dst", 3)])
+def test_the_sparse_aggregation_and_its_gradients_equal_summing_each_message(graph, onto, heads):
+    index, x, w = flat(graph)
+    x, w = x.double(), w.double()
+    if heads:   # each head its own embeddings and coefficients
+        x, w = torch.stack([x * (k + 1) for k in range(heads)], 1), torch.stack([w / (k + 1) for k in range(heads)], 1)
+    x, w = x.requires_grad_(), w.requires_grad_()
+    out = aggregate(x, index, w, onto)
+    expected = gather_scatter(x, index, w, onto)
+    torch.testing.assert_close(out, expected)
+    upstream = torch.randn_like(out)
+    torch.testing.assert_close(torch.autograd.grad(out, (x, w), upstream),
+                               torch.autograd.grad(expected, (x, w), upstream))
+    assert torch.autograd.gradcheck(lambda x, w: aggregate(x, index, w, onto), (x[..., :2], w))
+
+
+def test_a_relation_without_edges_aggregates_to_zeros(graph):
+    lonely = next(g for g in dgl.unbatch(graph) if g.num_edges("lesion_lesion") == 0)
+    relation = next(et for et in graph.canonical_etypes if et[1] == "lesion_lesion")
+    index = EdgeIndex.of(lonely, ("lesion",), [relation])
+    x = torch.randn(index.n_nodes, 3, requires_grad=True)
+    out = aggregate(x, index, torch.ones(0, requires_grad=True), "slot")
+    assert torch.equal(out, torch.zeros(index.n_slots, 3))
+    out.sum().backward()
+    assert torch.equal(x.grad, torch.zeros_like(x))
+
+
+@pytest.mark.parametrize("p", [0.3, 0.5])
+def test_dropout_draws_torchs_masks_from_torchs_stream(p):
+    x = torch.randn(300, 17, requires_grad=True)
+    torch.manual_seed(7)
+    expected = nn.Dropout(p)(x)
+    state = torch.get_rng_state()
+    torch.manual_seed(7)
+    got = Dropout(p)(x)
+    assert torch.equal(got, expected)
+    assert torch.equal(torch.get_rng_state(), state)   # the draws that follow are the same too
+    upstream = torch.randn_like(x)
+    assert torch.equal(torch.autograd.grad(got, x, upstream)[0], torch.autograd.grad(expected, x, upstream)[0])
+    assert Dropout(p).eval()(x) is x

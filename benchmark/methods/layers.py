@@ -26,6 +26,7 @@ from torch import nn
 
 from benchmark.data.cohort import N_YEARS
 from benchmark.data.imaging.prepared import NODE_NAMES
+from benchmark.methods.dropout import Dropout
 from benchmark.methods.message_passing import ConvStack, EdgeGates, EdgeIndex
 from stg.dgl_import import dgl
 from stg.graphs import ATTRIBUTE_EDGE_TYPES, EDGES, NODE_TYPES
@@ -66,7 +67,7 @@ class NodeEncoder(nn.Module):
         super().__init__()
         self.project = nn.ModuleDict({nt: nn.Linear(dims[nt], hidden) for nt in ntypes})
         self.structure = nn.Embedding(len(NODE_NAMES), hidden) if "anatomy" in ntypes else None
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, graph) -> dict[str, torch.Tensor]:
         """node type -> (nodes of that type, h)."""
@@ -81,7 +82,7 @@ class NodeEncoder(nn.Module):
 
 def fuse(width: int, hidden: int, dropout: float) -> nn.Sequential:
     """(n, width) concatenated patient parts -> (n, h) patient embedding."""
-    return nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout))
+    return nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), Dropout(dropout))
 
 
 def pool(graph, ntype: str, h: torch.Tensor) -> torch.Tensor:

@@ -13,11 +13,13 @@ concatenated in `EdgeIndex.relations` order), h width, R relations.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
+from benchmark.methods.dropout import Dropout
 from stg.graphs import RELATION_ATTRIBUTES
 
 #: The widest edge-attribute vector of any relation (the gates' input width).
@@ -85,6 +87,10 @@ class EdgeIndex:
     def n_nodes(self) -> int:
         return sum(self.counts)
 
+    @property
+    def n_slots(self) -> int:
+        return sum(c * len(r) for c, r in zip(self.counts, self.incoming))
+
     def homogeneous(self, self_loops: bool = False) -> "EdgeIndex":
         """The same edges with node types and relations forgotten for message passing (the relations stay
         for the gates); with `self_loops` every node gets a loop edge, appended last, of an ungated relation."""
@@ -125,7 +131,7 @@ class ConvStack(nn.Module):
     def __init__(self, convs: list[nn.Module], dropout: float):
         super().__init__()
         self.layers = nn.ModuleList(convs)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, index: EdgeIndex, x: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
         for i, layer in enumerate(self.layers):
@@ -135,11 +141,91 @@ class ConvStack(nn.Module):
         return x
 
 
-def aggregate(x: torch.Tensor, index: EdgeIndex, coefficient: torch.Tensor, target: torch.Tensor,
-              size: int) -> torch.Tensor:
-    """sum over edges e into target[e] of coefficient[e] * x[src[e]]: (N, ...) -> (size, ...)."""
-    messages = x.index_select(0, index.src) * coefficient.view(-1, *([1] * (x.dim() - 1)))
-    return x.new_zeros((size, *x.shape[1:])).index_add(0, target, messages)
+def aggregate(x: torch.Tensor, index: EdgeIndex, coefficient: torch.Tensor, onto: str = "dst") -> torch.Tensor:
+    """sum over edges e into target[e] of coefficient[e] * x[src[e]], the targets being the index's
+    destination nodes (``onto="dst"``) or its (node, relation) slots (``"slot"``): (N, h) -> (targets, h).
+    With heads, each head its own coefficients: x (N, H, F) and coefficient (E, H) -> (targets, H, F).
+
+    One sparse product: the (E, h) messages are never formed, forward or backward (see `SparseLayout`).
+    """
+    heads = x.shape[1] if x.dim() == 3 else 1
+    layout = index.cached(("layout", onto, heads), lambda i: SparseLayout.of(i, onto, heads))
+    out = _SparseAggregate.apply(coefficient.reshape(-1), x.reshape(-1, x.shape[-1]), layout)
+    return out.view(-1, *x.shape[1:])
+
+
+@dataclass(frozen=True)
+class SparseLayout:
+    """The edges as a sparse (targets, N) matrix in CSR form, and its transpose, built once per index.
+
+    Rows are sorted by target, then source; ``by_target`` and ``by_source`` put per-edge values (in the
+    index's edge order) into the order of the matrix and of its transpose. With H heads the matrix is
+    (targets H, N H): head k of an edge joins row (target, k) to column (source, k), values edge-major.
+    """
+
+    shape: tuple[int, int]
+    by_target: torch.Tensor       # (E H,) edge order of the matrix's entries
+    rows: torch.Tensor            # (targets H + 1,) CSR row pointers
+    columns: torch.Tensor         # (E H,) source of each entry
+    by_source: torch.Tensor       # (E H,) edge order of the transpose's entries
+    t_rows: torch.Tensor          # (N H + 1,)
+    t_columns: torch.Tensor       # (E H,) target of each entry of the transpose
+
+    @classmethod
+    def of(cls, index: EdgeIndex, onto: str, heads: int = 1) -> "SparseLayout":
+        target = index.slot if onto == "slot" else index.dst
+        size, n = (index.n_slots if onto == "slot" else index.n_nodes) * heads, index.n_nodes * heads
+        head = torch.arange(heads)
+        source, target = (index.src[:, None] * heads + head).flatten(), (target[:, None] * heads + head).flatten()
+        by_target = torch.argsort(target * n + source, stable=True)
+        by_source = torch.argsort(source * size + target, stable=True)
+        return cls((size, n), by_target, _row_pointers(target, size), source[by_target],
+                   by_source, _row_pointers(source, n), target[by_source])
+
+    def matrix(self, values: torch.Tensor) -> torch.Tensor:
+        """The (targets, N) CSR matrix with these per-edge values."""
+        return _csr(self.rows, self.columns, values[self.by_target], self.shape)
+
+    def transpose(self, values: torch.Tensor) -> torch.Tensor:
+        """Its (N, targets) transpose."""
+        return _csr(self.t_rows, self.t_columns, values[self.by_source], self.shape[::-1])
+
+
+def _row_pointers(rows: torch.Tensor, size: int) -> torch.Tensor:
+    return torch.cat([rows.new_zeros(1), torch.cumsum(torch.bincount(rows, minlength=size), 0)])
+
+
+def _csr(rows, columns, values, shape) -> torch.Tensor:
+    with warnings.catch_warnings():   # torch warns once that CSR tensors are a beta feature
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(rows, columns, values, shape, check_invariants=False)
+
+
+class _SparseAggregate(torch.autograd.Function):
+    """out = A x for the sparse A of per-edge `coefficient`s; backward: A^T grad for x, and for each edge's
+    coefficient the dot product of its target's gradient with its source's embedding (a sampled product)."""
+
+    @staticmethod
+    def forward(ctx, coefficient: torch.Tensor, x: torch.Tensor, layout: SparseLayout) -> torch.Tensor:
+        ctx.layout = layout
+        ctx.save_for_backward(coefficient, x)
+        if not len(coefficient):
+            return x.new_zeros(layout.shape[0], x.shape[1])
+        return layout.matrix(coefficient) @ x
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        coefficient, x = ctx.saved_tensors
+        layout, grad = ctx.layout, grad.contiguous()
+        grad_coefficient = grad_x = None
+        if ctx.needs_input_grad[0]:
+            pattern = layout.matrix(coefficient.detach())
+            sampled = torch.sparse.sampled_addmm(pattern, grad, x.detach().T, beta=0.0).values()   # matrix order
+            grad_coefficient = torch.empty_like(sampled).index_put_((layout.by_target,), sampled)
+        if ctx.needs_input_grad[1]:
+            grad_x = (layout.transpose(coefficient) @ grad if len(coefficient)
+                      else torch.zeros_like(x))
+        return grad_coefficient, grad_x, None
 
 
 class EdgeGates(nn.Module):
@@ -200,19 +286,18 @@ class RelationalSAGE(nn.Module):
         self.bias = nn.Parameter(torch.stack(bias))                   # (R, h)
 
     def forward(self, index: EdgeIndex, x: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
-        sizes = [c * len(r) for c, r in zip(index.counts, index.incoming)]
-        means = aggregate(x, index, edge_weight * index.mean_norm, index.slot, sum(sizes))   # (slots, h)
+        means = aggregate(x, index, edge_weight * index.mean_norm, onto="slot")         # (slots, h)
+        slots = [c * len(r) for c, r in zip(index.counts, index.incoming)]
+        incoming = index.cached("incoming", lambda i: [torch.tensor(r, dtype=torch.long) for r in i.incoming])
         out = []
-        for x_t, means_t, relations in zip(torch.split(x, list(index.counts)), torch.split(means, sizes),
-                                           index.incoming):
-            if not relations:             # a node type nothing flows into keeps its embedding
+        for x_t, means_t, r in zip(torch.split(x, list(index.counts)), torch.split(means, slots), incoming):
+            if not len(r):                # a node type nothing flows into keeps its embedding
                 out.append(x_t)
                 continue
-            r = list(relations)
-            neigh = self.neigh_weight[r].transpose(0, 1).reshape(len(x_t[0]), -1)            # (h, R_t h)
-            weight = torch.cat([self.self_weight[r].sum(0), neigh], dim=1)                   # (h, (1 + R_t) h)
+            neigh = self.neigh_weight.index_select(0, r).transpose(0, 1).reshape(x.shape[1], -1)   # (h, R_t h)
+            weight = torch.cat([self.self_weight.index_select(0, r).sum(0), neigh], dim=1)     # (h, (1 + R_t) h)
             inputs = torch.cat([x_t, means_t.reshape(len(x_t), -1)], dim=1)                  # (N_t, (1 + R_t) h)
-            out.append(torch.addmm(self.bias[r].sum(0), inputs, weight.T))
+            out.append(torch.addmm(self.bias.index_select(0, r).sum(0), inputs, weight.T))
         return torch.cat(out)
 
 
@@ -228,7 +313,7 @@ class GraphConv(nn.Module):
 
     def forward(self, index: EdgeIndex, x: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
         norm = index.cached("symmetric_norm", _symmetric_norm)                          # (E,)
-        return aggregate(x, index, edge_weight * norm, index.dst, index.n_nodes) @ self.weight + self.bias
+        return aggregate(x, index, edge_weight * norm) @ self.weight + self.bias
 
 
 def _symmetric_norm(index: EdgeIndex) -> torch.Tensor:
@@ -262,6 +347,4 @@ class GATConv(nn.Module):
         weight = torch.exp(score - top[index.dst])
         total = weight.new_zeros(n, self.heads).index_add(0, index.dst, weight)
         attention = weight / total[index.dst] * edge_weight[:, None]           # (E, H)
-        messages = z[index.src] * attention[..., None]                          # (E, H, F)
-        out = z.new_zeros(n, self.heads, self.width).index_add(0, index.dst, messages)
-        return out + self.bias.view(1, self.heads, self.width)
+        return aggregate(z, index, attention) + self.bias.view(1, self.heads, self.width)   # (N, H, F)
