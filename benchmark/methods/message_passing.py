@@ -32,7 +32,7 @@ RELU_GAIN = nn.init.calculate_gain("relu")
 class EdgeIndex:
     """The edges of a batched graph as flat global-node arrays, with what each convolution normalises by.
 
-    ``slot`` numbers each (destination node, relation into its type) pair, so one scatter into ``slot``
+    ``slot`` numbers each (destination node, relation into its type) pair, so one aggregation onto ``slot``
     gives every node one aggregate per relation, and ``mean_norm`` is 1 / (edges sharing the slot);
     ``incoming`` names, per node type, the relations (parameter rows of `RelationalSAGE`) of its slots.
     In the homogeneous view there is one node type and one slot per node.
@@ -89,8 +89,13 @@ class EdgeIndex:
         return sum(self.counts)
 
     @property
+    def slot_counts(self) -> list[int]:
+        """Per node type, its (node, relation) slots: nodes times the relations into the type."""
+        return [c * len(r) for c, r in zip(self.counts, self.incoming)]
+
+    @property
     def n_slots(self) -> int:
-        return sum(c * len(r) for c, r in zip(self.counts, self.incoming))
+        return sum(self.slot_counts)
 
     def homogeneous(self, self_loops: bool = False) -> "EdgeIndex":
         """The same edges with node types and relations forgotten for message passing (the relations stay
@@ -288,10 +293,9 @@ class RelationalSAGE(nn.Module):
 
     def forward(self, index: EdgeIndex, x: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
         means = aggregate(x, index, edge_weight * index.mean_norm, onto="slot")         # (slots, h)
-        slots = [c * len(r) for c, r in zip(index.counts, index.incoming)]
         incoming = index.cached("incoming", lambda i: [torch.tensor(r, dtype=torch.long) for r in i.incoming])
         out = []
-        for x_t, means_t, r in zip(torch.split(x, list(index.counts)), torch.split(means, slots), incoming):
+        for x_t, means_t, r in zip(torch.split(x, list(index.counts)), torch.split(means, index.slot_counts), incoming):
             if not len(r):                # a node type nothing flows into keeps its embedding
                 out.append(x_t)
                 continue
