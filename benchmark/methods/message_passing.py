@@ -213,11 +213,12 @@ class _SparseAggregate(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, coefficient: torch.Tensor, x: torch.Tensor, layout: SparseLayout) -> torch.Tensor:
-        ctx.layout = layout
+        matrix = layout.matrix(coefficient)
+        ctx.layout, ctx.matrix = layout, matrix   # the matrix's pattern is where backward samples
         ctx.save_for_backward(coefficient, x)
         if not len(coefficient):
             return x.new_zeros(layout.shape[0], x.shape[1])
-        return layout.matrix(coefficient) @ x
+        return matrix @ x
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -225,8 +226,7 @@ class _SparseAggregate(torch.autograd.Function):
         layout, grad = ctx.layout, grad.contiguous()
         grad_coefficient = grad_x = None
         if ctx.needs_input_grad[0]:
-            pattern = layout.matrix(coefficient.detach())
-            sampled = torch.sparse.sampled_addmm(pattern, grad, x.detach().T, beta=0.0).values()   # matrix order
+            sampled = torch.sparse.sampled_addmm(ctx.matrix, grad, x.detach().T, beta=0.0).values()  # matrix order
             grad_coefficient = torch.empty_like(sampled).index_put_((layout.by_target,), sampled)
         if ctx.needs_input_grad[1]:
             grad_x = (layout.transpose(coefficient) @ grad if len(coefficient)
