@@ -159,7 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="smoke-test this method on a tiny cohort instead (repeatable)")
     check.add_argument("-d", "--dataset", action="append", default=[],
                        help="check this dataset's contract instead: loads, names itself, outcomes (repeatable)")
-    check.add_argument("--update", action="store_true", help="rewrite the reference from this run")
+    check.add_argument("--update", action="store_true",
+                       help=f"rewrite the reference from this run ({ci.REFERENCE_SEEDS} model seeds); needs --reason")
+    check.add_argument("--reason", default="", help="why the reference changes; kept in its history (with --update)")
+    check.add_argument("--only", action="append", default=None, metavar="METHOD",
+                       help="guard only this method (repeatable); the others are neither run nor compared")
+    check.add_argument("--model-seed", type=int, default=0,
+                       help="first model seed of the stochastic methods (default 0); a seed change must pass")
     check.add_argument("--reference", type=Path, default=ci.REFERENCE,
                        help=f"reference metrics (default {ci.REFERENCE})")
     check.add_argument("-j", "--jobs", type=positive_int, default=available_cores(),
@@ -351,7 +357,12 @@ def command_check(args) -> int:
         if args.update:
             raise UsageError("check: --update rewrites the whole reference; give no -m")
         return ci.smoke(args.method, args.data_dir)
-    return ci.regression(args.reference, args.data_dir, args.jobs, update=args.update)
+    if args.update and (args.only or not args.reason.strip()):
+        raise UsageError("check: --update rewrites the whole reference and says why: give --reason TEXT, no --only")
+    for name in args.only or []:
+        methods.get(name)   # raises MethodError naming the valid methods
+    return ci.regression(args.reference, args.data_dir, args.jobs, update=args.update, reason=args.reason,
+                         only=args.only, first_seed=args.model_seed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -362,6 +373,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except (UsageError, methods.MethodError, datasets.DatasetError, ClinicalTableError,
-            runner.splits.SplitError, backends.BackendError) as error:
+            runner.splits.SplitError, runner.leakage.LeakageError, backends.BackendError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

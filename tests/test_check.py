@@ -50,7 +50,7 @@ def registry(monkeypatch):
 def run_check(tmp_path, capsys, update=False):
     # -j 1: the tests patch methods in this process, which worker processes would not see
     status = cli.main(["check", "-j", "1", "--reference", str(tmp_path / "ci.json"),
-                       "--data-dir", str(tmp_path / "data")] + (["--update"] if update else []))
+                       "--data-dir", str(tmp_path / "data")] + (["--update", "--reason", "test"] if update else []))
     return status, capsys.readouterr().out
 
 
@@ -61,7 +61,8 @@ def test_a_method_whose_risk_sign_flips_fails_the_check_by_name(tmp_path, capsys
     reference = json.loads((tmp_path / "ci.json").read_text())
     kinds = {name: entry["kind"] for name, entry in reference["methods"].items()}
     assert kinds == {"coxph": "deterministic", "rsf": "stochastic"}
-    assert reference["tolerances"]["deterministic"]["*"] == 1e-6
+    assert reference["deterministic_tolerance"] == 1e-6
+    assert set(reference["methods"]["rsf"]["tolerances"]) == set(check.COMPARED_METRICS)
     status, out = run_check(tmp_path, capsys)
     assert status == 0 and "check passed" in out
 
@@ -71,7 +72,7 @@ def test_a_method_whose_risk_sign_flips_fails_the_check_by_name(tmp_path, capsys
     print(out)
     assert status == 1
     assert "check FAILED for: coxph" in out
-    moved = [line for line in out.splitlines() if line.startswith("coxph") and "REGRESSED" in line]
+    moved = [line for line in out.splitlines() if line.startswith("coxph") and "MOVED (worse)" in line]
     assert any("cindex_harrell" in line for line in moved)
 
 

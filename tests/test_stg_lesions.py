@@ -167,8 +167,9 @@ def test_the_lesion_count_reaches_the_readout():
     network = StgNetwork(dims, replace(CONFIG, lesions=True, layers=0)).eval()
     with torch.no_grad():
         logits = network(graph).logits
-    assert torch.equal(logits[0], logits[2])
-    assert not torch.allclose(logits[0], logits[1])
+    # A and C are the same patient (equal up to float summation order within a batch); B differs by far more
+    assert torch.allclose(logits[0], logits[2], rtol=0, atol=1e-5)
+    assert (logits[0] - logits[1]).abs().max() > 1e-3
 
 
 def test_no_message_passing_is_stg_without_its_message_passing_parts():

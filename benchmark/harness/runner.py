@@ -27,7 +27,7 @@ from benchmark.data.cohort import N_YEARS, Cohort
 from benchmark.features import artefacts
 from benchmark.features.artefacts import BuildContext
 from benchmark.features.encoder_options import EncoderOptions
-from benchmark.harness import backends, results, tuning
+from benchmark.harness import backends, leakage, results, tuning
 from benchmark.harness.resources import measure
 from benchmark.scoring.metrics import evaluate, year_status_from_survival
 
@@ -41,7 +41,8 @@ class RunConfig:
     feature_sets: list[str] | None = None    # None: the dataset's default (pre-operative; both on mskcc-crlm)
     folds: int = 5
     repeats: int = 5
-    seed: int = 0
+    seed: int = 0                            # outer splits, and with `model_seed` every cell's random generators
+    model_seed: int = 0                      # shifts the cells' generators only (the splits stay): seed studies
     n_jobs: int = 1                          # cores: cell workers, image preparation, radiomics processes
     output: Path = Path("results")
     data_dir: Path = Path("data")
@@ -101,8 +102,8 @@ def load_cohort(spec: datasets.Dataset, data_dir: Path, n_jobs: int = 1) -> Coho
     return _COHORTS[key]
 
 
-def cell_seed(seed: int, repeat: int, fold: int) -> int:
-    return seed * 10007 + repeat * 101 + fold
+def cell_seed(seed: int, repeat: int, fold: int, model_seed: int = 0) -> int:
+    return seed * 10007 + repeat * 101 + fold + model_seed * 1_000_003
 
 
 def params_key(params: dict) -> str:
@@ -230,11 +231,12 @@ def _compute(output: CellOutput, spec: datasets.Dataset, split: splits.Split, co
     cell = output.cell
     try:
         cohort = load_cohort(spec, Path(config.data_dir))
-        seed = cell_seed(config.seed, cell.repeat, cell.fold)
-        common = dict(cohort=cohort, endpoint=cell.endpoint, feature_set=cell.feature_set, seed=seed,
-                      context=config.context)
-        train = methods.FoldData(ids=np.array(split.train), **common)
-        test = methods.FoldData(ids=np.array(split.test), **common)
+        seed = cell_seed(config.seed, cell.repeat, cell.fold, config.model_seed)
+        common = dict(endpoint=cell.endpoint, feature_set=cell.feature_set, seed=seed, context=config.context)
+        leakage.check_split(cell.label(), split.train, split.test)
+        train = methods.FoldData(leakage.training_view(cohort, split.test, cell.label()), np.array(split.train),
+                                 **common)
+        test = methods.FoldData(cohort, np.array(split.test), **common)
         method = methods.get(cell.method)
         params = dict(cell.params)
         tuning_spec = params.pop(tuning.PARAM_KEY, None)
@@ -264,6 +266,8 @@ def _compute(output: CellOutput, spec: datasets.Dataset, split: splits.Split, co
                         "mem_increase_mb": max(fit_usage.increase_mb, predict_usage.increase_mb)},
         }
         output.record, output.predictions = record, prediction_frame(test.ids, test.y, prediction, cohort)
+    except leakage.LeakageError:
+        raise   # never recorded as a result: the run stops
     except Exception as error:  # recorded in the cell, the run goes on
         output.record = {"status": "error", "error": f"{type(error).__name__}: {error}",
                          "traceback": traceback.format_exc()}

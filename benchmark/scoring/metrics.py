@@ -122,6 +122,10 @@ def _nan(reasons: dict, name: str, reason: str) -> float:
     return float("nan")
 
 
+#: Time-adjacent accuracy counts a predicted year within this many years of the true one.
+TAA_WINDOW_YEARS = 1
+
+
 def year_metrics(pred_years, time_years, event) -> tuple[dict, dict]:
     """TAA ±1, exact-bin accuracy and MAE in years, on the evaluable patients."""
     reasons: dict[str, str] = {}
@@ -129,7 +133,7 @@ def year_metrics(pred_years, time_years, event) -> tuple[dict, dict]:
     event = np.asarray(event).astype(bool)
     gap = np.abs(predicted - true)
     censored_before = ~event & (true > predicted)  # survived past the predicted year: wrong
-    taa_known = event | (censored_before & (true - predicted > 1))
+    taa_known = event | (censored_before & (true - predicted > TAA_WINDOW_YEARS))
     exact_known = event | censored_before
     out = {
         "n_evaluable_taa": float(taa_known.sum()),
@@ -137,7 +141,7 @@ def year_metrics(pred_years, time_years, event) -> tuple[dict, dict]:
         "n_evaluable_mae": float(exact_known.sum()),
         "n_events": float(event.sum()),
     }
-    within = gap <= 1
+    within = gap <= TAA_WINDOW_YEARS
 
     def mean_over(values: np.ndarray, known: np.ndarray, key: str) -> float:
         return float(values[known].mean()) if known.any() else _nan(reasons, key, "no evaluable patient")
