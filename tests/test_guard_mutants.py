@@ -13,7 +13,6 @@ import torch
 
 from baselines.coxph import CoxPH
 from benchmark import cli, methods
-from benchmark.harness import check
 from benchmark.scoring import metrics
 from stg.inputs import GraphInputs
 

@@ -35,7 +35,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
@@ -47,7 +46,8 @@ REFERENCE = Path("results/reference/ci.json")
 #: Every registered method on a synthetic cohort; the first profile is also the smoke test's.
 #: A profile with endpoints keys its entries "METHOD @ DATASET/ENDPOINT" and records only the methods
 #: that apply to it (the real clinical table has no images).
-SYNTHETIC_PROFILE = {"dataset": "crlm-synthetic:n=120", "folds": 5, "repeats": 1, "seed": 0, "protocol": "cv"}
+SYNTHETIC_PROFILE = {"dataset": "crlm-synthetic:n=120,scenario=burden", "folds": 5, "repeats": 1, "seed": 0,
+                     "protocol": "cv"}
 REAL_PROFILE = {"dataset": "mskcc-crlm", "endpoints": ["os", "dfs"], "feature_sets": ["preoperative"], "folds": 3,
                 "repeats": 1, "seed": 0, "protocol": "cv"}
 PROFILES = [SYNTHETIC_PROFILE, REAL_PROFILE]
@@ -231,7 +231,8 @@ def regression(reference_path: Path, data_dir: Path, n_jobs: int = 1, update: bo
                      _format(e.get("metrics", {}).get("cindex_harrell")), e.get("n_params", e.get("error", ""))]
                     for name, e in current.items()],
                    headers=["method", "kind", "status", "seconds", "C-index", "n_params / error"]))
-    print(f"\nCI profiles {PROFILES}, {seeds} model seed(s) from {first_seed}: {len(current)} entries in {seconds:.0f} s")
+    print(f"\nCI profiles {PROFILES}, {seeds} model seed(s) from {first_seed}: "
+          f"{len(current)} entries in {seconds:.0f} s")
     if reference and reference.get("profiles") != PROFILES and not update:
         print(f"check FAILED: the reference was made with profiles {reference['profiles']}; "
               "run `python -m benchmark check --update --reason TEXT`")
