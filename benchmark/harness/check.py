@@ -124,19 +124,27 @@ def measure_methods(data_dir: Path, n_jobs: int, model_seeds: int = MODEL_SEEDS,
 
 
 def measured_entry(name: str, cells: pd.DataFrame) -> dict:
-    """The reference entry of one method's cells (every fold of every model seed) on one profile."""
+    """The reference entry of one method's cells (every fold of every model seed) on one profile.
+
+    Parameter counts are compared exactly, fold by fold, unless the model seed changes them (a
+    forest's node count): then their mean is guarded like a metric."""
     entry = {"kind": kind(methods.get(name))}
     failed = cells[cells["status"] != "ok"]
     if len(failed):
         entry.update(status="error", error=f"{len(failed)} cell(s): {failed['error'].iloc[0]}")
         return entry
-    first = cells[cells["model_seed"] == cells["model_seed"].min()].sort_values(["repeat", "fold"])
-    entry.update(status="ok", n_params=[int(n) for n in first["n_params"]],
-                 metrics={m: _seed_mean(cells, m) for m in COMPARED_METRICS},
+    guarded = list(COMPARED_METRICS)
+    if cells.groupby(["repeat", "fold"])["n_params"].nunique().max() > 1:
+        entry["n_params"] = "depends on the model seed: its mean is guarded as a metric"
+        guarded.append("n_params")
+    else:
+        first = cells[cells["model_seed"] == cells["model_seed"].min()].sort_values(["repeat", "fold"])
+        entry["n_params"] = [int(n) for n in first["n_params"]]
+    entry.update(status="ok", metrics={m: _seed_mean(cells, m) for m in guarded},
                  seconds=round(float((cells["fit_s"] + cells["predict_s"]).sum()), 1))
     if entry["kind"] != "deterministic":
         entry.update(model_seeds=int(cells["model_seed"].nunique()),
-                     standard_errors={m: _seed_standard_error(cells, m) for m in COMPARED_METRICS})
+                     standard_errors={m: _seed_standard_error(cells, m) for m in guarded})
     return entry
 
 
@@ -184,8 +192,8 @@ def compare(reference: dict, current: dict[str, dict]) -> list[dict]:
         if was.get("n_params") != entry["n_params"]:
             rows.append(dict(method=name, what="n_params", reference=was.get("n_params"), now=entry["n_params"],
                              verdict="CHANGED"))
-        for metric in COMPARED_METRICS:
-            old, new = was.get("metrics", {}).get(metric), entry["metrics"][metric]
+        for metric in dict.fromkeys([*was.get("metrics", {}), *entry["metrics"]]):
+            old, new = was.get("metrics", {}).get(metric), entry["metrics"].get(metric)
             if old == new:
                 continue
             allowed = was.get("tolerances", {}).get(metric, tolerance(was, metric))
@@ -193,7 +201,8 @@ def compare(reference: dict, current: dict[str, dict]) -> list[dict]:
                 rows.append(dict(method=name, what=metric, reference=old, now=new, tolerance=allowed,
                                  verdict="CHANGED"))
                 continue
-            direction = "better" if (new - old) * HIGHER_IS_BETTER[metric] > 0 else "worse"
+            direction = ("up" if new > old else "down") if metric not in HIGHER_IS_BETTER else (
+                "better" if (new - old) * HIGHER_IS_BETTER[metric] > 0 else "worse")
             verdict = "within" if abs(new - old) <= allowed else f"MOVED ({direction})"
             rows.append(dict(method=name, what=metric, reference=old, now=new, delta=new - old, tolerance=allowed,
                              verdict=verdict))
@@ -266,7 +275,7 @@ def write_reference(path: Path, old: dict, current: dict[str, dict], rows: list[
         return 1
     for entry in current.values():
         if entry["status"] == "ok" and entry["kind"] != "deterministic":
-            entry["tolerances"] = {m: tolerance(entry, m) for m in COMPARED_METRICS}
+            entry["tolerances"] = {m: tolerance(entry, m) for m in entry["metrics"]}
     accepted = [f"{row['method']}: {row['what']} {row.get('verdict')}" for row in failing(rows)]
     history = [*old.get("history", []), {"date": datetime.date.today().isoformat(), "reason": reason,
                                          "accepted": accepted}]
