@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark import cli, methods
-from benchmark.harness import results, runner
+from benchmark import cli, files, methods
+from benchmark.harness import runner
 from benchmark.methods import Method, Registered
 
 
@@ -121,15 +121,15 @@ def test_an_errored_cell_is_recorded_and_the_run_goes_on(tmp_path, with_explodin
 
 def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
     target = tmp_path / "cell.json"
-    results.atomic_write_text(target, "old")
-    assert target.stat().st_mode & 0o777 == 0o666 & ~results.current_umask()   # not mkstemp's private 0600
+    files.atomic_write_text(target, "old")
+    assert target.stat().st_mode & 0o777 == 0o666 & ~files.current_umask()   # not mkstemp's private 0600
 
     def crash(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(results.os, "replace", crash)
+    monkeypatch.setattr(files.os, "replace", crash)
     with pytest.raises(KeyboardInterrupt):
-        results.atomic_write_text(target, "new")
+        files.atomic_write_text(target, "new")
     assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
 
 

@@ -15,7 +15,7 @@ from benchmark.data import clinical
 from benchmark.data.cohort import Cohort
 from benchmark.datasets import Dataset, DatasetError
 from benchmark.datasets.tcia import cohort_from_clinical
-from benchmark.harness.results import file_digest
+from benchmark.files import file_digest
 
 NAME = "mskcc-crlm"
 TABLE = (Path(__file__).parents[1] / "data" / "real" / "mskcc_crlm"

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark import files
 from benchmark.data import clinical, synthetic
 from benchmark.data.cohort import Cohort
 from benchmark.datasets import DEFAULT_DATASET, Dataset, DatasetError
 from benchmark.datasets.tcia import load_tcia
-from benchmark.harness import results
 
 #: Written last into a finished synthetic tree. A tree with another marker (a half-written one, or
 #: one from an older generator or layout) is regenerated, never half-used.
@@ -128,7 +128,7 @@ class SyntheticCrlm(Dataset):
             return root
         root.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=root.name + ".", dir=root.parent))
-        staging.chmod(0o777 & ~results.current_umask())   # mkdtemp's private mode would outlive the rename
+        staging.chmod(0o777 & ~files.current_umask())   # mkdtemp's private mode would outlive the rename
         try:
             drawn = synthetic.draw_patients(self.n_patients, seed=self.seed)
             synthetic.write_latents(drawn, staging / "latents")

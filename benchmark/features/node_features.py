@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from benchmark.data.imaging.prepared import NODE_NAMES, PreparedCase
 from benchmark.features.artefacts import ArtefactError
 from benchmark.features.feature_table import NODE_COLUMNS, FeatureTable
-from benchmark.harness.results import atomic_write_text
+from benchmark.files import atomic_write_text
 
 #: Below this many voxels a mask has no texture, shape or extent to describe.
 MIN_VOXELS = 2

@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from benchmark import datasets, methods
+from benchmark import datasets, files, methods
 from benchmark.harness import results, runner
 from benchmark.scoring.metrics import HIGHER_IS_BETTER, METRIC_NAMES
 
@@ -193,7 +193,7 @@ def regression(reference_path: Path, data_dir: Path, n_jobs: int = 1, update: bo
             return 1
         payload = {"profiles": PROFILES, "tolerances": reference["tolerances"], "seconds": round(seconds),
                    "methods": current}
-        results.atomic_write_text(reference_path, json.dumps(payload, indent=1, sort_keys=True) + "\n")
+        files.atomic_write_text(reference_path, json.dumps(payload, indent=1, sort_keys=True) + "\n")
         print(f"\nreference written: {reference_path} ({len(current)} method(s))")
         return 0
     failed = sorted({row["method"] for row in rows if row["verdict"] in FAILING})

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from benchmark import datasets, methods
+from benchmark import datasets, files, methods
 from benchmark.data import synthetic
 from benchmark.features import artefacts
 from benchmark.harness import backends, results, runner, tuning
@@ -103,7 +103,7 @@ def run(data_dir: Path, n_jobs: int = 1, progress: bool = True) -> pd.DataFrame:
     bar = tqdm(total=len(pending), desc="candidate fits", unit="fold", disable=not progress or not pending)
     for task, record in backends.imap_unordered(_scored, [(t, data_dir) for t in pending], n_jobs=n_jobs):
         task.path(data_dir).parent.mkdir(parents=True, exist_ok=True)
-        results.atomic_write_text(task.path(data_dir), json.dumps(record))
+        files.atomic_write_text(task.path(data_dir), json.dumps(record))
         bar.update()
     bar.close()
     return pd.DataFrame([json.loads(t.path(data_dir).read_text()) for t in tasks])
@@ -143,8 +143,8 @@ def write_tables(scores: pd.DataFrame, output: Path) -> str:
     table.insert(0, "chosen", ["yes" if c == chosen else "" for c in order])
     tables = Path(output) / "tables"
     tables.mkdir(parents=True, exist_ok=True)
-    results.atomic_write_text(tables / f"{TABLE}.csv", table.rename_axis("candidate").to_csv())
-    results.atomic_write_text(tables / f"{TABLE}.md", markdown(table, units, chosen))
+    files.atomic_write_text(tables / f"{TABLE}.csv", table.rename_axis("candidate").to_csv())
+    files.atomic_write_text(tables / f"{TABLE}.md", markdown(table, units, chosen))
     return chosen
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from benchmark import datasets, methods
+from benchmark import datasets, files, methods
 from benchmark.data import splits
 from benchmark.data.cohort import N_YEARS, Cohort
 from benchmark.features import artefacts
@@ -186,7 +186,7 @@ class CellOutput:
 
     def write(self, root: Path) -> None:
         if self.tuning is not None:
-            results.atomic_write_text(tuning_path(self.cell, root), tuning.report_text(self.tuning))
+            files.atomic_write_text(tuning_path(self.cell, root), tuning.report_text(self.tuning))
         results.write_cell(root, self.cell, self.record, self.predictions)
 
 

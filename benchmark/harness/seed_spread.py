@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from benchmark import datasets, methods
+from benchmark import datasets, files, methods
 from benchmark.harness import backends, results, runner
 from benchmark.methods.neural import NeuralSurvivalMethod
 
@@ -81,7 +81,7 @@ def write_tables(cells: pd.DataFrame, dataset: str, output: Path) -> pd.DataFram
     table = spread(cells)
     tables = Path(output) / "tables"
     tables.mkdir(parents=True, exist_ok=True)
-    results.atomic_write_text(tables / f"{TABLE}.csv", table.to_csv())
+    files.atomic_write_text(tables / f"{TABLE}.csv", table.to_csv())
     seeds = sorted(cells["model_seed"].unique())
     text = "\n".join([
         "# Neural methods: spread over model seeds",
@@ -97,5 +97,5 @@ def write_tables(cells: pd.DataFrame, dataset: str, output: Path) -> pd.DataFram
         "Command: `python -m benchmark seeds`.",
         "",
     ])
-    results.atomic_write_text(tables / f"{TABLE}.md", text)
+    files.atomic_write_text(tables / f"{TABLE}.md", text)
     return table

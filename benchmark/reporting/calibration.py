@@ -25,7 +25,7 @@ from tabulate import tabulate
 
 from benchmark.data import clinical, synthetic
 from benchmark.datasets import DEFAULT_DATASET, mskcc
-from benchmark.harness.results import atomic_write_text
+from benchmark.files import atomic_write_text
 from benchmark.reporting.plots import plt, save
 from benchmark.reporting.tables import Table
 

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
+from benchmark.files import atomic_write_text
 from benchmark.harness import tuning
-from benchmark.harness.results import atomic_write_text
 from benchmark.reporting.cohorts import spec_from_name
 from benchmark.reporting.groups import LITE_METRICS, MAIN_METRICS, TESTED_METRICS, Group, collect, lite_pairs, with_holm
 from benchmark.scoring import stats

@@ -43,7 +43,7 @@ from benchmark.data.imaging.tcia_reader import (
     read_ct,
     read_seg,
 )
-from benchmark.harness.results import atomic_write_bytes, atomic_write_text
+from benchmark.files import atomic_write_bytes, atomic_write_text
 
 #: Bump when the prepared output changes for the same input, so old cache entries are not reused.
 PREPARE_VERSION = 4
