@@ -316,7 +316,8 @@ def command_report(args) -> int:
     pngs = [p for p in calibration.write_calibration(args.output, checks) if p.suffix == ".png"]
     figures |= {p.with_suffix(s) for p in pngs for s in (".png", ".svg")}
     sections.append(("calibration", calibration.TITLE, [calibration.report_table(checks)], pngs))
-    tables.remove_stale(args.output / "plots", figures, (".png", ".svg"))
+    tables.remove_stale([path for group in finished for path in tables.group_plot_files(args.output, group.stem)],
+                        figures)
     page = html_report.write_html(args.output / "report.html", sections)
     print(f"{len(written)} table(s) in {args.output / 'tables'}, {len(figures) // 2} plot(s) in "
           f"{args.output / 'plots'}, report: {page}")
