@@ -18,7 +18,10 @@ from sksurv.nonparametric import kaplan_meier_estimator
 
 from benchmark import datasets
 from benchmark.data import clinical, splits
+from benchmark.data import mskcc as real_tables
+from benchmark.data.clinical import ClinicalTableError
 from benchmark.datasets import mskcc as shipped
+from benchmark.datasets import parse_spec
 from benchmark.harness import runner
 
 
@@ -48,14 +51,14 @@ def test_known_facts_of_the_release(mskcc):
 
 
 def test_shipped_table_is_checked_and_cited(tmp_path):
-    assert shipped.TABLE.is_file()
-    source = (shipped.TABLE.parent / "SOURCE.md").read_text()
-    assert shipped.SHA256 in source and "CC BY 4.0" in source and "10.7937/QXK2-QG03" in source
-    altered = tmp_path / shipped.TABLE.name
-    shutil.copyfile(shipped.TABLE, altered)
+    assert real_tables.TABLE.is_file()
+    source = (real_tables.TABLE.parent / "SOURCE.md").read_text()
+    assert real_tables.SHA256 in source and "CC BY 4.0" in source and "10.7937/QXK2-QG03" in source
+    altered = tmp_path / real_tables.TABLE.name
+    shutil.copyfile(real_tables.TABLE, altered)
     with altered.open("ab") as stream:
         stream.write(b"\0")
-    with pytest.raises(datasets.DatasetError, match="sha256"):
+    with pytest.raises(ClinicalTableError, match="sha256"):
         shipped.load_mskcc(altered)
 
 
@@ -72,7 +75,7 @@ def csv_export(xlsx, path) -> None:
 
 def test_xlsx_and_its_csv_export_give_the_same_frame(tmp_path, mskcc):
     path = tmp_path / "clinical.csv"
-    csv_export(shipped.TABLE, path)
+    csv_export(real_tables.TABLE, path)
     assert "70%" in path.read_text()
     from_csv = clinical.read_clinical_table(path)
     numeric = [c for c in from_csv.columns if c not in clinical.TEXT_COLUMNS]
