@@ -83,7 +83,7 @@ def test_xlsx_and_its_csv_export_give_the_same_frame(tmp_path, mskcc):
 
 
 def test_image_methods_are_listed_as_not_run(tmp_path):
-    config = runner.RunConfig(datasets=[shipped.NAME], methods=["coxph", "stg", "oracle"], folds=2,
+    config = runner.RunConfig(datasets=[parse_spec(shipped.NAME)], methods=["coxph", "stg", "oracle"], folds=2,
                               repeats=1, output=tmp_path, data_dir=tmp_path)
     the_plan = runner.plan(config)
     skipped = {method: reason for _, method, reason in the_plan.skipped}
@@ -95,7 +95,7 @@ def test_image_methods_are_listed_as_not_run(tmp_path):
 
 
 def harness_cindex(cohort, method, endpoint, feature_set, outer, tmp_path) -> list[float]:
-    config = runner.RunConfig(datasets=[shipped.NAME], methods=[method], folds=5, repeats=1,
+    config = runner.RunConfig(datasets=[parse_spec(shipped.NAME)], methods=[method], folds=5, repeats=1,
                               output=tmp_path, data_dir=tmp_path)
     spec = datasets.parse_spec(shipped.NAME)
     values = []
@@ -140,7 +140,7 @@ def test_harness_agrees_with_a_plain_scikit_survival_pipeline(method, estimator,
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["coxph", "coxnet"])
 def test_no_errored_cell_and_no_printed_warning_on_postoperative_dfs(method, mskcc, tmp_path, capfd):
-    config = runner.RunConfig(datasets=[shipped.NAME], methods=[method], endpoints=["dfs"],
+    config = runner.RunConfig(datasets=[parse_spec(shipped.NAME)], methods=[method], endpoints=["dfs"],
                               protocols=["cv"], feature_sets=["postoperative"], output=tmp_path, data_dir=tmp_path)
     summary = runner.execute(config, progress=False)
     assert summary.done == 25 and not summary.errors

@@ -15,6 +15,7 @@ from scipy import stats as scipy_stats
 
 from baselines.coxph import CoxPH
 from benchmark import cli, methods
+from benchmark.datasets import parse_spec
 from benchmark.harness import runner
 from benchmark.methods import Registered
 from benchmark.reporting import calibration, cohorts, groups, html_report, plots, tables
@@ -53,7 +54,7 @@ def registry():
 def tree(tmp_path_factory, registry):
     """A results tree: 4 methods × 3 folds × 2 repeats on veterans, then `report`."""
     root = tmp_path_factory.mktemp("report") / "results"
-    config = runner.RunConfig(datasets=["veterans"], methods=["coxph", "toy", "toy-lite", "toy-no-ridge"],
+    config = runner.RunConfig(datasets=[parse_spec("veterans")], methods=["coxph", "toy", "toy-lite", "toy-no-ridge"],
                               folds=3, repeats=2, output=root, data_dir=root.parent / "data")
     assert not runner.execute(config, progress=False).errors
     assert cli.main(["report", "--output", str(root), "--data-dir", str(root.parent / "data")]) == 0

@@ -110,7 +110,7 @@ def test_image_scenarios_carry_signal_and_the_null_scenario_none(large_draws):
 def harness_cindex(cohort, endpoint: str, tmp_path, repeats: int) -> float:
     """Mean test C-index of the harness's coxph over `repeats` x 5-fold CV of an in-memory cohort."""
     spec = datasets.parse_spec(mskcc.NAME)
-    config = runner.RunConfig(datasets=[mskcc.NAME], methods=["coxph"], output=tmp_path, data_dir=tmp_path)
+    config = runner.RunConfig(datasets=[parse_spec(mskcc.NAME)], methods=["coxph"], output=tmp_path, data_dir=tmp_path)
     runner._COHORTS[(spec, tmp_path)] = cohort
     values = []
     try:

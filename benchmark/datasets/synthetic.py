@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark import files
-from benchmark.data import clinical, synthetic
+from benchmark.data import clinical, scenarios, synthetic
 from benchmark.data.cohort import Cohort
 from benchmark.datasets import DEFAULT_DATASET, Dataset, DatasetError
 from benchmark.datasets.tcia import load_tcia
@@ -40,12 +40,12 @@ class SyntheticCrlm(Dataset):
     n_patients: int = 197
     seed: int = 0
     image_size: str = "small"
-    scenario: str = synthetic.DEFAULT_SCENARIO
+    scenario: str = scenarios.DEFAULT_SCENARIO
 
     kinds = (DEFAULT_DATASET,)
-    usage = f"{DEFAULT_DATASET}[:scenario={'|'.join(synthetic.SCENARIOS)},n=197,seed=0,size=small|real]"
+    usage = f"{DEFAULT_DATASET}[:scenario={'|'.join(scenarios.SCENARIOS)},n=197,seed=0,size=small|real]"
     description = ("synthetic CRLM cohort in the TCIA on-disk format, calibrated on the real one (the default; "
-                   f"{synthetic.DEFAULT_SCENARIO} hazard, n=197, seed 0, small images)")
+                   f"{scenarios.DEFAULT_SCENARIO} hazard, n=197, seed 0, small images)")
     imaging = True
     crlm = True
 
@@ -62,11 +62,11 @@ class SyntheticCrlm(Dataset):
         except ValueError as error:
             raise DatasetError(f"{kind}: {error}") from error
         size = options.get("size", "small")
-        scenario = options.get("scenario", synthetic.DEFAULT_SCENARIO)
+        scenario = options.get("scenario", scenarios.DEFAULT_SCENARIO)
         if n < 10 or n > 1000 or size not in SIZES:
             raise DatasetError(f"{kind}: n must be in 10..1000 and size {'|'.join(SIZES)}")
-        if scenario not in synthetic.SCENARIOS:
-            raise DatasetError(f"{kind}: unknown scenario {scenario!r} ({', '.join(synthetic.SCENARIOS)})")
+        if scenario not in scenarios.SCENARIOS:
+            raise DatasetError(f"{kind}: unknown scenario {scenario!r} ({', '.join(scenarios.SCENARIOS)})")
         return cls(n, seed, size, scenario)
 
     @property
@@ -79,25 +79,25 @@ class SyntheticCrlm(Dataset):
     @property
     def name(self) -> str:
         """crlm-synthetic[-SCENARIO][-nN-seedS-SIZE]: the scenario part only when not the default."""
-        if self.scenario == synthetic.DEFAULT_SCENARIO:
+        if self.scenario == scenarios.DEFAULT_SCENARIO:
             return self.draw_name
         return self.draw_name.replace(DEFAULT_DATASET, f"{DEFAULT_DATASET}-{self.scenario}", 1)
 
     @property
     def spec(self) -> str:
-        options = [f"scenario={self.scenario}"] if self.scenario != synthetic.DEFAULT_SCENARIO else []
+        options = [f"scenario={self.scenario}"] if self.scenario != scenarios.DEFAULT_SCENARIO else []
         if self.draw_name != DEFAULT_DATASET:
             options.append(f"n={self.n_patients},seed={self.seed},size={self.image_size}")
         return ":".join([DEFAULT_DATASET, ",".join(options)]) if options else DEFAULT_DATASET
 
     @classmethod
     def from_name(cls, name: str) -> SyntheticCrlm | None:
-        scenarios = "|".join(s for s in synthetic.SCENARIOS if s != synthetic.DEFAULT_SCENARIO)
-        match = re.fullmatch(rf"{DEFAULT_DATASET}(?:-({scenarios}))?(?:-n(\d+)-seed(\d+)-({'|'.join(SIZES)}))?",
+        others = "|".join(s for s in scenarios.SCENARIOS if s != scenarios.DEFAULT_SCENARIO)
+        match = re.fullmatch(rf"{DEFAULT_DATASET}(?:-({others}))?(?:-n(\d+)-seed(\d+)-({'|'.join(SIZES)}))?",
                              name)
         if not match:
             return None
-        scenario = match[1] or synthetic.DEFAULT_SCENARIO
+        scenario = match[1] or scenarios.DEFAULT_SCENARIO
         if match[2] is None:
             return cls(scenario=scenario)
         return cls(int(match[2]), int(match[3]), match[4], scenario)
@@ -107,7 +107,7 @@ class SyntheticCrlm(Dataset):
 
     def clinical_file(self, data_dir: Path) -> Path:
         """This scenario's clinical xlsx in the draw's tree."""
-        if self.scenario == synthetic.DEFAULT_SCENARIO:
+        if self.scenario == scenarios.DEFAULT_SCENARIO:
             return self.root(data_dir) / clinical.CLINICAL_FILENAME
         return self.root(data_dir) / "scenarios" / f"{self.scenario}.xlsx"
 
@@ -133,7 +133,7 @@ class SyntheticCrlm(Dataset):
             drawn = synthetic.draw_patients(self.n_patients, seed=self.seed)
             synthetic.write_latents(drawn, staging / "latents")
             (staging / "scenarios").mkdir()
-            for scenario in synthetic.SCENARIOS:
+            for scenario in scenarios.SCENARIOS:
                 outcome = replace(self, scenario=scenario)
                 staged = staging / outcome.clinical_file(data_dir).relative_to(root)
                 followed = synthetic.assign_outcomes(drawn, scenario, seed=self.seed)

@@ -32,7 +32,6 @@ from benchmark import datasets, files, methods
 from benchmark.harness import results, runner
 from benchmark.scoring.metrics import HIGHER_IS_BETTER, METRIC_NAMES
 
-REFERENCE = Path("results/reference/ci.json")
 #: Every registered method on a small synthetic cohort; the first profile is also the smoke test's.
 #: A profile with endpoints keys its entries "METHOD @ DATASET/ENDPOINT" and records only the methods
 #: that apply to it (the real clinical table has no images).
@@ -63,7 +62,7 @@ def ci_params(method: type[methods.Method]) -> dict:
 
 def profile_config(profile: dict, names: list[str], output: Path, data_dir: Path, n_jobs: int = 1) -> runner.RunConfig:
     return runner.RunConfig(
-        datasets=[profile["dataset"]], methods=names, endpoints=profile.get("endpoints"),
+        datasets=[datasets.parse_spec(profile["dataset"])], methods=names, endpoints=profile.get("endpoints"),
         feature_sets=profile.get("feature_sets"), protocols=[profile["protocol"]], folds=profile["folds"],
         repeats=profile["repeats"], seed=profile["seed"], n_jobs=n_jobs, output=output, data_dir=data_dir,
         params={name: ci_params(methods.get(name)) for name in names})

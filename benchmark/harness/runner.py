@@ -27,28 +27,28 @@ from benchmark.data.cohort import N_YEARS, Cohort
 from benchmark.features import artefacts
 from benchmark.features.artefacts import BuildContext
 from benchmark.features.encoder_options import EncoderOptions
-from benchmark.harness import backends, results, tuning
+from benchmark.harness import backends, defaults, results, tuning
 from benchmark.harness.resources import measure
 from benchmark.scoring.metrics import evaluate, year_status_from_survival
 
 
 @dataclass
 class RunConfig:
-    datasets: list[str]
+    datasets: list[datasets.Dataset]       # parsed once, where the run is asked for
     methods: list[str]
     endpoints: list[str] | None = None       # None: each dataset's default (all three on mskcc-crlm)
     protocols: list[str] | None = None       # None: cv, plus the paper split on CRLM data
     feature_sets: list[str] | None = None    # None: the dataset's default (pre-operative; both on mskcc-crlm)
-    folds: int = 5
-    repeats: int = 5
-    seed: int = 0
+    folds: int = defaults.FOLDS
+    repeats: int = defaults.REPEATS
+    seed: int = defaults.SEED
     n_jobs: int = 1                          # cores: cell workers, image preparation, radiomics processes
     output: Path = Path("results")
     data_dir: Path = Path("data")
     force: bool = False
     params: dict = field(default_factory=dict)   # method name -> parameter overrides
     tune: bool = False                       # nested Optuna tuning of every tunable method
-    trials: int = tuning.DEFAULT_TRIALS
+    trials: int = defaults.TRIALS
     storage: str | None = None               # None: a journal file under `output`
     backend: str = "local"                   # "local" or "dask" (benchmark.harness.backends)
     scheduler: str | None = None             # dask only; None: a LocalCluster of n_jobs workers
@@ -113,8 +113,7 @@ def params_key(params: dict) -> str:
 def plan(config: RunConfig) -> Plan:
     """Every cell of the configuration; reads stored splits, writes no file."""
     cells, skipped, specs, outer, protocols_not_run, inputs, resolved = [], [], {}, {}, [], {}, {}
-    for spec_text in config.datasets:
-        spec = datasets.parse_spec(spec_text)
+    for spec in config.datasets:
         cohort = load_cohort(spec, Path(config.data_dir), config.n_jobs)
         specs[cohort.name] = spec
         feature_sets = config.feature_sets or datasets.default_feature_sets(cohort)
