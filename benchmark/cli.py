@@ -92,7 +92,7 @@ def study_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)
 
 
-NO_PROGRESS = "no progress bars"
+NO_PROGRESS = "no progress bars or lines (warnings are still counted in the closing summary)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -337,6 +337,7 @@ def command_prepare(args) -> int:
 def command_report(args) -> int:
     """Record the cohorts' exclusions, then write every table, every plot, the calibration of the synthetic
     cohort against the real one and report.html."""
+    from benchmark.progress import bar
     from benchmark.reporting import calibration, cohorts, groups, html_report, plots, scenarios, tables
 
     parsed_datasets(args.dataset)
@@ -347,7 +348,7 @@ def command_report(args) -> int:
     command = tables.default_command()
     written = tables.write_tables(args.output, command, groups=finished)
     sections, figures = [], set()
-    for group in finished:
+    for group in bar(finished, desc="plots", unit="group"):
         pngs = plots.write_plots(args.output, group)
         figures |= {p.with_suffix(s) for p in pngs for s in (".png", ".svg")}
         sections.append((group.stem, group.title, tables.group_tables(group, command), pngs))
@@ -411,12 +412,14 @@ def main(argv: list[str] | None = None) -> int:
     from benchmark.data.clinical import ClinicalTableError
     from benchmark.data.splits import SplitError
     from benchmark.methods import MethodError
+    from benchmark.progress import shown
 
     handlers = {"list": lambda a: command_list(), "run": command_run, "prepare": command_prepare,
                 "report": command_report, "check": command_check, "defaults": command_defaults,
                 "seeds": command_seeds}
     try:
-        return handlers[args.command](args)
+        with shown(not getattr(args, "no_progress", False)):
+            return handlers[args.command](args)
     except (UsageError, MethodError, datasets.DatasetError, ClinicalTableError, SplitError,
             backends.BackendError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -26,6 +26,7 @@ from benchmark.data import clinical, scenarios, synthetic
 from benchmark.data.cohort import Cohort
 from benchmark.datasets import DEFAULT_DATASET, Dataset, DatasetError
 from benchmark.datasets.tcia import load_tcia
+from benchmark.progress import bar
 
 #: Written last into a finished synthetic tree. A tree with another marker (a half-written one, or
 #: one from an older generator or layout) is regenerated, never half-used.
@@ -130,15 +131,20 @@ class SyntheticCrlm(Dataset):
         staging = Path(tempfile.mkdtemp(prefix=root.name + ".", dir=root.parent))
         staging.chmod(0o777 & ~files.current_umask())   # mkdtemp's private mode would outlive the rename
         try:
-            drawn = synthetic.draw_patients(self.n_patients, seed=self.seed)
-            synthetic.write_latents(drawn, staging / "latents")
-            (staging / "scenarios").mkdir()
-            for scenario in scenarios.SCENARIOS:
-                outcome = replace(self, scenario=scenario)
-                staged = staging / outcome.clinical_file(data_dir).relative_to(root)
-                followed = synthetic.assign_outcomes(drawn, scenario, seed=self.seed)
-                clinical.write_clinical_xlsx(followed.clinical, staged)
-                followed.patients.to_csv(staging / outcome.truth_file(data_dir).relative_to(root))
+            with bar(total=1 + len(scenarios.SCENARIOS), desc=f"generate {root.name}", unit="step") as steps:
+                steps.set_postfix_str("patients and anatomy")   # the first draw of a process also calibrates
+                drawn = synthetic.draw_patients(self.n_patients, seed=self.seed)
+                synthetic.write_latents(drawn, staging / "latents")
+                (staging / "scenarios").mkdir()
+                for scenario in scenarios.SCENARIOS:
+                    steps.update()
+                    steps.set_postfix_str(f"{scenario} outcomes")
+                    outcome = replace(self, scenario=scenario)
+                    staged = staging / outcome.clinical_file(data_dir).relative_to(root)
+                    followed = synthetic.assign_outcomes(drawn, scenario, seed=self.seed)
+                    clinical.write_clinical_xlsx(followed.clinical, staged)
+                    followed.patients.to_csv(staging / outcome.truth_file(data_dir).relative_to(root))
+                steps.update()
             from benchmark.data import imaging  # imported late: the DICOM stack is only needed here
             imaging.write_synthetic_tree(drawn, staging, size=self.image_size, seed=self.seed, n_jobs=n_jobs)
             (staging / "COMPLETE").write_text(TREE_MARKER)
