@@ -1,60 +1,30 @@
-"""Command line: ``python -m benchmark list | run | prepare | report | check``.
+"""Command line: python -m benchmark COMMAND [options]; the commands (the options: benchmark.cli_parser).
 
-Unknown names and bad values print one line and exit 2; a run with any errored cell exits 1.
+Unknown names and bad values print one line and exit 2; a run with any errored cell exits 1. Each
+command imports its own modules after parsing, so every --help answers at once.
 """
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import time
-from pathlib import Path
 
-import yaml
-
-from benchmark import datasets, methods
-from benchmark.data import synthetic
-from benchmark.data.clinical import ClinicalTableError
-from benchmark.features.encoder_options import DEFAULT_WIDTH, INPUT_SIZE, EncoderOptions
-from benchmark.harness import backends, defaults_study, grid, runner, seed_spread, tuning
-from benchmark.harness import check as ci
-from benchmark.reporting import calibration, cohorts, groups, html_report, plots, scenarios, tables
+from benchmark import datasets
+from benchmark.cli_parser import build_parser
+from benchmark.features.encoder_options import EncoderOptions
+from benchmark.harness import backends, defaults, grid
 
 
 class UsageError(ValueError):
     """A bad command line value; printed as one line, exit status 2."""
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1: {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text}")
-    return value
-
-
-def existing_file(text: str) -> Path:
-    if not Path(text).is_file():
-        raise argparse.ArgumentTypeError(f"no such file: {text}")
-    return Path(text)
-
-
 def method_overrides(texts: list[str], method_names: list[str]) -> dict[str, dict]:
     """``METHOD.KEY=VALUE`` strings -> {method: {key: value}}, values read as YAML scalars
     (``64`` is an int, ``1e-3`` a float, ``paper`` a string); every override is checked against
     the method's parameters before anything runs."""
+    import yaml
+
+    from benchmark import methods
     overrides: dict[str, dict] = {}
     for text in texts:
         target, equals, value = text.partition("=")
@@ -76,125 +46,9 @@ def encoder_options(args) -> EncoderOptions:
     return EncoderOptions(**{key: value for key, value in given.items() if value is not None})
 
 
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity, which containers and taskset narrow)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def study_options(parser: argparse.ArgumentParser) -> None:
-    """The options every study command shares: where results and data go, and the workers."""
-    parser.add_argument("--output", type=Path, default=Path("results"), help="results root (default results/)")
-    parser.add_argument("--data-dir", type=Path, default=Path("data"), help="generated data and caches (default data/)")
-    parser.add_argument("-j", "--jobs", type=positive_int, default=available_cores(),
-                        help="worker processes (default: the cores available)")
-    parser.add_argument("--no-progress", action="store_true")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    commands.add_parser("list", help="datasets and methods, with install status")
-
-    run = commands.add_parser("run", help="run the benchmark cells and write the tables")
-    run.add_argument("--all", action="store_true", help="every method (and, without -d or --scenario, every dataset)")
-    run.add_argument("-m", "--method", action="append", default=[], help="method name (repeatable)")
-    run.add_argument("-d", "--dataset", action="append", default=[], help="dataset spec (repeatable)")
-    run.add_argument("--data", action="append", default=[], help="alias of -d, e.g. tcia:PATH")
-    run.add_argument("--max-slice-mm", type=positive_float, metavar="MM",
-                     help="leave out the patients whose CT slices are thicker than MM (tcia:PATH only)")
-    run.add_argument("--scenario", action="append", metavar="NAME",
-                     help=f"{grid.ALL} or {'|'.join(synthetic.SCENARIOS)} (repeatable): run the synthetic "
-                          "scenario grid instead of -d, every scenario × draw × --grid-n, cv only")
-    run.add_argument("--draws", type=positive_int,
-                     help=f"with --scenario: draws per scenario, cohort seeds 0..N-1 (default {grid.DEFAULT_DRAWS})")
-    run.add_argument("--grid-n", type=positive_int, action="append", metavar="N",
-                     help=f"with --scenario: patients per draw (repeatable; default {grid.DEFAULT_SIZES[0]})")
-    run.add_argument("--endpoint", action="append", choices=["os", "dfs", "liver_dfs"],
-                     help="endpoint (repeatable; default: the dataset's primary endpoint)")
-    run.add_argument("--protocol", action="append", choices=["cv", "paper"],
-                     help="cv = repeated stratified K-fold; paper = fixed 177/20 split (default: both on CRLM)")
-    run.add_argument("--feature-set", action="append", dest="feature_sets",
-                     help="preoperative (default) or postoperative (adds pathology: leakage); repeatable "
-                          "(default: the dataset's own, both on mskcc-crlm)")
-    run.add_argument("--folds", type=positive_int, default=5)
-    run.add_argument("--repeats", type=positive_int, default=5)
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("-j", "--jobs", type=positive_int, default=available_cores(),
-                     help="cores to use: cell workers, image preparation and radiomics processes "
-                          "(default: the cores this process may use)")
-    run.add_argument("--output", type=Path, default=Path("results"), help="results root (default results/)")
-    run.add_argument("--data-dir", type=Path, default=Path("data"), help="generated data and caches (default data/)")
-    run.add_argument("--force", action="store_true", help="recompute finished cells")
-    run.add_argument("--collect", action="store_true", help="compute nothing: report what is finished and write tables")
-    run.add_argument("--no-progress", action="store_true")
-    run.add_argument("--tune", action="store_true",
-                     help="tune each method's search space by Optuna inner CV on every training fold")
-    run.add_argument("--trials", type=positive_int,
-                     help=f"trials per cell with --tune (default {tuning.DEFAULT_TRIALS})")
-    run.add_argument("--storage", help="Optuna storage URL with --tune (default: journal file under --output)")
-    run.add_argument("--backend", choices=backends.BACKENDS, default="local",
-                     help="local (default; -j worker processes) or dask (a cluster; -j workers of a LocalCluster)")
-    run.add_argument("--scheduler", help="Dask scheduler address tcp://HOST:PORT (default: start a LocalCluster)")
-    run.add_argument("--set", action="append", default=[], metavar="METHOD.KEY=VALUE", dest="overrides",
-                     help="override one parameter of one method, e.g. stg.profile=paper (repeatable)")
-    run.add_argument("--encoder-weights", type=existing_file,
-                     help="MedicalNet-format ResNet-18 checkpoint for the CT encoder (default: seeded random init)")
-    run.add_argument("--encoder-width", type=positive_int,
-                     help=f"CT encoder features per node (default {DEFAULT_WIDTH}; the paper: 4096)")
-    run.add_argument("--encoder-input", type=positive_int,
-                     help=f"CT encoder input cube side in voxels (default {INPUT_SIZE})")
-
-    prepare = commands.add_parser("prepare", help="generate (synthetic) and prepare a CRLM imaging cohort")
-    prepare.add_argument("-d", "--dataset", "--data", dest="dataset", default=datasets.DEFAULT_DATASET,
-                         help="crlm-synthetic[:...] (default) or tcia:PATH")
-    prepare.add_argument("--max-slice-mm", type=positive_float, metavar="MM",
-                         help="leave out the patients whose CT slices are thicker than MM (tcia:PATH only)")
-    prepare.add_argument("--data-dir", type=Path, default=Path("data"))
-    prepare.add_argument("-j", "--jobs", type=positive_int, default=available_cores(),
-                         help="processes generating and preparing patients (default: the cores available)")
-
-    check = commands.add_parser("check", help="CI regression guard on metrics, or the smoke test of one method")
-    check.add_argument("-m", "--method", action="append", default=[],
-                       help="smoke-test this method on a tiny cohort instead (repeatable)")
-    check.add_argument("-d", "--dataset", action="append", default=[],
-                       help="check this dataset's contract instead: loads, names itself, outcomes (repeatable)")
-    check.add_argument("--update", action="store_true",
-                       help=f"rewrite the reference from this run ({ci.REFERENCE_SEEDS} model seeds); needs --reason")
-    check.add_argument("--reason", default="", help="why the reference changes; kept in its history (with --update)")
-    check.add_argument("--only", action="append", default=None, metavar="METHOD",
-                       help="guard only this method (repeatable); the others are neither run nor compared")
-    check.add_argument("--model-seed", type=int, default=0,
-                       help="first model seed of the stochastic methods (default 0); a seed change must pass")
-    check.add_argument("--reference", type=Path, default=ci.REFERENCE,
-                       help=f"reference metrics (default {ci.REFERENCE})")
-    check.add_argument("-j", "--jobs", type=positive_int, default=available_cores(),
-                       help="cell worker processes (default: the cores available)")
-    check.add_argument("--data-dir", type=Path, default=Path("data"), help="generated data and caches (default data/)")
-
-    defaults = commands.add_parser("defaults", help="choose the neural methods' training defaults on development "
-                                   "draws' training folds (writes results/tables/neural_defaults.md)")
-    study_options(defaults)
-
-    seeds = commands.add_parser("seeds", help="refit the neural methods with several model seeds on fixed splits "
-                                "(writes results/tables/seed_spread.md)")
-    seeds.add_argument("-d", "--dataset", default=datasets.DEFAULT_DATASET, help="dataset spec (default: the default)")
-    seeds.add_argument("--model-seeds", type=positive_int, default=seed_spread.MODEL_SEEDS,
-                       help=f"model seeds 0..K-1 (default {seed_spread.MODEL_SEEDS})")
-    study_options(seeds)
-
-    report = commands.add_parser("report", help="tables, plots and the HTML report from finished cells")
-    report.add_argument("--output", type=Path, default=Path("results"), help="results root (default results/)")
-    report.add_argument("--data-dir", type=Path, default=Path("data"),
-                        help="where the cohorts are, to record excluded patients (default data/)")
-    report.add_argument("-d", "--dataset", action="append", default=[],
-                        help="dataset spec whose name alone does not give it, e.g. tcia:PATH (repeatable)")
-    report.add_argument("--reference",
-                        help="method every other is tested against (default: stg, else coxph, else no tests)")
-    return parser
-
-
 def command_list() -> int:
+    from benchmark import methods
+
     print("Datasets:")
     for spec, description in datasets.available_datasets():
         print(f"  {spec:<46} {description}")
@@ -208,37 +62,61 @@ def command_list() -> int:
     return 0
 
 
-def dataset_specs(texts: list[str], max_slice_mm: float | None) -> list[str]:
-    """The run's dataset specs, each checked, with --max-slice-mm written into them (it names the cohort)."""
-    parsed = [datasets.parse_spec(text) for text in texts]
-    return texts if max_slice_mm is None else [dataset.with_max_slice_mm(max_slice_mm).spec for dataset in parsed]
+def parsed_datasets(texts: list[str]) -> list[datasets.Dataset]:
+    """Each spec parsed, once: the command line is where a dataset spec becomes a dataset."""
+    return [datasets.parse_spec(text) for text in texts]
 
 
-def run_datasets(args) -> tuple[list[str], list[str] | None]:
-    """The run's dataset specs and protocols: the scenario grid (cv only) with --scenario, else -d
-    (default: every dataset with --all, the synthetic cohort without)."""
+def named_datasets(args) -> list[datasets.Dataset]:
+    """The run's -d/--data datasets, parsed; every unknown dataset and -m method is named in one error,
+    before any other flag is checked (a misspelt name is the first thing to fix)."""
+    from benchmark import methods
+
+    found, problems = [], []
+    for text in args.dataset + args.data:
+        try:
+            found.append(datasets.parse_spec(text))
+        except datasets.DatasetError as error:
+            problems.append(str(error))
+    for name in args.method:
+        try:
+            methods.get(name)
+        except methods.MethodError as error:
+            problems.append(str(error))
+    if problems:
+        raise UsageError("run: " + "; ".join(problems))
+    return found
+
+
+def run_datasets(args, chosen: list[datasets.Dataset]) -> tuple[list[datasets.Dataset], list[str] | None]:
+    """The run's datasets and protocols: the scenario grid (cv only) with --scenario, else `chosen`
+    (-d; default: every dataset with --all, the synthetic cohort without), --max-slice-mm applied."""
     if not args.scenario:
         if args.draws or args.grid_n:
             raise UsageError("run: --draws and --grid-n need --scenario")
-        chosen = args.dataset + args.data or (list(datasets.RUN_ALL_DATASETS) if args.all
-                                              else [datasets.DEFAULT_DATASET])
-        return dataset_specs(chosen, args.max_slice_mm), args.protocol
-    if args.dataset or args.data or args.max_slice_mm is not None:
+        chosen = chosen or parsed_datasets(list(datasets.RUN_ALL_DATASETS) if args.all else [datasets.DEFAULT_DATASET])
+        if args.max_slice_mm is not None:   # it names the cohort
+            chosen = [dataset.with_max_slice_mm(args.max_slice_mm) for dataset in chosen]
+        return chosen, args.protocol
+    if chosen or args.max_slice_mm is not None:
         raise UsageError("run: --scenario runs the synthetic grid; give no -d, --data or --max-slice-mm")
     if set(args.protocol or ["cv"]) != {"cv"}:
         raise UsageError("run: the scenario grid runs the cv protocol only")
-    chosen = grid.specs(grid.scenarios(args.scenario), args.draws or grid.DEFAULT_DRAWS,
-                        args.grid_n or grid.DEFAULT_SIZES)
-    return chosen, ["cv"]
+    members = grid.members(grid.scenarios(args.scenario), args.draws or grid.DEFAULT_DRAWS,
+                           args.grid_n or grid.DEFAULT_SIZES)
+    return members, ["cv"]
 
 
-def run_config(args) -> runner.RunConfig:
+def run_config(args):
+    """The runner's configuration (benchmark.harness.runner.RunConfig) from the run command's flags."""
+    from benchmark import methods
+    from benchmark.harness import runner
+
+    chosen = named_datasets(args)
     if not args.all and not args.method:
         raise UsageError("run: give --all or at least one -m NAME")
-    for name in args.method:
-        methods.get(name)  # raises MethodError naming the valid methods
-    chosen, protocols = run_datasets(args)
-    method_names = [c.name for c in methods.available()] if args.all and not args.method else args.method
+    chosen, protocols = run_datasets(args, chosen)
+    method_names = args.method or [c.name for c in methods.available()]
     if not args.tune and (args.trials or args.storage):
         raise UsageError("run: --trials and --storage need --tune")
     backends.check(args.backend, args.scheduler)
@@ -248,12 +126,15 @@ def run_config(args) -> runner.RunConfig:
         methods=method_names, endpoints=args.endpoint, protocols=protocols,
         feature_sets=list(dict.fromkeys(args.feature_sets)) if args.feature_sets else None,
         folds=args.folds, repeats=args.repeats, seed=args.seed, n_jobs=args.jobs, output=args.output,
-        data_dir=args.data_dir, force=args.force, tune=args.tune, trials=args.trials or tuning.DEFAULT_TRIALS,
+        data_dir=args.data_dir, force=args.force, tune=args.tune, trials=args.trials or defaults.TRIALS,
         storage=args.storage, backend=args.backend, scheduler=args.scheduler, params=overrides,
         encoder=encoder_options(args))
 
 
 def command_run(args) -> int:
+    from benchmark.harness import runner
+    from benchmark.reporting import cohorts, groups, scenarios, tables
+
     config = run_config(args)
     if args.collect:
         the_plan = runner.plan(config)
@@ -262,12 +143,13 @@ def command_run(args) -> int:
         summary = None
     else:
         summary = runner.execute(config, progress=not args.no_progress)
-        for spec in config.datasets:   # the footers name the patients left out and the cohort's description
-            cohort = runner.load_cohort(datasets.parse_spec(spec), config.data_dir)   # loaded by the run
-            cohorts.write_cohort_record(config.output, cohort, spec)
+        for dataset in config.datasets:   # the footers name the patients left out and the cohort's description
+            cohort = runner.load_cohort(dataset, config.data_dir)   # loaded by the run
+            cohorts.write_cohort_record(config.output, cohort, dataset.spec)
     finished = groups.collect(config.output)
     written = tables.write_tables(config.output, groups=finished)
-    study = scenarios.write_report(config.output, finished, tables.default_command())
+    # only a grid run rewrites the grid's summary: one synthetic cohort's run would replace it with its own
+    study = scenarios.write_report(config.output, finished, tables.default_command()) if args.scenario else None
     if summary:
         for line in summary.lines():
             print(line)
@@ -278,13 +160,16 @@ def command_run(args) -> int:
 
 
 def command_prepare(args) -> int:
-    spec = datasets.parse_spec(args.dataset)
+    from benchmark.data.imaging import manifest_path
+    from benchmark.features import artefacts
+
+    dataset = datasets.parse_spec(args.dataset)
     if args.max_slice_mm is not None:
-        spec = spec.with_max_slice_mm(args.max_slice_mm)
-    if not spec.imaging:
+        dataset = dataset.with_max_slice_mm(args.max_slice_mm)
+    if not dataset.imaging:
         raise UsageError(f"prepare: {args.dataset} has no images")
     start = time.perf_counter()
-    cohort = datasets.load(spec, args.data_dir, args.jobs)
+    cohort = datasets.load(dataset, args.data_dir, args.jobs)
     seconds = time.perf_counter() - start
     seen = len(cohort.images) + len(cohort.excluded)
     print(f"{cohort.name}: {len(cohort.images)} patient(s) with prepared images, {len(cohort.excluded)} excluded "
@@ -292,8 +177,6 @@ def command_prepare(args) -> int:
     print(f"  {cohort.description}")
     for patient, reason in sorted(cohort.excluded.items()):
         print(f"  excluded {patient}: {reason}")
-    from benchmark.data.imaging import manifest_path
-    from benchmark.features import artefacts
     print(f"manifest: {manifest_path(artefacts.cache_dir(args.data_dir, cohort))}")
     return 0
 
@@ -301,8 +184,10 @@ def command_prepare(args) -> int:
 def command_report(args) -> int:
     """Record the cohorts' exclusions, then write every table, every plot, the calibration of the synthetic
     cohort against the real one and report.html."""
-    for spec in args.dataset:
-        datasets.parse_spec(spec)
+    from benchmark.progress import bar
+    from benchmark.reporting import calibration, cohorts, groups, html_report, plots, scenarios, tables
+
+    parsed_datasets(args.dataset)
     cohorts.record_cohorts(args.output, args.data_dir, args.dataset)
     finished = [g for g in groups.collect(args.output, args.reference) if not g.summary.empty]
     if not finished:
@@ -310,7 +195,7 @@ def command_report(args) -> int:
     command = tables.default_command()
     written = tables.write_tables(args.output, command, groups=finished)
     sections, figures = [], set()
-    for group in finished:
+    for group in bar(finished, desc="plots", unit="group"):
         pngs = plots.write_plots(args.output, group)
         figures |= {p.with_suffix(s) for p in pngs for s in (".png", ".svg")}
         sections.append((group.stem, group.title, tables.group_tables(group, command), pngs))
@@ -322,7 +207,8 @@ def command_report(args) -> int:
     pngs = [p for p in calibration.write_calibration(args.output, checks) if p.suffix == ".png"]
     figures |= {p.with_suffix(s) for p in pngs for s in (".png", ".svg")}
     sections.append(("calibration", calibration.TITLE, [calibration.report_table(checks)], pngs))
-    tables.remove_stale(args.output / "plots", figures, (".png", ".svg"))
+    tables.remove_stale([path for group in finished for path in tables.group_plot_files(args.output, group.stem)],
+                        figures)
     page = html_report.write_html(args.output / "report.html", sections)
     print(f"{len(written)} table(s) in {args.output / 'tables'}, {len(figures) // 2} plot(s) in "
           f"{args.output / 'plots'}, report: {page}")
@@ -333,6 +219,8 @@ def command_report(args) -> int:
 
 
 def command_defaults(args) -> int:
+    from benchmark.harness import defaults_study
+
     scores = defaults_study.run(args.data_dir, args.jobs, progress=not args.no_progress)
     chosen = defaults_study.write_tables(scores, args.output)
     print(f"{len(scores)} candidate fold(s) scored; chosen: {chosen}; table: "
@@ -341,14 +229,19 @@ def command_defaults(args) -> int:
 
 
 def command_seeds(args) -> int:
-    cells = seed_spread.run(args.dataset, args.data_dir, args.jobs, args.model_seeds, progress=not args.no_progress)
-    table = seed_spread.write_tables(cells, args.dataset, args.output)
+    from benchmark.harness import seed_spread
+
+    dataset = datasets.parse_spec(args.dataset)
+    cells = seed_spread.run(dataset, args.data_dir, args.jobs, args.model_seeds, progress=not args.no_progress)
+    table = seed_spread.write_tables(cells, dataset, args.output)
     print(table[["mean", "sd over seeds", "per-fold sd"]].to_string(float_format="%.3f"))
     print(f"table: {args.output / 'tables' / seed_spread.TABLE}.md")
     return 0
 
 
 def command_check(args) -> int:
+    from benchmark.harness import check as ci
+
     if args.dataset:
         if args.update or args.method:
             raise UsageError("check: -d checks datasets only; give no --update or -m")
@@ -359,6 +252,8 @@ def command_check(args) -> int:
         return ci.smoke(args.method, args.data_dir)
     if args.update and (args.only or not args.reason.strip()):
         raise UsageError("check: --update rewrites the whole reference and says why: give --reason TEXT, no --only")
+    from benchmark import methods
+
     for name in args.only or []:
         methods.get(name)   # raises MethodError naming the valid methods
     return ci.regression(args.reference, args.data_dir, args.jobs, update=args.update, reason=args.reason,
@@ -367,12 +262,20 @@ def command_check(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # imported after parsing, so that --help loads no data library
+    from benchmark.data.clinical import ClinicalTableError
+    from benchmark.data.splits import SplitError
+    from benchmark.harness.leakage import LeakageError
+    from benchmark.methods import MethodError
+    from benchmark.progress import shown
+
     handlers = {"list": lambda a: command_list(), "run": command_run, "prepare": command_prepare,
                 "report": command_report, "check": command_check, "defaults": command_defaults,
                 "seeds": command_seeds}
     try:
-        return handlers[args.command](args)
-    except (UsageError, methods.MethodError, datasets.DatasetError, ClinicalTableError,
-            runner.splits.SplitError, runner.leakage.LeakageError, backends.BackendError) as error:
+        with shown(not getattr(args, "no_progress", False)):
+            return handlers[args.command](args)
+    except (UsageError, MethodError, datasets.DatasetError, ClinicalTableError, SplitError, LeakageError,
+            backends.BackendError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

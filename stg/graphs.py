@@ -53,7 +53,7 @@ from benchmark.data.imaging.morphometry import VESSELS
 from benchmark.data.imaging.prepared import NODE_NAMES
 from benchmark.features import artefacts, deep_features, radiomics_features  # noqa: F401 (their providers)
 from benchmark.features.feature_table import FeatureTable
-from benchmark.harness.results import atomic_write_text
+from benchmark.files import atomic_write_text
 from stg.dgl_import import dgl
 
 NODE_TYPES = ("anatomy", "ct", "clinical")

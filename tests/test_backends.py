@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmark.datasets import parse_spec
 from benchmark.harness import backends, runner
 
 
@@ -23,7 +24,7 @@ def comparable_files(root: Path) -> dict[str, object]:
 @pytest.mark.slow
 def test_serial_parallel_and_local_cluster_runs_write_identical_results(tmp_path):
     pytest.importorskip("distributed")
-    common = dict(datasets=["veterans"], methods=["coxph", "rsf"], folds=3, repeats=1, tune=True, trials=3,
+    common = dict(datasets=[parse_spec("veterans")], methods=["coxph", "rsf"], folds=3, repeats=1, tune=True, trials=3,
                   params={"rsf": {"n_estimators": 20}}, data_dir=tmp_path / "data")
     runs = {"serial": dict(n_jobs=1), "loky": dict(n_jobs=2), "dask": dict(n_jobs=2, backend="dask")}
     files = {}

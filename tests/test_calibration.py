@@ -93,11 +93,11 @@ def test_writers_produce_the_table_and_figures(table, tmp_path):
         assert (figures / f"{name}.svg").read_text().lstrip().startswith("<?xml")
 
 
-def test_writing_the_group_tables_keeps_the_calibration_table(tmp_path):
+def test_writing_the_group_tables_keeps_the_calibration_table_and_other_groups_tables(tmp_path):
     directory = tmp_path / "tables"
     directory.mkdir()
-    kept, stale = directory / "calibration.md", directory / "gone__os__cv__clinical__main.md"
-    kept.write_text("calibration")
-    stale.write_text("old")
+    kept = [directory / "calibration.md", directory / "gone__os__cv__clinical__main.md"]
+    for path in kept:
+        path.write_text("committed")
     tables.write_tables(tmp_path, command="python -m benchmark report", groups=[])
-    assert kept.exists() and not stale.exists()
+    assert all(path.exists() for path in kept)

@@ -32,8 +32,8 @@ def test_a_clearly_better_candidate_is_chosen():
 
 
 def test_development_draws_are_never_drawn_by_the_grid():
-    development = set(defaults_study.development_specs())
-    reported = set(grid.specs(grid.scenarios(["all"]), 10, defaults_study.SIZES))
+    development = set(defaults_study.development_datasets())
+    reported = set(grid.members(grid.scenarios(["all"]), 10, defaults_study.SIZES))
     assert len(development) == len(defaults_study.SIZES) * 5 and not development & reported
 
 
@@ -46,9 +46,9 @@ def test_a_candidate_is_scored_on_its_outer_training_fold_only(monkeypatch, clin
         return [0.5] * len(folds)
 
     monkeypatch.setattr(tuning, "inner_cindex", inner_cindex)
-    spec = defaults_study.development_specs()[0]
+    dataset = defaults_study.development_datasets()[0]
     for fold in range(defaults_study.OUTER_FOLDS):
-        defaults_study.score(defaults_study.Task("narrow", "mlp", spec, fold), Path("unused"))
+        defaults_study.score(defaults_study.Task("narrow", "mlp", dataset, fold), Path("unused"))
     whole = FoldData(clinical_cohort, clinical_cohort.patient_ids, defaults_study.ENDPOINT,
                      datasets.default_feature_sets(clinical_cohort)[0], defaults_study.DEVELOPMENT_SEED)
     tests = [set(whole.ids[test]) for _, test in tuning.inner_splits(whole, defaults_study.OUTER_FOLDS)]

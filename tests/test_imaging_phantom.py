@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from benchmark import datasets
-from benchmark.data import synthetic
+from benchmark.data import anatomy, synthetic
 from benchmark.data.imaging import phantom, prepare, tcia_reader, writer
 from benchmark.data.imaging.prepared import geometry_columns
 
@@ -24,7 +24,7 @@ def latents(drawn, patient_id):
 @pytest.mark.slow
 def test_real_size_takes_the_drawn_real_slice_spacing_and_coverage(drawn):
     """size=real renders each CT at its drawn spacing (the real scans' mix) over at least its drawn coverage."""
-    assert set(drawn.patients["ct_slice_mm"]) <= set(synthetic.SLICE_MIX)
+    assert set(drawn.patients["ct_slice_mm"]) <= set(anatomy.SLICE_MIX)
     pid = "CRLM-CT-1002"
     patient, tumours, vessels = latents(drawn, pid)
     image = phantom.render(pid, patient, tumours, vessels, size="real", seed=5)

@@ -18,7 +18,10 @@ from sksurv.nonparametric import kaplan_meier_estimator
 
 from benchmark import datasets
 from benchmark.data import clinical, splits
+from benchmark.data import mskcc as real_tables
+from benchmark.data.clinical import ClinicalTableError
 from benchmark.datasets import mskcc as shipped
+from benchmark.datasets import parse_spec
 from benchmark.harness import runner
 
 
@@ -48,14 +51,14 @@ def test_known_facts_of_the_release(mskcc):
 
 
 def test_shipped_table_is_checked_and_cited(tmp_path):
-    assert shipped.TABLE.is_file()
-    source = (shipped.TABLE.parent / "SOURCE.md").read_text()
-    assert shipped.SHA256 in source and "CC BY 4.0" in source and "10.7937/QXK2-QG03" in source
-    altered = tmp_path / shipped.TABLE.name
-    shutil.copyfile(shipped.TABLE, altered)
+    assert real_tables.TABLE.is_file()
+    source = (real_tables.TABLE.parent / "SOURCE.md").read_text()
+    assert real_tables.SHA256 in source and "CC BY 4.0" in source and "10.7937/QXK2-QG03" in source
+    altered = tmp_path / real_tables.TABLE.name
+    shutil.copyfile(real_tables.TABLE, altered)
     with altered.open("ab") as stream:
         stream.write(b"\0")
-    with pytest.raises(datasets.DatasetError, match="sha256"):
+    with pytest.raises(ClinicalTableError, match="sha256"):
         shipped.load_mskcc(altered)
 
 
@@ -72,7 +75,7 @@ def csv_export(xlsx, path) -> None:
 
 def test_xlsx_and_its_csv_export_give_the_same_frame(tmp_path, mskcc):
     path = tmp_path / "clinical.csv"
-    csv_export(shipped.TABLE, path)
+    csv_export(real_tables.TABLE, path)
     assert "70%" in path.read_text()
     from_csv = clinical.read_clinical_table(path)
     numeric = [c for c in from_csv.columns if c not in clinical.TEXT_COLUMNS]
@@ -80,7 +83,7 @@ def test_xlsx_and_its_csv_export_give_the_same_frame(tmp_path, mskcc):
 
 
 def test_image_methods_are_listed_as_not_run(tmp_path):
-    config = runner.RunConfig(datasets=[shipped.NAME], methods=["coxph", "stg", "oracle"], folds=2,
+    config = runner.RunConfig(datasets=[parse_spec(shipped.NAME)], methods=["coxph", "stg", "oracle"], folds=2,
                               repeats=1, output=tmp_path, data_dir=tmp_path)
     the_plan = runner.plan(config)
     skipped = {method: reason for _, method, reason in the_plan.skipped}
@@ -92,7 +95,7 @@ def test_image_methods_are_listed_as_not_run(tmp_path):
 
 
 def harness_cindex(cohort, method, endpoint, feature_set, outer, tmp_path) -> list[float]:
-    config = runner.RunConfig(datasets=[shipped.NAME], methods=[method], folds=5, repeats=1,
+    config = runner.RunConfig(datasets=[parse_spec(shipped.NAME)], methods=[method], folds=5, repeats=1,
                               output=tmp_path, data_dir=tmp_path)
     spec = datasets.parse_spec(shipped.NAME)
     values = []
@@ -137,7 +140,7 @@ def test_harness_agrees_with_a_plain_scikit_survival_pipeline(method, estimator,
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["coxph", "coxnet"])
 def test_no_errored_cell_and_no_printed_warning_on_postoperative_dfs(method, mskcc, tmp_path, capfd):
-    config = runner.RunConfig(datasets=[shipped.NAME], methods=[method], endpoints=["dfs"],
+    config = runner.RunConfig(datasets=[parse_spec(shipped.NAME)], methods=[method], endpoints=["dfs"],
                               protocols=["cv"], feature_sets=["postoperative"], output=tmp_path, data_dir=tmp_path)
     summary = runner.execute(config, progress=False)
     assert summary.done == 25 and not summary.errors

@@ -15,6 +15,7 @@ from scipy import stats as scipy_stats
 
 from baselines.coxph import CoxPH
 from benchmark import cli, methods
+from benchmark.datasets import parse_spec
 from benchmark.harness import runner
 from benchmark.methods import Registered
 from benchmark.reporting import calibration, cohorts, groups, html_report, plots, tables
@@ -53,7 +54,7 @@ def registry():
 def tree(tmp_path_factory, registry):
     """A results tree: 4 methods × 3 folds × 2 repeats on veterans, then `report`."""
     root = tmp_path_factory.mktemp("report") / "results"
-    config = runner.RunConfig(datasets=["veterans"], methods=["coxph", "toy", "toy-lite", "toy-no-ridge"],
+    config = runner.RunConfig(datasets=[parse_spec("veterans")], methods=["coxph", "toy", "toy-lite", "toy-no-ridge"],
                               folds=3, repeats=2, output=root, data_dir=root.parent / "data")
     assert not runner.execute(config, progress=False).errors
     assert cli.main(["report", "--output", str(root), "--data-dir", str(root.parent / "data")]) == 0
@@ -138,14 +139,17 @@ def test_plots_are_written_as_png_and_svg(tree):
         assert (directory / f"{name}.svg").read_text().lstrip().startswith("<?xml")
 
 
-def test_report_is_idempotent_and_removes_stale_files(tree):
-    stale = tree / "tables" / "gone__os__cv__clinical__main.md"
-    stale.write_text("old")
+def test_report_is_idempotent_and_removes_only_its_groups_stale_files(tree):
+    stale = [tree / "tables" / f"{STEM}__retired.md", tree / "plots" / STEM / "retired.png"]
+    others = [tree / "tables" / "gone__os__cv__clinical__main.md", tree / "plots" / "gone__os__cv__clinical" / "km.png"]
+    for path in stale + others:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("old")
     written = sorted((tree / "tables").glob("*")) + sorted(tree.rglob("*.svg"))
-    before = {p: p.read_bytes() for p in written if p != stale}
+    before = {p: p.read_bytes() for p in written if p not in stale}
     assert cli.main(["report", "--output", str(tree), "--data-dir", str(tree.parent / "data")]) == 0
-    assert not stale.exists()
-    assert {p: p.read_bytes() for p in before} == before
+    assert not any(path.exists() for path in stale)   # the group's own files that no longer apply
+    assert {p: p.read_bytes() for p in before} == before   # other groups' results stay, untouched
 
 
 def test_excluded_patients_reach_the_footer(tree, monkeypatch):

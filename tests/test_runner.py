@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark import cli, methods
-from benchmark.harness import results, runner
+from benchmark import cli, files, methods
+from benchmark.datasets import parse_spec
+from benchmark.harness import runner
 from benchmark.methods import Method, Registered
 
 
 def config(tmp_path, **overrides):
-    values = dict(datasets=["veterans"], methods=["coxph"], folds=3, repeats=1, output=tmp_path / "out",
+    values = dict(datasets=[parse_spec("veterans")], methods=["coxph"], folds=3, repeats=1, output=tmp_path / "out",
                   data_dir=tmp_path / "data")
     values.update(overrides)
     return runner.RunConfig(**values)
@@ -81,12 +82,12 @@ def test_a_small_imaging_cohort_runs_without_the_fixed_split_and_says_why(tmp_pa
     for patient in small.patient_ids[30:]:
         small.exclude(patient, "left out by the test")
     monkeypatch.setattr(runner, "load_cohort", lambda *args, **kwargs: small)
-    the_plan = runner.plan(config(tmp_path, datasets=["crlm-synthetic:n=30"]))
+    the_plan = runner.plan(config(tmp_path, datasets=[parse_spec("crlm-synthetic:n=30")]))
     assert {cell.protocol for cell in the_plan.cells} == {"cv"}
     assert the_plan.protocols_not_run == [("crlm-test", "fixed 177/20 split: needs more than 40 patients, has 30")]
     assert not the_plan.skipped   # every method still runs its cross-validation cells
     with pytest.raises(runner.splits.SplitError, match="needs more than 40"):
-        runner.plan(config(tmp_path, datasets=["crlm-synthetic:n=30"], protocols=["paper"]))
+        runner.plan(config(tmp_path, datasets=[parse_spec("crlm-synthetic:n=30")], protocols=["paper"]))
 
 
 def test_the_summary_lists_methods_not_run_once_per_dataset_and_reason():
@@ -121,15 +122,15 @@ def test_an_errored_cell_is_recorded_and_the_run_goes_on(tmp_path, with_explodin
 
 def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
     target = tmp_path / "cell.json"
-    results.atomic_write_text(target, "old")
-    assert target.stat().st_mode & 0o777 == 0o666 & ~results.current_umask()   # not mkstemp's private 0600
+    files.atomic_write_text(target, "old")
+    assert target.stat().st_mode & 0o777 == 0o666 & ~files.current_umask()   # not mkstemp's private 0600
 
     def crash(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(results.os, "replace", crash)
+    monkeypatch.setattr(files.os, "replace", crash)
     with pytest.raises(KeyboardInterrupt):
-        results.atomic_write_text(target, "new")
+        files.atomic_write_text(target, "new")
     assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
 
 

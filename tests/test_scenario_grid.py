@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from benchmark import cli, datasets
-from benchmark.data import synthetic
+from benchmark.data.scenarios import DEFAULT_SCENARIO, SCENARIOS
 from benchmark.datasets.synthetic import SyntheticCrlm
 from benchmark.harness import grid, results, runner
 from benchmark.reporting import groups, plots, scenarios
@@ -16,21 +16,20 @@ from benchmark.reporting import groups, plots, scenarios
 
 
 def test_the_grid_is_every_scenario_draw_and_size_and_its_names_round_trip():
-    specs = grid.specs(grid.scenarios(["all"]), draws=2, sizes=[120, 197])
-    assert len(specs) == len(set(specs)) == len(synthetic.SCENARIOS) * 2 * 2
-    for spec in specs:
-        dataset = datasets.parse_spec(spec)
-        assert dataset.spec == spec and datasets.from_name(dataset.name) == dataset
-    cohorts = {(d.scenario, d.n_patients, d.seed, d.image_size) for d in map(datasets.parse_spec, specs)}
-    assert cohorts == {(s, n, seed, "small") for s in synthetic.SCENARIOS for n in (120, 197) for seed in (0, 1)}
-    names = [datasets.parse_spec(spec).name for spec in grid.specs(["null", "mixed"], draws=2, sizes=[197])]
+    members = grid.members(grid.scenarios(["all"]), draws=2, sizes=[120, 197])
+    assert len(members) == len(set(members)) == len(SCENARIOS) * 2 * 2
+    for dataset in members:
+        assert datasets.parse_spec(dataset.spec) == dataset and datasets.from_name(dataset.name) == dataset
+    cohorts = {(d.scenario, d.n_patients, d.seed, d.image_size) for d in members}
+    assert cohorts == {(s, n, seed, "small") for s in SCENARIOS for n in (120, 197) for seed in (0, 1)}
+    names = [dataset.name for dataset in grid.members(["null", "mixed"], draws=2, sizes=[197])]
     assert names == ["crlm-synthetic-null", "crlm-synthetic", "crlm-synthetic-null-n197-seed1-small",
                      "crlm-synthetic-n197-seed1-small"]
 
 
 def test_scenarios_are_named_or_all_in_the_generators_order():
-    assert grid.scenarios(["all"]) == list(synthetic.SCENARIOS)
-    assert grid.scenarios(["null", synthetic.DEFAULT_SCENARIO]) == [synthetic.DEFAULT_SCENARIO, "null"]
+    assert grid.scenarios(["all"]) == list(SCENARIOS)
+    assert grid.scenarios(["null", DEFAULT_SCENARIO]) == [DEFAULT_SCENARIO, "null"]
     with pytest.raises(datasets.DatasetError, match="unknown scenario 'bogus'"):
         grid.scenarios(["null", "bogus"])
 
@@ -41,14 +40,14 @@ def parse_run(*argv: str):
 
 def test_run_with_scenarios_runs_the_grid_under_cv_only():
     config = parse_run("-m", "coxph", "--scenario", "null", "--scenario", "burden", "--grid-n", "120")
-    assert config.datasets == grid.specs(["burden", "null"], grid.DEFAULT_DRAWS, [120])
+    assert config.datasets == grid.members(["burden", "null"], grid.DEFAULT_DRAWS, [120])
     assert config.protocols == ["cv"] and config.methods == ["coxph"]
-    assert len(parse_run("--all", "--scenario", "all").datasets) == len(synthetic.SCENARIOS) * grid.DEFAULT_DRAWS
-    assert parse_run("--all").datasets == list(datasets.RUN_ALL_DATASETS)
+    assert len(parse_run("--all", "--scenario", "all").datasets) == len(SCENARIOS) * grid.DEFAULT_DRAWS
+    assert [dataset.spec for dataset in parse_run("--all").datasets] == list(datasets.RUN_ALL_DATASETS)
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--scenario", "bogus"], "unknown scenario 'bogus' (choose from all, " + ", ".join(synthetic.SCENARIOS)),
+    (["--scenario", "bogus"], "unknown scenario 'bogus' (choose from all, " + ", ".join(SCENARIOS)),
     (["--draws", "2"], "--draws and --grid-n need --scenario"),
     (["--scenario", "null", "-d", "gbsg2"], "give no -d"),
     (["--scenario", "null", "--protocol", "paper"], "cv protocol only"),
@@ -129,6 +128,8 @@ def test_report_and_run_write_the_summary_and_print_its_path(tree, monkeypatch, 
     assert (tree / "plots" / "scenarios" / "cindex__n197__dfs__preoperative.png").is_file()
     summary.unlink()
     monkeypatch.setattr(runner, "plan", lambda config: runner.Plan([], [], {}))   # nothing to load or compute
+    assert cli.main(["run", "-m", "coxph", "-d", "crlm-synthetic:n=60", "--collect", "--output", str(tree)]) == 0
+    assert not summary.exists()   # a run of one synthetic cohort leaves the grid's summary alone
     assert cli.main(["run", "-m", "coxph", "--scenario", "null", "--collect", "--output", str(tree)]) == 0
     assert f"scenario grid: {summary}" in capsys.readouterr().out and summary.is_file()
 

@@ -2,14 +2,17 @@
 import pandas as pd
 import pytest
 
+from benchmark import datasets
 from benchmark.harness import results, runner, seed_spread
+
+VETERANS = datasets.parse_spec("veterans")
 
 
 def test_model_seed_zero_is_the_main_run_and_other_seeds_refit_on_the_same_splits(tmp_path, monkeypatch):
     monkeypatch.setattr(seed_spread, "neural_methods", lambda: ["deepsurv"])
-    cells = seed_spread.run("veterans", tmp_path / "data", model_seeds=2, progress=False)
+    cells = seed_spread.run(VETERANS, tmp_path / "data", model_seeds=2, progress=False)
     assert len(cells) == 2 * 25 and (cells["status"] == "ok").all()
-    main = runner.execute(runner.RunConfig(datasets=["veterans"], methods=["deepsurv"], output=tmp_path / "main",
+    main = runner.execute(runner.RunConfig(datasets=[VETERANS], methods=["deepsurv"], output=tmp_path / "main",
                                            data_dir=tmp_path / "data"), progress=False)
     assert main.done == 25
     reference = results.read_all(tmp_path / "main").set_index(["repeat", "fold"])["cindex_harrell"].sort_index()

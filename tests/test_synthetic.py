@@ -5,8 +5,9 @@ import pytest
 from sksurv.metrics import concordance_index_censored
 
 from benchmark import datasets
-from benchmark.data import splits, synthetic
-from benchmark.datasets import mskcc
+from benchmark.data import anatomy, calibration, scenarios, splits, synthetic
+from benchmark.data import mskcc as real_tables
+from benchmark.datasets import mskcc, parse_spec
 from benchmark.datasets.tcia import cohort_from_clinical
 from benchmark.harness import runner
 
@@ -22,7 +23,7 @@ def cindex(table: pd.DataFrame, risk, endpoint: str = "dfs") -> float:
 def large_draws():
     """Every scenario of one large draw (the same patients)."""
     drawn = synthetic.draw_patients(4000, seed=7)
-    return {scenario: synthetic.assign_outcomes(drawn, scenario, seed=7) for scenario in synthetic.SCENARIOS}
+    return {scenario: synthetic.assign_outcomes(drawn, scenario, seed=7) for scenario in scenarios.SCENARIOS}
 
 
 def test_same_seed_same_cohort_other_seed_differs():
@@ -39,7 +40,7 @@ def test_ids_follow_tcia_and_skip_1024():
 def test_scenarios_share_the_patients_and_differ_only_in_outcomes():
     drawn = synthetic.draw_patients(40, seed=4)
     mixed, null = (synthetic.assign_outcomes(drawn, scenario, seed=4) for scenario in ("mixed", "null"))
-    covariates = [c for c in mixed.clinical.columns if c in synthetic.DRAWN_COLUMNS]
+    covariates = [c for c in mixed.clinical.columns if c in calibration.DRAWN_COLUMNS]
     assert mixed.clinical[covariates].equals(null.clinical[covariates])
     assert mixed.tumours.equals(null.tumours)
     assert not mixed.clinical["months_to_DFS_progression"].equals(null.clinical["months_to_DFS_progression"])
@@ -50,15 +51,15 @@ def test_scenarios_share_the_patients_and_differ_only_in_outcomes():
 def test_anatomy_agrees_with_the_clinical_columns(drawn_cohort):
     table, tumours = drawn_cohort.clinical, drawn_cohort.tumours
     largest = tumours.groupby("patient_id")["radius_mm"].max() * 2
-    measured = np.maximum(10 * table["max_tumor_size"], synthetic.MIN_DIAMETER_MM)
-    mean, sd = synthetic.calibration().diameter_log_ratio
+    measured = np.maximum(10 * table["max_tumor_size"], anatomy.MIN_DIAMETER_MM)
+    mean, sd = calibration.calibration().diameter_log_ratio
     log_ratio = np.log(largest.loc[table.index] / measured)
     assert abs(log_ratio.mean() - mean) < 0.08 and abs(log_ratio.std() - sd) < 0.08
     lobes = tumours.groupby("patient_id")["lobe"].nunique().loc[table.index]
     counts = tumours.groupby("patient_id").size().loc[table.index]
     assert (lobes[table["bilobar_disease"] == 0] == 1).all()
     assert (lobes[(table["bilobar_disease"] == 1) & (counts > 1)] == 2).all()
-    assert (tumours["radius_mm"] * 2 >= synthetic.MIN_DIAMETER_MM - 1e-9).all()
+    assert (tumours["radius_mm"] * 2 >= anatomy.MIN_DIAMETER_MM - 1e-9).all()
     assert drawn_cohort.patients["remnant_fraction"].between(0.2, 0.8).all()
 
 
@@ -68,7 +69,7 @@ def test_derived_columns_follow_the_real_tables_rules(drawn_cohort):
     assert (table.loc[known, "clinrisk_stratified"] == (table.loc[known, "clinrisk_score"] >= 3)).all()
     assert table.loc[~known, "clinrisk_stratified"].isna().all()
     assert (table["NASH_greater_4"] == (table["NASH_score"] >= 4)).all()
-    real = mskcc.read_clinical()
+    real = real_tables.read_clinical()
     assert (real["clinrisk_stratified"].dropna() == (real["clinrisk_score"].dropna() >= 3)).all()
     assert (real["NASH_greater_4"] == (real["NASH_score"] >= 4)).all()
 
@@ -85,7 +86,7 @@ def test_outcomes_are_consistent(drawn_cohort):
     assert (table["months_to_DFS_progression"] <= table["overall_survival_months"] + 1e-9).all()
     died = table["vital_status"] == 1
     assert (table.loc[died, "vital_status_DFS"] == 1).all()
-    assert table["overall_survival_months"].max() <= mskcc.read_clinical()["overall_survival_months"].max() + 0.1
+    assert table["overall_survival_months"].max() <= real_tables.read_clinical()["overall_survival_months"].max() + 0.1
 
 
 @pytest.mark.slow
@@ -109,7 +110,7 @@ def test_image_scenarios_carry_signal_and_the_null_scenario_none(large_draws):
 def harness_cindex(cohort, endpoint: str, tmp_path, repeats: int) -> float:
     """Mean test C-index of the harness's coxph over `repeats` x 5-fold CV of an in-memory cohort."""
     spec = datasets.parse_spec(mskcc.NAME)
-    config = runner.RunConfig(datasets=[mskcc.NAME], methods=["coxph"], output=tmp_path, data_dir=tmp_path)
+    config = runner.RunConfig(datasets=[parse_spec(mskcc.NAME)], methods=["coxph"], output=tmp_path, data_dir=tmp_path)
     runner._COHORTS[(spec, tmp_path)] = cohort
     values = []
     try:

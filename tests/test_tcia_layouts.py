@@ -276,7 +276,7 @@ def test_max_slice_mm_is_part_of_the_spec_and_the_name(tmp_path):
     assert (dataset.path, dataset.max_slice_mm, dataset.name) == (tmp_path, 7.5, "tcia-max-slice-7.5mm")
     assert datasets.parse_spec(dataset.spec) == dataset
     args = cli.build_parser().parse_args(["run", "--all", "--data", f"tcia:{tmp_path}", "--max-slice-mm", "5"])
-    assert cli.run_config(args).datasets == [f"tcia:{tmp_path},max_slice_mm=5"]
+    assert [dataset.spec for dataset in cli.run_config(args).datasets] == [f"tcia:{tmp_path},max_slice_mm=5"]
     for spec in (f"tcia:{tmp_path},max_slice_mm=x", f"tcia:{tmp_path},max_slice_mm=0"):
         with pytest.raises(datasets.DatasetError, match="max_slice_mm"):
             datasets.parse_spec(spec)

@@ -9,6 +9,7 @@ from sksurv.metrics import concordance_index_censored
 
 from benchmark import cli, datasets, methods
 from benchmark.data import splits
+from benchmark.datasets import parse_spec
 from benchmark.harness import runner, tuning
 from benchmark.methods import FoldData, Method, Registered
 
@@ -71,7 +72,7 @@ def test_the_search_space_rewards_peeking(peeker):
 
 
 def test_tuning_never_sees_the_outer_test_fold(tmp_path, peeker):
-    config = runner.RunConfig(datasets=["veterans"], methods=["peeker"], folds=FOLDS, repeats=1, tune=True,
+    config = runner.RunConfig(datasets=[parse_spec("veterans")], methods=["peeker"], folds=FOLDS, repeats=1, tune=True,
                               trials=6, output=tmp_path / "out", data_dir=tmp_path / "data")
     summary = runner.execute(config, progress=False)
     assert summary.done == FOLDS and not summary.errors
@@ -112,8 +113,8 @@ def test_a_killed_study_resumes_where_it_stopped_with_the_same_trials(tmp_path):
 
 def test_a_method_without_search_space_is_not_tuned(tmp_path):
     assert not tuning.tunable(methods.get("fong")) and tuning.tunable(methods.get("coxph"))
-    the_plan = runner.plan(runner.RunConfig(datasets=["veterans"], methods=["coxph"], folds=2, repeats=1, tune=True,
-                                            trials=5, output=tmp_path, data_dir=tmp_path))
+    the_plan = runner.plan(runner.RunConfig(datasets=[parse_spec("veterans")], methods=["coxph"], folds=2, repeats=1,
+                                            tune=True, trials=5, output=tmp_path, data_dir=tmp_path))
     assert the_plan.cells[0].params == {tuning.PARAM_KEY: {"trials": 5, "inner_folds": tuning.INNER_FOLDS}}
 
 

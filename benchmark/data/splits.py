@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
 from benchmark.data.cohort import Cohort
-from benchmark.harness.results import atomic_write_text
+from benchmark.files import atomic_write_text
 
 PAPER_TEST_SIZE = 20
 

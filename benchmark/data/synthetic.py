@@ -1,41 +1,25 @@
-"""The embedded default: a synthetic CRLM cohort calibrated on the real MSKCC cohort.
+"""The embedded default: a synthetic CRLM cohort drawn to resemble the real MSKCC cohort.
 
-What comes from the real data (the shipped release table of 197 patients and the segmentation
-volumes of 50 of them, `benchmark.data.real.mskcc_crlm`), fitted when a cohort is first drawn:
-  - the clinical columns: a Gaussian copula over the real marginals and rank correlations
-    (benchmark.data.copula), in the real units, with the real missingness: each synthetic patient
-    takes the missing-value pattern of a random real patient (CEA, Fong score and its strata are
-    missing together, as in the 29 real rows);
-  - the anatomy: liver volume log-normal as measured, the tumour count given multiple_metastases as
-    measured (shifted negative binomial by moments), the largest tumour's equivalent-sphere diameter
-    from max_tumor_size with the measured log-ratio and spread of the single-lesion patients, so
-    the true burden relates to max_tumor_size as in the real data; smaller satellites; bilobar
-    disease as the clinical column says; CT slice spacing and z coverage from the real mix;
-  - the clinical part of the hazard: an illness-death model whose three transitions (recurrence,
-    death without recurrence, death after recurrence) are ridge-penalised Weibull
-    proportional-hazards regressions fitted on the real table (benchmark.data.weibull), the ridge
-    chosen by cross-validated likelihood; the share of recurrences that count for liver DFS and
-    the follow-up (censoring) distribution, the reverse Kaplan-Meier of the real OS.
+A draw (`draw_patients`) takes its clinical covariates from a copula fitted on the real table, with
+the real missingness (each patient copies the missing-value pattern of a random real patient), and
+its anatomy from benchmark.data.anatomy; both are calibrated on the real data by
+benchmark.data.calibration. The hazard is an illness-death model with three proportional-hazards
+transitions (recurrence, death without recurrence, death after recurrence): the clinical linear
+predictors are the real fits' coefficients on the standardised covariates, scaled by CLINICAL_SCALE
+and CLINICAL_SCALE_POST for recurrence and post-recurrence death.
 
-Hazard scenarios (SCENARIOS) add an image term to the recurrence and post-recurrence hazards:
-  clinical  none: the calibrated clinical hazard alone;
-  burden    total tumour volume and tumour count;
-  spatial   per-lesion relations: each tumour's proximity to the portal and hepatic veins (summed
-            over lesions), lesions spread over both lobes, a small future liver remnant;
-  mixed     burden and spatial together (the default);
-  null      no term at all, and no clinical one either: outcomes independent of every input.
-Each image score is standardised on a reference draw and multiplied by IMAGE_STRENGTH (recurrence)
-and IMAGE_STRENGTH_POST (death after recurrence). These two numbers are set from the published
-anchors, not from any method's results: on a large draw of the default scenario the true risk
-ranks DFS with C = 0.714 and OS with C = 0.755, what CT + clinical models reported on this cohort
-(a test holds both within 0.02). The scenarios of one draw share its patients, anatomy and
-clinical covariates, and their outcomes share the same random numbers (common random numbers),
-so differences between scenarios are differences of hazard.
+A hazard scenario (benchmark.data.scenarios) adds an image term: the scenario's image score,
+standardised on a reference draw (REFERENCE_DRAW), times IMAGE_STRENGTH (recurrence) and
+IMAGE_STRENGTH_POST (death after recurrence). These two numbers are set from the published anchors,
+not from any method's results: on a large draw of the default scenario the true risk ranks DFS with
+C = 0.714 and OS with C = 0.755, what CT + clinical models reported on this cohort. Outcomes
+(`assign_outcomes`) are drawn by inverting each transition's survival, censored by the real
+follow-up distribution; the scenarios of one draw share its patients, anatomy and clinical
+covariates, and their outcomes the same random numbers (common random numbers), so differences
+between scenarios are differences of hazard. `true_survival` integrates the model for the oracle.
 
-Coordinates are millimetres in the liver frame (origin at the liver centre, x towards the
-patient's left as in DICOM LPS, y posterior, z superior). The anatomy is saved as three CSV
-tables (patients, tumours, vessels) so that the imaging module renders CTs from exactly the
-geometry that drove the hazard. Times are months.
+The anatomy is saved as three CSV tables (patients, tumours, vessels) so that the imaging module
+renders CTs from exactly the geometry that drove the hazard. Times are months.
 """
 from __future__ import annotations
 
@@ -47,11 +31,10 @@ import numpy as np
 import pandas as pd
 
 from benchmark.data import clinical
-from benchmark.data.copula import GaussianCopula
-from benchmark.data.hazards import Transition
+from benchmark.data.anatomy import draw_anatomy
+from benchmark.data.calibration import DEATH_COLUMNS, DRAWN_COLUMNS, Calibration, calibration, design
+from benchmark.data.scenarios import DEFAULT_SCENARIO, SCENARIOS
 
-SCENARIOS = ("mixed", "clinical", "burden", "spatial", "null")
-DEFAULT_SCENARIO = "mixed"
 #: The image term's strength (log hazard ratio per reference sd of the scenario's image score).
 IMAGE_STRENGTH = 0.90
 IMAGE_STRENGTH_POST = 0.70
@@ -62,41 +45,10 @@ CLINICAL_SCALE_POST = 0.20
 #: The default scenario's image score: burden and spatial scores (each in reference sd) weighted so.
 MIXED_WEIGHTS = pd.Series({"burden": 0.25, "spatial": 1.0})
 ORACLE_HORIZON_MONTHS = 36.0
-MAX_TUMOURS = 35
-#: The smallest tumour drawn: 7.5 mm across, 0.22 ml (the real smallest total volume is 0.24 ml).
-MIN_DIAMETER_MM = 7.5
-#: Satellites are this fraction (uniform) of the largest tumour's diameter.
-SATELLITE_FRACTION = (0.25, 0.85)
-#: Future-remnant fraction of the liver volume: Beta with mean 0.61 (982 / 1607 ml, the real mean),
-#: smaller where the portal vein was embolised before surgery.
-REMNANT_BETA, REMNANT_BETA_PVE = (9.5, 6.0), (5.0, 6.0)
-#: Real CT slice spacings (mm): the 50 measured scans plus the nine 7.5 mm scans they leave out.
-SLICE_MIX = {1.5: 25, 2.5: 1, 5.0: 24, 7.5: 9}
-SLICE_PROBABILITIES = np.array(list(SLICE_MIX.values())) / sum(SLICE_MIX.values())
 REFERENCE_DRAW = (4000, 20240617)   # (patients, seed) of the draw that standardises the image scores
-#: Bumped whenever a change to this module changes the drawn cohort, so cached trees are redrawn.
+#: Bumped whenever a change to the generator (this module, anatomy, calibration) changes the drawn
+#: cohort, so cached trees are redrawn.
 GENERATOR_VERSION = 4
-
-#: Drawn by the copula; the derived columns (strata, flags) follow from them as in the real table.
-DRAWN_COLUMNS = ["age", "sex", "major_comorbidity", "body_mass_index", "node_positive_primary",
-                 "synchronous_crlm", "multiple_metastases", "clinrisk_score", "carcinoembryonic_antigen",
-                 "max_tumor_size", "bilobar_disease", "extrahep_disease", "chemo_before_liver_resection",
-                 "preoperative_pve", "steatosis_yesno", "presence_sinusoidal_dilata", "NASH_score",
-                 "total_response_percent", "necrosis_percent", "fibrosis_percent", "mucin_percent"]
-#: Death without recurrence: 7 real events, too few for more than the two obvious covariates.
-DEATH_COLUMNS = ["age", "major_comorbidity"]
-#: Canonical vessel centrelines in unit-ellipsoid coordinates: (name, start, end, radius in mm).
-PORTAL_SEGMENTS = [
-    ("trunk", (0.05, 0.10, -0.75), (0.0, 0.10, -0.25), 6.0),
-    ("right", (0.0, 0.10, -0.25), (-0.60, 0.05, -0.05), 4.5),
-    ("right_anterior", (-0.30, 0.08, -0.15), (-0.55, -0.35, 0.10), 3.0),
-    ("left", (0.0, 0.10, -0.25), (0.55, 0.0, 0.0), 4.0),
-]
-HEPATIC_SEGMENTS = [
-    ("right", (-0.70, 0.15, -0.05), (0.0, 0.55, 0.70), 4.5),
-    ("middle", (-0.10, -0.35, -0.10), (0.0, 0.55, 0.70), 4.0),
-    ("left", (0.60, 0.05, 0.05), (0.0, 0.55, 0.70), 3.5),
-]
 
 
 @dataclass(frozen=True)
@@ -115,188 +67,11 @@ def patient_ids(n: int) -> list[str]:
     return [f"CRLM-CT-{k}" for k in numbers]
 
 
-def _segment_distance(points: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Euclidean distance of each point (n, 3) to the segment start-end."""
-    direction = end - start
-    t = np.clip(((points - start) @ direction) / (direction @ direction), 0.0, 1.0)
-    return np.linalg.norm(points - (start + t[:, None] * direction), axis=1)
-
-
-def _remnant_plane(semi_x: float, fraction: float) -> float:
-    """x position of the plane leaving `fraction` of the ellipsoid's volume on the +x (left) side.
-
-    The volume of an ellipsoid cap beyond x = h*a is (2 - 3h + h^3) / 4 of the whole.
-    """
-    grid = np.linspace(-1, 1, 4001)
-    cap = (2 - 3 * grid + grid**3) / 4
-    return float(np.interp(fraction, cap[::-1], grid[::-1]) * semi_x)
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """Everything the generator takes from the real cohort (see the module docstring)."""
-
-    copula: GaussianCopula
-    missing_patterns: pd.DataFrame       # the real rows' missing-value masks over DRAWN_COLUMNS
-    centre: pd.Series                    # real mean of each column (standardising the hazard's design)
-    spread: pd.Series                    # real sd
-    fill: pd.Series                      # real median, for the real missing values when fitting
-    recurrence: Transition
-    death: Transition
-    post_recurrence: Transition
-    liver_share: float                   # recurrences that count for liver DFS
-    follow_up: tuple[np.ndarray, np.ndarray]   # reverse Kaplan-Meier of OS: (months, P(followed beyond))
-    liver_log_ml: tuple[float, float]    # mean, sd of log liver volume
-    count_negbin: dict[int, tuple[float, float]]   # multiple_metastases -> (r, p) of count - 1
-    diameter_log_ratio: tuple[float, float]        # log(equivalent diameter / max_tumor_size), mean, sd
-    coverage_mm: tuple[float, float]     # CT z coverage, mean, sd
-
-
-def _design(table: pd.DataFrame, columns: list[str], cal_centre: pd.Series, cal_spread: pd.Series) -> np.ndarray:
-    return ((table[columns] - cal_centre[columns]) / cal_spread[columns]).to_numpy(float)
-
-
-def _negative_binomial_by_moments(counts: np.ndarray) -> tuple[float, float]:
-    """(r, p) of numpy's negative binomial with the mean and variance of `counts` (over-dispersed)."""
-    mean, variance = counts.mean(), max(counts.var(), counts.mean() * 1.05)
-    r = mean**2 / (variance - mean)
-    return float(r), float(r / (r + mean))
-
-
-def _reverse_kaplan_meier(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from sksurv.nonparametric import kaplan_meier_estimator
-    months, followed = kaplan_meier_estimator(event == 0, time)
-    return months, followed
-
-
-@lru_cache(maxsize=1)
-def calibration() -> Calibration:
-    """Fit the generator on the shipped real data (once per process; deterministic)."""
-    from benchmark.datasets import mskcc  # imported here: the dataset plug-ins import this module
-    real = mskcc.read_clinical()
-    volumes = mskcc.read_segmentation_volumes().join(real[["max_tumor_size", "multiple_metastases"]])
-    drawn = real[DRAWN_COLUMNS]
-    centre, spread, fill = drawn.mean(), drawn.std().replace(0, 1.0), drawn.median()
-    filled = drawn.fillna(fill)
-    x = _design(filled, DRAWN_COLUMNS, centre, spread)
-    recurred = real["progression_or_recurrence"].to_numpy(int)
-    dfs_time = real["months_to_DFS_progression"].to_numpy(float)
-    died_first = real["vital_status_DFS"].to_numpy(int) * (1 - recurred)
-    after = recurred == 1
-    post_time = np.maximum(real["overall_survival_months"].to_numpy(float) - dfs_time, 0.1)[after]
-    single = volumes[volumes["n_tumour_segments"] == 1]
-    equivalent_mm = (6 * single["tumour_ml"] * 1000 / np.pi) ** (1 / 3)
-    log_ratio = np.log(equivalent_mm / (10 * single["max_tumor_size"]))
-    counts = {flag: _negative_binomial_by_moments(group["n_tumour_segments"].to_numpy(float) - 1)
-              for flag, group in volumes.groupby("multiple_metastases")}
-    coverage = volumes["n_slices"] * volumes["slice_mm"]
-    return Calibration(
-        copula=GaussianCopula.fit(drawn), missing_patterns=drawn.isna().reset_index(drop=True),
-        centre=centre, spread=spread, fill=fill,
-        recurrence=Transition.fit(x, dfs_time, recurred),
-        death=Transition.fit(_design(filled, DEATH_COLUMNS, centre, spread), dfs_time, died_first),
-        post_recurrence=Transition.fit(x[after], post_time, real["vital_status"].to_numpy(int)[after]),
-        liver_share=float(real["progression_or_recurrence_liveronly"].sum() / recurred.sum()),
-        follow_up=_reverse_kaplan_meier(real["overall_survival_months"].to_numpy(float),
-                                        real["vital_status"].to_numpy(int)),
-        liver_log_ml=(float(np.log(volumes["liver_ml"]).mean()), float(np.log(volumes["liver_ml"]).std())),
-        count_negbin={int(flag): value for flag, value in counts.items()},
-        diameter_log_ratio=(float(log_ratio.mean()), float(log_ratio.std())),
-        coverage_mm=(float(coverage.mean()), float(coverage.std())),
-    )
-
-
 def _draw_covariates(rng: np.random.Generator, n: int, cal: Calibration) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(latent, observed) clinical covariates: the observed table has the real missingness."""
     latent = cal.copula.sample(n, rng)
     patterns = cal.missing_patterns.iloc[rng.integers(len(cal.missing_patterns), size=n)].reset_index(drop=True)
     return latent, latent.mask(patterns)
-
-
-def _lobe_positions(rng, n_tumours: int, bilobar: bool) -> list[int]:
-    """-1 (right lobe) or +1 (left) per tumour: one lobe, or both when the disease is bilobar."""
-    dominant = -1 if rng.random() < 0.7 else 1
-    sides = [dominant] * n_tumours
-    if bilobar and n_tumours > 1:
-        others = rng.random(n_tumours - 1) < 0.35
-        sides = [dominant] + [-dominant if flip else dominant for flip in others]
-        if -dominant not in sides:
-            sides[1] = -dominant
-    return sides
-
-
-def _tumour_diameters(rng, cal: Calibration, max_size_cm: float, n_tumours: int) -> np.ndarray:
-    mean, sd = cal.diameter_log_ratio
-    largest = max(10 * max_size_cm, MIN_DIAMETER_MM) * np.exp(rng.normal(mean, sd))
-    satellites = largest * rng.uniform(*SATELLITE_FRACTION, n_tumours - 1)
-    return np.clip(np.concatenate([[largest], satellites]), MIN_DIAMETER_MM, 150.0)
-
-
-def _draw_anatomy(rng: np.random.Generator, pid: str, covariates: pd.Series,
-                  cal: Calibration) -> tuple[dict, list[dict], list[dict]]:
-    volume_ml = float(np.exp(rng.normal(*cal.liver_log_ml)))
-    shape = np.array([1.0, 0.75, 0.65]) * rng.uniform(0.92, 1.08, 3)
-    scale = (volume_ml * 1000 / (4 / 3 * np.pi * np.prod(shape))) ** (1 / 3)
-    axes = shape * scale
-    beta = REMNANT_BETA_PVE if covariates["preoperative_pve"] == 1 else REMNANT_BETA
-    remnant_fraction = float(np.clip(rng.beta(*beta), 0.2, 0.8))
-    plane_x = _remnant_plane(axes[0], remnant_fraction)
-
-    vessels = []
-    for vessel, segments in (("portal", PORTAL_SEGMENTS), ("hepatic", HEPATIC_SEGMENTS)):
-        for name, start, end, radius in segments:
-            start = (np.array(start) + rng.normal(0, 0.03, 3)) * axes
-            end = (np.array(end) + rng.normal(0, 0.03, 3)) * axes
-            vessels.append({"patient_id": pid, "vessel": vessel, "segment": name,
-                            "x0": start[0], "y0": start[1], "z0": start[2],
-                            "x1": end[0], "y1": end[1], "z1": end[2], "radius_mm": radius})
-
-    r, p = cal.count_negbin[int(covariates["multiple_metastases"])]
-    n_tumours = int(min(MAX_TUMOURS, 1 + rng.negative_binomial(r, p)))
-    bilobar = bool(covariates["bilobar_disease"] == 1)
-    diameters = _tumour_diameters(rng, cal, covariates["max_tumor_size"], n_tumours)
-    tumours = []
-    for index, (side, diameter) in enumerate(zip(_lobe_positions(rng, n_tumours, bilobar), diameters), start=1):
-        radius = diameter / 2
-        for _ in range(100):  # rejection sampling inside the shrunken ellipsoid, on the chosen side
-            u = rng.uniform(-1, 1, 3)
-            if u @ u <= 1 and np.sign(u[0]) == side:
-                break
-        centre = u * np.clip(axes - radius, 0.3 * axes, None) * 0.85
-        if bilobar and n_tumours == 1:   # one bilobar tumour straddles the lobes
-            centre[0] = rng.uniform(-0.5, 0.5) * radius
-        tumours.append({"patient_id": pid, "tumour_index": index,
-                        "x": centre[0], "y": centre[1], "z": centre[2], "radius_mm": radius,
-                        "lobe": "right" if centre[0] < 0 else "left",
-                        "in_remnant": bool(centre[0] > plane_x)})
-    centres = np.array([[t["x"], t["y"], t["z"]] for t in tumours])
-    radii = np.array([t["radius_mm"] for t in tumours])
-    for vessel in ("portal", "hepatic"):
-        gaps = np.min([
-            _segment_distance(centres, np.array([s["x0"], s["y0"], s["z0"]]),
-                              np.array([s["x1"], s["y1"], s["z1"]])) - s["radius_mm"]
-            for s in vessels if s["vessel"] == vessel], axis=0) - radii
-        for tumour, gap in zip(tumours, gaps):
-            tumour[f"dist_{vessel}_mm"] = float(max(gap, 0.0))
-
-    lobes = [t["lobe"] for t in tumours]
-    proximity = [np.exp(-t["dist_portal_mm"] / 10) + np.exp(-t["dist_hepatic_mm"] / 10) for t in tumours]
-    patient = {
-        "patient_id": pid, "semi_axis_x_mm": axes[0], "semi_axis_y_mm": axes[1],
-        "semi_axis_z_mm": axes[2], "liver_volume_ml": volume_ml,
-        "remnant_fraction": remnant_fraction, "remnant_plane_x_mm": plane_x,
-        "n_tumours": n_tumours,
-        "total_tumour_volume_ml": float(np.sum(4 / 3 * np.pi * radii**3) / 1000),
-        "max_diameter_mm": float(2 * radii.max()),
-        "min_dist_portal_mm": min(t["dist_portal_mm"] for t in tumours),
-        "min_dist_hepatic_mm": min(t["dist_hepatic_mm"] for t in tumours),
-        "vessel_contact": float(np.sum(proximity)),
-        "bilobar": bilobar,
-        "lobe_spread": min(lobes.count("left"), lobes.count("right")) / n_tumours,
-        "ct_slice_mm": float(rng.choice(list(SLICE_MIX), p=SLICE_PROBABILITIES)),
-        "ct_coverage_mm": float(np.clip(rng.normal(*cal.coverage_mm), 170, 300)),
-    }
-    return patient, tumours, vessels
 
 
 def _raw_image_scores(anatomy: pd.DataFrame) -> pd.DataFrame:
@@ -330,14 +105,14 @@ def _draw(n_patients: int, seed: int) -> SyntheticCohort:
     rng = np.random.default_rng(seed)
     ids = patient_ids(n_patients)
     latent, observed = _draw_covariates(rng, n_patients, cal)
-    drawn = [_draw_anatomy(rng, pid, latent.iloc[k], cal) for k, pid in enumerate(ids)]
+    drawn = [draw_anatomy(rng, pid, latent.iloc[k], cal) for k, pid in enumerate(ids)]
     anatomy = pd.DataFrame([patient for patient, _, _ in drawn]).set_index("patient_id")
     tumours = pd.DataFrame([t for _, ts, _ in drawn for t in ts])
     vessels = pd.DataFrame([v for _, _, vs in drawn for v in vs])
     filled = latent.fillna(cal.fill)
-    x = _design(filled, DRAWN_COLUMNS, cal.centre, cal.spread)
+    x = design(filled, DRAWN_COLUMNS, cal.centre, cal.spread)
     anatomy["clinical_lp_recurrence"] = CLINICAL_SCALE * (x @ cal.recurrence.beta)
-    anatomy["clinical_lp_death"] = _design(filled, DEATH_COLUMNS, cal.centre, cal.spread) @ cal.death.beta
+    anatomy["clinical_lp_death"] = design(filled, DEATH_COLUMNS, cal.centre, cal.spread) @ cal.death.beta
     anatomy["clinical_lp_post"] = CLINICAL_SCALE_POST * (x @ cal.post_recurrence.beta)
     observed.index = pd.Index(ids, name=clinical.ID_COLUMN)
     return SyntheticCohort(_with_derived_columns(observed), anatomy, tumours, vessels)

@@ -13,11 +13,10 @@ import importlib
 import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
-
-from benchmark.data.cohort import Cohort
+if TYPE_CHECKING:   # the registry and its errors import no data library: the command line parses first
+    from benchmark.data.cohort import Cohort
 
 DEFAULT_DATASET = "crlm-synthetic"
 #: The datasets of `run --all`, in the order reports show them: the real CRLM cohort first, the
@@ -141,6 +140,7 @@ def default_feature_sets(cohort: Cohort) -> tuple[str, ...]:
 
 def contract_problems(cohort: Cohort) -> list[str]:
     """What breaks the Cohort contract every method relies on; empty when nothing does."""
+    import numpy as np
     problems = []
     ids = cohort.clinical.index
     if ids.has_duplicates:

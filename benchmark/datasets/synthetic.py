@@ -21,11 +21,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.data import clinical, synthetic
+from benchmark import files
+from benchmark.data import clinical, scenarios, synthetic
 from benchmark.data.cohort import Cohort
 from benchmark.datasets import DEFAULT_DATASET, Dataset, DatasetError
 from benchmark.datasets.tcia import load_tcia
-from benchmark.harness import results
+from benchmark.progress import bar
 
 #: Written last into a finished synthetic tree. A tree with another marker (a half-written one, or
 #: one from an older generator or layout) is regenerated, never half-used.
@@ -40,12 +41,12 @@ class SyntheticCrlm(Dataset):
     n_patients: int = 197
     seed: int = 0
     image_size: str = "small"
-    scenario: str = synthetic.DEFAULT_SCENARIO
+    scenario: str = scenarios.DEFAULT_SCENARIO
 
     kinds = (DEFAULT_DATASET,)
-    usage = f"{DEFAULT_DATASET}[:scenario={'|'.join(synthetic.SCENARIOS)},n=197,seed=0,size=small|real]"
+    usage = f"{DEFAULT_DATASET}[:scenario={'|'.join(scenarios.SCENARIOS)},n=197,seed=0,size=small|real]"
     description = ("synthetic CRLM cohort in the TCIA on-disk format, calibrated on the real one (the default; "
-                   f"{synthetic.DEFAULT_SCENARIO} hazard, n=197, seed 0, small images)")
+                   f"{scenarios.DEFAULT_SCENARIO} hazard, n=197, seed 0, small images)")
     imaging = True
     crlm = True
 
@@ -62,11 +63,11 @@ class SyntheticCrlm(Dataset):
         except ValueError as error:
             raise DatasetError(f"{kind}: {error}") from error
         size = options.get("size", "small")
-        scenario = options.get("scenario", synthetic.DEFAULT_SCENARIO)
+        scenario = options.get("scenario", scenarios.DEFAULT_SCENARIO)
         if n < 10 or n > 1000 or size not in SIZES:
             raise DatasetError(f"{kind}: n must be in 10..1000 and size {'|'.join(SIZES)}")
-        if scenario not in synthetic.SCENARIOS:
-            raise DatasetError(f"{kind}: unknown scenario {scenario!r} ({', '.join(synthetic.SCENARIOS)})")
+        if scenario not in scenarios.SCENARIOS:
+            raise DatasetError(f"{kind}: unknown scenario {scenario!r} ({', '.join(scenarios.SCENARIOS)})")
         return cls(n, seed, size, scenario)
 
     @property
@@ -79,25 +80,25 @@ class SyntheticCrlm(Dataset):
     @property
     def name(self) -> str:
         """crlm-synthetic[-SCENARIO][-nN-seedS-SIZE]: the scenario part only when not the default."""
-        if self.scenario == synthetic.DEFAULT_SCENARIO:
+        if self.scenario == scenarios.DEFAULT_SCENARIO:
             return self.draw_name
         return self.draw_name.replace(DEFAULT_DATASET, f"{DEFAULT_DATASET}-{self.scenario}", 1)
 
     @property
     def spec(self) -> str:
-        options = [f"scenario={self.scenario}"] if self.scenario != synthetic.DEFAULT_SCENARIO else []
+        options = [f"scenario={self.scenario}"] if self.scenario != scenarios.DEFAULT_SCENARIO else []
         if self.draw_name != DEFAULT_DATASET:
             options.append(f"n={self.n_patients},seed={self.seed},size={self.image_size}")
         return ":".join([DEFAULT_DATASET, ",".join(options)]) if options else DEFAULT_DATASET
 
     @classmethod
     def from_name(cls, name: str) -> SyntheticCrlm | None:
-        scenarios = "|".join(s for s in synthetic.SCENARIOS if s != synthetic.DEFAULT_SCENARIO)
-        match = re.fullmatch(rf"{DEFAULT_DATASET}(?:-({scenarios}))?(?:-n(\d+)-seed(\d+)-({'|'.join(SIZES)}))?",
+        others = "|".join(s for s in scenarios.SCENARIOS if s != scenarios.DEFAULT_SCENARIO)
+        match = re.fullmatch(rf"{DEFAULT_DATASET}(?:-({others}))?(?:-n(\d+)-seed(\d+)-({'|'.join(SIZES)}))?",
                              name)
         if not match:
             return None
-        scenario = match[1] or synthetic.DEFAULT_SCENARIO
+        scenario = match[1] or scenarios.DEFAULT_SCENARIO
         if match[2] is None:
             return cls(scenario=scenario)
         return cls(int(match[2]), int(match[3]), match[4], scenario)
@@ -107,7 +108,7 @@ class SyntheticCrlm(Dataset):
 
     def clinical_file(self, data_dir: Path) -> Path:
         """This scenario's clinical xlsx in the draw's tree."""
-        if self.scenario == synthetic.DEFAULT_SCENARIO:
+        if self.scenario == scenarios.DEFAULT_SCENARIO:
             return self.root(data_dir) / clinical.CLINICAL_FILENAME
         return self.root(data_dir) / "scenarios" / f"{self.scenario}.xlsx"
 
@@ -128,17 +129,22 @@ class SyntheticCrlm(Dataset):
             return root
         root.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=root.name + ".", dir=root.parent))
-        staging.chmod(0o777 & ~results.current_umask())   # mkdtemp's private mode would outlive the rename
+        staging.chmod(0o777 & ~files.current_umask())   # mkdtemp's private mode would outlive the rename
         try:
-            drawn = synthetic.draw_patients(self.n_patients, seed=self.seed)
-            synthetic.write_latents(drawn, staging / "latents")
-            (staging / "scenarios").mkdir()
-            for scenario in synthetic.SCENARIOS:
-                outcome = replace(self, scenario=scenario)
-                staged = staging / outcome.clinical_file(data_dir).relative_to(root)
-                followed = synthetic.assign_outcomes(drawn, scenario, seed=self.seed)
-                clinical.write_clinical_xlsx(followed.clinical, staged)
-                followed.patients.to_csv(staging / outcome.truth_file(data_dir).relative_to(root))
+            with bar(total=1 + len(scenarios.SCENARIOS), desc=f"generate {root.name}", unit="step") as steps:
+                steps.set_postfix_str("patients and anatomy")   # the first draw of a process also calibrates
+                drawn = synthetic.draw_patients(self.n_patients, seed=self.seed)
+                synthetic.write_latents(drawn, staging / "latents")
+                (staging / "scenarios").mkdir()
+                for scenario in scenarios.SCENARIOS:
+                    steps.update()
+                    steps.set_postfix_str(f"{scenario} outcomes")
+                    outcome = replace(self, scenario=scenario)
+                    staged = staging / outcome.clinical_file(data_dir).relative_to(root)
+                    followed = synthetic.assign_outcomes(drawn, scenario, seed=self.seed)
+                    clinical.write_clinical_xlsx(followed.clinical, staged)
+                    followed.patients.to_csv(staging / outcome.truth_file(data_dir).relative_to(root))
+                steps.update()
             from benchmark.data import imaging  # imported late: the DICOM stack is only needed here
             imaging.write_synthetic_tree(drawn, staging, size=self.image_size, seed=self.seed, n_jobs=n_jobs)
             (staging / "COMPLETE").write_text(TREE_MARKER)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-from benchmark.harness.results import file_digest
+from benchmark.files import file_digest
 
 DEFAULT_WIDTH = 256
 INPUT_SIZE = 32            # voxels per side on CPU (about 0.07 s per node on 2 cores); GPUs: 64 or more

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from benchmark.data.imaging.prepared import NODE_NAMES, PreparedCase
 from benchmark.features.artefacts import ArtefactError
 from benchmark.features.feature_table import NODE_COLUMNS, FeatureTable
-from benchmark.harness.results import atomic_write_text
+from benchmark.files import atomic_write_text
+from benchmark.progress import bar
 
 #: Below this many voxels a mask has no texture, shape or extent to describe.
 MIN_VOXELS = 2
@@ -156,12 +156,12 @@ def build_table(cohort, directory: Path, salt: str, extractor: Extractor, source
         else:
             pending.append((pid, Path(cohort.images[pid])))
     batches = [pending[i:i + batch_size] for i in range(0, len(pending), batch_size)]
-    with tqdm(total=len(pending), desc=f"{source} features", unit="patient", disable=not pending) as bar:
+    with bar(total=len(pending), desc=f"{source} features", unit="patient") as extracted:
         for batch in _map_batches(batches, directory, salt, extractor, n_jobs, worker_setup):
             for pid, case_path, digest, features in batch:
                 cache.remember(case_path, digest)
                 results[pid] = features
-            bar.update(len(batch))
+            extracted.update(len(batch))
     if pending:
         cache.save_index()
     return assemble(source, ids, results, notes)

@@ -20,7 +20,7 @@ from benchmark.data.imaging.prepared import PreparedCase
 from benchmark.features import artefacts
 from benchmark.features.feature_table import NODE_COLUMNS, FeatureTable
 from benchmark.features.node_features import CaseFeatures, build_table, mask_problem, node_masks
-from benchmark.harness.results import file_digest
+from benchmark.files import file_digest
 
 PARAMS = Path(__file__).with_name("radiomics.yaml")
 #: Bump when the extraction code changes what it stores, so caches from older code are not reused.

@@ -38,11 +38,10 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from benchmark import datasets, methods
+from benchmark import datasets, files, methods
 from benchmark.harness import leakage, results, runner
 from benchmark.scoring.metrics import HIGHER_IS_BETTER, METRIC_NAMES
 
-REFERENCE = Path("results/reference/ci.json")
 #: Every registered method on a synthetic cohort; the first profile is also the smoke test's.
 #: A profile with endpoints keys its entries "METHOD @ DATASET/ENDPOINT" and records only the methods
 #: that apply to it (the real clinical table has no images).
@@ -78,7 +77,7 @@ def ci_params(method: type[methods.Method]) -> dict:
 
 def profile_config(profile: dict, names: list[str], output: Path, data_dir: Path, n_jobs: int = 1) -> runner.RunConfig:
     return runner.RunConfig(
-        datasets=[profile["dataset"]], methods=names, endpoints=profile.get("endpoints"),
+        datasets=[datasets.parse_spec(profile["dataset"])], methods=names, endpoints=profile.get("endpoints"),
         feature_sets=profile.get("feature_sets"), protocols=[profile["protocol"]], folds=profile["folds"],
         repeats=profile["repeats"], seed=profile["seed"], n_jobs=n_jobs, output=output, data_dir=data_dir,
         params={name: ci_params(methods.get(name)) for name in names})
@@ -282,7 +281,7 @@ def write_reference(path: Path, old: dict, current: dict[str, dict], rows: list[
     payload = {"profiles": PROFILES, "model_seeds": MODEL_SEEDS, "reference_seeds": REFERENCE_SEEDS, "z": Z,
                "floors": FLOORS, "deterministic_tolerance": DETERMINISTIC_TOLERANCE, "seconds": round(seconds),
                "history": history, "methods": current}
-    results.atomic_write_text(path, json.dumps(payload, indent=1, sort_keys=True) + "\n")
+    files.atomic_write_text(path, json.dumps(payload, indent=1, sort_keys=True) + "\n")
     print(f"\nreference written: {path} ({len(current)} entries; {len(accepted)} move(s) accepted: {reason})")
     return 0
 

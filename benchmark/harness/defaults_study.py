@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from benchmark import datasets, methods
-from benchmark.data import synthetic
+from benchmark import datasets, files, methods
+from benchmark.data import scenarios
 from benchmark.features import artefacts
 from benchmark.harness import backends, results, runner, tuning
 
@@ -57,7 +57,7 @@ class Task:
 
     candidate: str
     method: str
-    spec: str
+    dataset: datasets.Dataset
     fold: int
 
     @property
@@ -65,20 +65,19 @@ class Task:
         return CANDIDATES[self.candidate]
 
     def path(self, root: Path) -> Path:
-        cohort = self.spec.partition(":")[2].replace(",", "_").replace("=", "")
+        cohort = self.dataset.spec.partition(":")[2].replace(",", "_").replace("=", "")
         where = f"{self.candidate}-{results.params_hash(self.params)}/{self.method}/{cohort}-f{self.fold}.json"
         return Path(root) / "studies" / STUDY / where
 
 
-def development_specs() -> list[str]:
-    return [datasets.parse_spec(f"{datasets.DEFAULT_DATASET}:scenario={scenario},n={n},seed={DEVELOPMENT_SEED}").spec
-            for n in SIZES for scenario in synthetic.SCENARIOS]
+def development_datasets() -> list[datasets.Dataset]:
+    return [datasets.parse_spec(f"{datasets.DEFAULT_DATASET}:scenario={scenario},n={n},seed={DEVELOPMENT_SEED}")
+            for n in SIZES for scenario in scenarios.SCENARIOS]
 
 
 def score(task: Task, data_dir: Path) -> dict:
     """Inner Harrell C-indices of the task's candidate on its outer training fold (never its test fold)."""
-    spec = datasets.parse_spec(task.spec)
-    cohort = runner.load_cohort(spec, data_dir)
+    cohort = runner.load_cohort(task.dataset, data_dir)
     context = artefacts.BuildContext(Path(data_dir))
     feature_set = datasets.default_feature_sets(cohort)[0]
     whole = methods.FoldData(cohort, cohort.patient_ids, ENDPOINT, feature_set, DEVELOPMENT_SEED, context)
@@ -87,23 +86,23 @@ def score(task: Task, data_dir: Path) -> dict:
                              runner.cell_seed(DEVELOPMENT_SEED, 0, task.fold), context)
     inner = tuning.inner_splits(train, tuning.INNER_FOLDS)
     scores = tuning.inner_cindex(methods.get(task.method), task.params, train, inner, runner.seed_everything)
-    return {"candidate": task.candidate, "method": task.method, "scenario": spec.scenario, "n": len(cohort),
+    return {"candidate": task.candidate, "method": task.method, "scenario": task.dataset.scenario, "n": len(cohort),
             "fold": task.fold, "n_train": len(train), "inner_cindex": scores}
 
 
 def run(data_dir: Path, n_jobs: int = 1, progress: bool = True) -> pd.DataFrame:
     """Score every candidate not scored yet; the scores of every task, one row per outer fold."""
-    specs = development_specs()
+    development = development_datasets()
     needed = dict.fromkeys(r for name in METHODS for r in methods.get(name)().inputs())
-    for spec in tqdm(specs, desc="development cohorts", disable=not progress):
-        cohort = runner.load_cohort(datasets.parse_spec(spec), data_dir, n_jobs)
+    for dataset in tqdm(development, desc="development cohorts", disable=not progress):
+        cohort = runner.load_cohort(dataset, data_dir, n_jobs)
         artefacts.ensure(cohort, needed, artefacts.BuildContext(Path(data_dir), n_jobs))
-    tasks = [Task(c, m, s, f) for c in CANDIDATES for m in METHODS for s in specs for f in range(OUTER_FOLDS)]
+    tasks = [Task(c, m, s, f) for c in CANDIDATES for m in METHODS for s in development for f in range(OUTER_FOLDS)]
     pending = [t for t in tasks if not t.path(data_dir).is_file()]
     bar = tqdm(total=len(pending), desc="candidate fits", unit="fold", disable=not progress or not pending)
     for task, record in backends.imap_unordered(_scored, [(t, data_dir) for t in pending], n_jobs=n_jobs):
         task.path(data_dir).parent.mkdir(parents=True, exist_ok=True)
-        results.atomic_write_text(task.path(data_dir), json.dumps(record))
+        files.atomic_write_text(task.path(data_dir), json.dumps(record))
         bar.update()
     bar.close()
     return pd.DataFrame([json.loads(t.path(data_dir).read_text()) for t in tasks])
@@ -135,7 +134,7 @@ def write_tables(scores: pd.DataFrame, output: Path) -> str:
     units = unit_means(scores)
     order = [c for c in CANDIDATES if c in units.columns]
     chosen, summary = choose(units, order)
-    by_scenario = units.groupby(level="scenario").mean()[order].T[list(synthetic.SCENARIOS)]
+    by_scenario = units.groupby(level="scenario").mean()[order].T[list(scenarios.SCENARIOS)]
     by_size = units.groupby(level="n").mean()[order].T.rename(columns=lambda n: f"n={n}")
     by_method = units.groupby(level="method").mean()[order].T
     table = pd.concat([summary, by_scenario, by_size, by_method], axis=1)
@@ -143,8 +142,8 @@ def write_tables(scores: pd.DataFrame, output: Path) -> str:
     table.insert(0, "chosen", ["yes" if c == chosen else "" for c in order])
     tables = Path(output) / "tables"
     tables.mkdir(parents=True, exist_ok=True)
-    results.atomic_write_text(tables / f"{TABLE}.csv", table.rename_axis("candidate").to_csv())
-    results.atomic_write_text(tables / f"{TABLE}.md", markdown(table, units, chosen))
+    files.atomic_write_text(tables / f"{TABLE}.csv", table.rename_axis("candidate").to_csv())
+    files.atomic_write_text(tables / f"{TABLE}.md", markdown(table, units, chosen))
     return chosen
 
 
@@ -158,7 +157,7 @@ def markdown(table: pd.DataFrame, units: pd.DataFrame, chosen: str) -> str:
         "baselines, DeepSurv).",
         "",
         f"Scored on development draws (cohort seed {DEVELOPMENT_SEED}, never drawn by the scenario grid) of every "
-        f"scenario ({', '.join(synthetic.SCENARIOS)}) and size ({', '.join(map(str, SIZES))}), endpoint {ENDPOINT}; "
+        f"scenario ({', '.join(scenarios.SCENARIOS)}) and size ({', '.join(map(str, SIZES))}), endpoint {ENDPOINT}; "
         f"{n_train} inside each outer training fold; the outer test folds are never read. Methods: "
         f"{', '.join(METHODS)}. Mean inner Harrell C-index over {len(units)} units (method × scenario × size × "
         "outer fold); difference to the best candidate paired over the same units, with its standard error. "

@@ -3,16 +3,14 @@
 A cell is dataset × endpoint × protocol × feature set × method × parameters × repeat × fold. Its
 files live at ``<root>/runs/<dataset>/<endpoint>/<protocol>/<feature_set>/<method>-<params hash>/``
 so a rerun finds what is finished and skips it, and a changed configuration never reuses a stale
-cell. A file is written to a temporary name and renamed, so a killed run leaves either the
-whole file or none.
+cell. Files are written atomically (benchmark.files), so a killed run leaves either the whole
+file or none.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
-import tempfile
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from importlib import metadata
@@ -20,34 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.files import atomic_write_text
+
 VERSIONED_PACKAGES = ("numpy", "scipy", "pandas", "scikit-learn", "scikit-survival", "torch", "dgl",
                       "pyradiomics-bhklab", "SimpleITK", "pydicom", "highdicom", "optuna")
-
-
-def current_umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `path` whole or not at all (a temporary file of its own, then rename), readable like
-    any other file (mkstemp's private 0600 mode would otherwise survive the rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(handle, 0o666 & ~current_umask())
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def params_hash(params: dict) -> str:
@@ -100,15 +74,6 @@ def environment() -> dict:
     except (OSError, subprocess.SubprocessError):
         sha = None
     return {"versions": versions, "git_sha": sha}
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file's content, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def is_finished(cell: Cell, root: Path, params: dict | None = None) -> bool:

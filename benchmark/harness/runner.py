@@ -9,39 +9,37 @@ their traceback and retried on the next run, and the run goes on.
 from __future__ import annotations
 
 import json
-import re
 import time
 import traceback
-import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-from benchmark import datasets, methods
+from benchmark import datasets, files, methods
 from benchmark.data import splits
 from benchmark.data.cohort import N_YEARS, Cohort
 from benchmark.features import artefacts
 from benchmark.features.artefacts import BuildContext
 from benchmark.features.encoder_options import EncoderOptions
-from benchmark.harness import backends, leakage, results, tuning
+from benchmark.harness import backends, defaults, leakage, results, tuning
 from benchmark.harness.resources import measure
+from benchmark.progress import bar, counted_warnings, shown
 from benchmark.scoring.metrics import evaluate, year_status_from_survival
 
 
 @dataclass
 class RunConfig:
-    datasets: list[str]
+    datasets: list[datasets.Dataset]       # parsed once, where the run is asked for
     methods: list[str]
     endpoints: list[str] | None = None       # None: each dataset's default (all three on mskcc-crlm)
     protocols: list[str] | None = None       # None: cv, plus the paper split on CRLM data
     feature_sets: list[str] | None = None    # None: the dataset's default (pre-operative; both on mskcc-crlm)
-    folds: int = 5
-    repeats: int = 5
-    seed: int = 0                            # outer splits, and with `model_seed` every cell's random generators
+    folds: int = defaults.FOLDS
+    repeats: int = defaults.REPEATS
+    seed: int = defaults.SEED                # outer splits, and with `model_seed` every cell's random generators
     model_seed: int = 0                      # shifts the cells' generators only (the splits stay): seed studies
     n_jobs: int = 1                          # cores: cell workers, image preparation, radiomics processes
     output: Path = Path("results")
@@ -49,7 +47,7 @@ class RunConfig:
     force: bool = False
     params: dict = field(default_factory=dict)   # method name -> parameter overrides
     tune: bool = False                       # nested Optuna tuning of every tunable method
-    trials: int = tuning.DEFAULT_TRIALS
+    trials: int = defaults.TRIALS
     storage: str | None = None               # None: a journal file under `output`
     backend: str = "local"                   # "local" or "dask" (benchmark.harness.backends)
     scheduler: str | None = None             # dask only; None: a LocalCluster of n_jobs workers
@@ -114,8 +112,7 @@ def params_key(params: dict) -> str:
 def plan(config: RunConfig) -> Plan:
     """Every cell of the configuration; reads stored splits, writes no file."""
     cells, skipped, specs, outer, protocols_not_run, inputs, resolved = [], [], {}, {}, [], {}, {}
-    for spec_text in config.datasets:
-        spec = datasets.parse_spec(spec_text)
+    for spec in config.datasets:
         cohort = load_cohort(spec, Path(config.data_dir), config.n_jobs)
         specs[cohort.name] = spec
         feature_sets = config.feature_sets or datasets.default_feature_sets(cohort)
@@ -187,7 +184,7 @@ class CellOutput:
 
     def write(self, root: Path) -> None:
         if self.tuning is not None:
-            results.atomic_write_text(tuning_path(self.cell, root), tuning.report_text(self.tuning))
+            files.atomic_write_text(tuning_path(self.cell, root), tuning.report_text(self.tuning))
         results.write_cell(root, self.cell, self.record, self.predictions)
 
 
@@ -208,22 +205,12 @@ def compute_cell(cell: results.Cell, spec: datasets.Dataset, split: splits.Split
     table footer says on how many folds it occurred.
     """
     output = CellOutput(cell, {"status": "error"})
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        warnings.simplefilter("ignore", DeprecationWarning)   # for developers, hidden by default too
-        warnings.simplefilter("ignore", PendingDeprecationWarning)
+    with counted_warnings() as counts:
         _compute(output, spec, split, config)
-    if output.status == "ok" and caught:
-        counts = Counter(warning_text(w) for w in caught)
+    if output.status == "ok" and counts:
         output.record["warnings"] = dict(counts)
         output.record["notes"] += [f"library warning: {text}" for text in sorted(counts)]
     return output
-
-
-def warning_text(caught: warnings.WarningMessage) -> str:
-    """A warning as one short line: category and message, without the arrays some libraries print."""
-    message = re.split(r"[\[\n]", str(caught.message), maxsplit=1)[0].strip().rstrip(":")
-    return f"{caught.category.__name__}: {message}"
 
 
 def _compute(output: CellOutput, spec: datasets.Dataset, split: splits.Split, config: RunConfig) -> None:
@@ -288,6 +275,7 @@ class Summary:
     errors: list[tuple[str, str]] = field(default_factory=list)
     not_applicable: list[tuple[str, str, str]] = field(default_factory=list)
     protocols_not_run: list[tuple[str, str]] = field(default_factory=list)
+    warnings: Counter = field(default_factory=Counter)   # raised in this process (workers' go to their cells)
     seconds: float = 0.0
 
     def lines(self) -> list[str]:
@@ -302,6 +290,7 @@ class Summary:
         out += [f"  ERROR {label}: {message}" for label, message in self.errors[:20]]
         if len(self.errors) > 20:
             out.append(f"  ... and {len(self.errors) - 20} more errors")
+        out += [f"  library warning ({count}×): {text}" for text, count in sorted(self.warnings.items())]
         return out
 
 
@@ -315,8 +304,17 @@ def prepare_inputs(the_plan: Plan, cells: list[results.Cell], config: RunConfig)
 
 
 def execute(config: RunConfig, progress: bool = True) -> Summary:
-    """Run every unfinished cell of the configuration."""
+    """Run every unfinished cell of the configuration: generate and prepare the cohorts, build the
+    inputs, compute the cells, each phase with its progress bar (none with `progress` off)."""
     start = time.perf_counter()
+    with shown(progress), counted_warnings() as warned:
+        summary = _execute(config)
+    summary.warnings = warned
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _execute(config: RunConfig) -> Summary:
     the_plan = plan(config)
     the_plan.write_splits()
     summary = Summary(not_applicable=the_plan.skipped, protocols_not_run=the_plan.protocols_not_run)
@@ -324,16 +322,14 @@ def execute(config: RunConfig, progress: bool = True) -> Summary:
     summary.skipped_finished = len(the_plan.cells) - len(pending)
     prepare_inputs(the_plan, pending, config)
     jobs = [(cell, the_plan.specs[cell.dataset], the_plan.split(cell), config) for cell in pending]
-    bar = tqdm(total=len(jobs), desc="cells", unit="cell", disable=not progress or not jobs)
+    cells_bar = bar(total=len(jobs), desc="cells", unit="cell")
     for output in backends.imap_unordered(compute_cell, jobs, config.backend, config.n_jobs, config.scheduler):
         output.write(config.output)
-        bar.update()
+        cells_bar.update()
         if output.status == "ok":
             summary.done += 1
         else:
             summary.errors.append((output.cell.label(), output.record["error"]))
-            bar.write(f"error in {output.cell.label()}: {output.record['error']}")
-    bar.close()
-    summary.seconds = time.perf_counter() - start
+            cells_bar.write(f"error in {output.cell.label()}: {output.record['error']}")
+    cells_bar.close()
     return summary
-

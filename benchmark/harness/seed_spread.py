@@ -18,11 +18,11 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from benchmark import datasets, methods
+from benchmark import datasets, files, methods
 from benchmark.harness import backends, results, runner
+from benchmark.harness.defaults import MODEL_SEEDS
 from benchmark.methods.neural import NeuralSurvivalMethod
 
-MODEL_SEEDS = 3
 ENDPOINT = "dfs"   # where the cohort has it, else its primary endpoint
 STUDY = "seed-spread"
 TABLE = "seed_spread"
@@ -34,10 +34,10 @@ def neural_methods() -> list[str]:
     return [m.name for m in methods.available() if issubclass(m, NeuralSurvivalMethod) and m.family != "ablation"]
 
 
-def run(dataset: str, data_dir: Path, n_jobs: int = 1, model_seeds: int = MODEL_SEEDS,
+def run(dataset: datasets.Dataset, data_dir: Path, n_jobs: int = 1, model_seeds: int = MODEL_SEEDS,
         progress: bool = True) -> pd.DataFrame:
     """Fit every cell with every model seed (resuming finished ones); one row per cell and seed."""
-    cohort = runner.load_cohort(datasets.parse_spec(dataset), Path(data_dir), n_jobs)
+    cohort = runner.load_cohort(dataset, Path(data_dir), n_jobs)
     endpoint = ENDPOINT if ENDPOINT in cohort.outcomes else cohort.primary_endpoint
     config = runner.RunConfig(datasets=[dataset], methods=neural_methods(), endpoints=[endpoint], protocols=["cv"],
                               n_jobs=n_jobs, data_dir=Path(data_dir), output=Path(data_dir) / "studies" / STUDY)
@@ -77,16 +77,16 @@ def spread(cells: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("mean", ascending=False)
 
 
-def write_tables(cells: pd.DataFrame, dataset: str, output: Path) -> pd.DataFrame:
+def write_tables(cells: pd.DataFrame, dataset: datasets.Dataset, output: Path) -> pd.DataFrame:
     table = spread(cells)
     tables = Path(output) / "tables"
     tables.mkdir(parents=True, exist_ok=True)
-    results.atomic_write_text(tables / f"{TABLE}.csv", table.to_csv())
+    files.atomic_write_text(tables / f"{TABLE}.csv", table.to_csv())
     seeds = sorted(cells["model_seed"].unique())
     text = "\n".join([
         "# Neural methods: spread over model seeds",
         "",
-        f"{datasets.parse_spec(dataset).spec}, {cells['endpoint'].iloc[0]}, 5 × 5 CV, the same outer splits for "
+        f"{dataset.spec}, {cells['endpoint'].iloc[0]}, 5 × 5 CV, the same outer splits for "
         "every seed; "
         f"model seeds {', '.join(map(str, seeds))} (initialisation, dropout and the inner early-stopping split). "
         "Harrell C-index: mean over the 25 folds per seed; sd over seeds of that mean; per-fold sd = the sd over "
@@ -97,5 +97,5 @@ def write_tables(cells: pd.DataFrame, dataset: str, output: Path) -> pd.DataFram
         "Command: `python -m benchmark seeds`.",
         "",
     ])
-    results.atomic_write_text(tables / f"{TABLE}.md", text)
+    files.atomic_write_text(tables / f"{TABLE}.md", text)
     return table

@@ -33,7 +33,6 @@ from benchmark.scoring.metrics import evaluate
 #: Part of the cell's parameter hash, so tuned and untuned results never share a directory.
 PARAM_KEY = "tuning"
 INNER_FOLDS = 3
-DEFAULT_TRIALS = 20
 DONE_STATES = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial would bury the run's progress
 

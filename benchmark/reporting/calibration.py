@@ -24,8 +24,9 @@ from sksurv.nonparametric import kaplan_meier_estimator
 from tabulate import tabulate
 
 from benchmark.data import clinical, synthetic
+from benchmark.data import mskcc as real_tables
 from benchmark.datasets import DEFAULT_DATASET, mskcc
-from benchmark.harness.results import atomic_write_text
+from benchmark.files import atomic_write_text
 from benchmark.reporting.plots import plt, save
 from benchmark.reporting.tables import Table
 
@@ -250,8 +251,8 @@ def cox_rows(root: Path) -> list[dict]:
 def default_inputs() -> tuple[pd.DataFrame, synthetic.SyntheticCohort, pd.DataFrame]:
     """The shipped real clinical table, the default draw (the one the default `crlm-synthetic` cohort
     is made of) and the real segmentation volumes; loaded once, so the table and figures share them."""
-    return (mskcc.read_clinical(), synthetic.generate(DRAW_SIZE, seed=DRAW_SEED),
-            mskcc.read_segmentation_volumes())
+    return (real_tables.read_clinical(), synthetic.generate(DRAW_SIZE, seed=DRAW_SEED),
+            real_tables.read_segmentation_volumes())
 
 
 def calibration_table(root: Path, draw: synthetic.SyntheticCohort | None = None) -> pd.DataFrame:

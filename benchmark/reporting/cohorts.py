@@ -11,8 +11,8 @@ from pathlib import Path
 
 from benchmark import datasets
 from benchmark.data.cohort import Cohort
+from benchmark.files import atomic_write_text
 from benchmark.harness import results
-from benchmark.harness.results import atomic_write_text
 
 
 def cohort_record_path(root: Path, dataset: str) -> Path:

@@ -11,7 +11,7 @@ import html
 import re
 from pathlib import Path
 
-from benchmark.harness.results import atomic_write_text
+from benchmark.files import atomic_write_text
 
 STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1400px;

@@ -20,7 +20,7 @@ import pandas as pd
 from benchmark import datasets
 from benchmark.data import synthetic
 from benchmark.datasets.synthetic import SyntheticCrlm
-from benchmark.harness.results import atomic_write_text
+from benchmark.files import atomic_write_text
 from benchmark.reporting import image_bars, plots
 from benchmark.reporting.groups import LITE_METRICS, TESTED_METRICS, Group, in_family_order
 from benchmark.reporting.tables import Table, main_numbers, markdown_text, method_label, write_table

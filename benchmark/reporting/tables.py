@@ -9,8 +9,10 @@ table, and why any metric was NaN or any method was adjusted.
 """
 from __future__ import annotations
 
+import glob
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +20,8 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
+from benchmark.files import atomic_write_text
 from benchmark.harness import tuning
-from benchmark.harness.results import atomic_write_text
 from benchmark.reporting.cohorts import spec_from_name
 from benchmark.reporting.groups import LITE_METRICS, MAIN_METRICS, TESTED_METRICS, Group, collect, lite_pairs, with_holm
 from benchmark.scoring import stats
@@ -314,12 +316,24 @@ def write_table(root: Path, group: Group, table: Table) -> Path:
     return stem.with_suffix(".md")
 
 
-def remove_stale(directory: Path, written: set[Path], suffixes: tuple[str, ...], pattern: str = "*") -> None:
-    """Delete report files in `directory` matching `pattern` that this pass did not write (a removed
-    method's table)."""
-    for path in Path(directory).rglob(pattern):
-        if path.suffix in suffixes and path.is_file() and path not in written:
+def remove_stale(candidates: Iterable[Path], written: set[Path]) -> None:
+    """Delete the `candidates` this pass did not write: files of the groups it wrote (a method no
+    longer run leaves no ablations table behind). Callers pass only those groups' files, so the
+    committed results of every group the pass did not cover stay whoever wrote them."""
+    for path in candidates:
+        if path not in written and path.is_file():
             path.unlink()
+
+
+def group_table_files(root: Path, stem: str) -> list[Path]:
+    """The table files of the group `stem` on disk: ``tables/<stem>__<table>.*``."""
+    return [path for path in (Path(root) / "tables").glob(f"{glob.escape(stem)}__*")
+            if path.stem.rpartition("__")[0] == stem]
+
+
+def group_plot_files(root: Path, stem: str) -> list[Path]:
+    """The plot files of the group `stem` on disk: ``plots/<stem>/*``."""
+    return [path for path in (Path(root) / "plots" / stem).glob("*") if path.is_file()]
 
 
 def default_command() -> str:
@@ -328,16 +342,12 @@ def default_command() -> str:
 
 def write_tables(root: Path, command: str | None = None, reference: str | None = None,
                  groups: list[Group] | None = None) -> list[Path]:
-    """Write every table of every group under `root`; returns the Markdown paths."""
+    """Write every table of every group under `root` (default: every group with cells there) and
+    remove the tables of those groups that no longer apply; returns the Markdown paths."""
     groups = collect(root, reference) if groups is None else groups
     command = command or default_command()
-    written = []
-    for group in groups:
-        if group.summary.empty:
-            continue
-        for table in group_tables(group, command):
-            written.append(write_table(root, group, table))
+    groups = [group for group in groups if not group.summary.empty]   # a group with no finished cell keeps its tables
+    written = [write_table(root, group, table) for group in groups for table in group_tables(group, command)]
     all_files = {p.with_suffix(s) for p in written for s in (".md", ".tex", ".csv")}
-    # group tables only (DATASET__ENDPOINT__...): calibration.* is written by `report` alone, not by `run`
-    remove_stale(Path(root) / "tables", all_files, (".md", ".tex", ".csv"), pattern="*__*")
+    remove_stale([path for group in groups for path in group_table_files(root, group.stem)], all_files)
     return written

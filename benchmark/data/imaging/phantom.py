@@ -24,16 +24,15 @@ CRLM-CT-1074 is scanned prone, as in the real cohort.
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from tqdm.auto import tqdm
 
 from benchmark.data.imaging import writer
+from benchmark.progress import bar
 
 SIZES = {"small": (64, 5.0), "real": (512, None)}  # name -> (pixels per side, slice spacing mm or drawn)
 PRONE_PATIENTS = {"CRLM-CT-1074"}
@@ -170,6 +169,5 @@ def write_synthetic_tree(drawn, root, size: str = "small", seed: int = 0, n_jobs
     jobs = [delayed(_render_and_write)(Path(root), pid, row, tumours[pid], vessels[pid], size, seed)
             for pid, row in drawn.patients.iterrows()]
     written = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs)
-    for _ in tqdm(written, total=len(jobs), desc="render synthetic CT + SEG", unit="patient", disable=None,
-                  file=sys.stderr):
+    for _ in bar(written, total=len(jobs), desc="render synthetic CT + SEG", unit="patient"):
         pass

@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 from joblib import Parallel, delayed
-from tqdm.auto import tqdm
 
 from benchmark.data.imaging.geometry import geometry_row
 from benchmark.data.imaging.morphometry import LESION_COLUMNS, MORPHOMETRY_COLUMNS, measure
@@ -43,7 +42,8 @@ from benchmark.data.imaging.tcia_reader import (
     read_ct,
     read_seg,
 )
-from benchmark.harness.results import atomic_write_bytes, atomic_write_text
+from benchmark.files import atomic_write_bytes, atomic_write_text
+from benchmark.progress import bar
 
 #: Bump when the prepared output changes for the same input, so old cache entries are not reused.
 PREPARE_VERSION = 4
@@ -214,11 +214,12 @@ def _prepare_all(todo: dict[str, PatientFolder], cache_dir: Path, options: Prepa
     else:
         runs = (job(patient) for patient in todo.values())
     out = {}
-    for patient_id, record in tqdm(runs, total=len(todo), desc=f"prepare {label}", unit="patient",
-                                   disable=None, file=sys.stderr):
-        out[patient_id] = record
-        if record["status"] == "excluded":
-            tqdm.write(f"excluded {patient_id}: {record['reason']}", file=sys.stderr)
+    with bar(total=len(todo), desc=f"prepare {label}", unit="patient") as prepared:
+        for patient_id, record in runs:
+            out[patient_id] = record
+            prepared.update()
+            if record["status"] == "excluded":
+                prepared.write(f"excluded {patient_id}: {record['reason']}", file=sys.stderr)
     return out
 
 

@@ -1,0 +1,13 @@
+"""The hazard scenarios of the synthetic cohort, by name (benchmark.data.synthetic draws them).
+
+Each adds an image term to the recurrence and post-recurrence hazards:
+  clinical  none: the calibrated clinical hazard alone;
+  burden    total tumour volume and tumour count;
+  spatial   per-lesion relations: each tumour's proximity to the portal and hepatic veins (summed
+            over lesions), lesions spread over both lobes, a small future liver remnant;
+  mixed     burden and spatial together (the default);
+  null      no term at all, and no clinical one either: outcomes independent of every input.
+Kept apart from the generator, which needs pandas and scipy, so the command line can name them at once.
+"""
+SCENARIOS = ("mixed", "clinical", "burden", "spatial", "null")
+DEFAULT_SCENARIO = "mixed"

@@ -1,0 +1,13 @@
+"""The defaults `--help` shows, shared with the code that applies them.
+
+Kept free of heavy imports so the command line can name them before it loads pandas, torch or
+scikit-survival: parsing (and every `--help`) takes a fraction of a second.
+"""
+from pathlib import Path
+
+FOLDS = 5
+REPEATS = 5
+SEED = 0
+TRIALS = 20                                      # Optuna trials per cell with --tune
+MODEL_SEEDS = 3                                  # `seeds`: model seeds 0..K-1
+CI_REFERENCE = Path("results/reference/ci.json")   # `check`: the committed metrics a change is compared with
