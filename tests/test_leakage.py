@@ -3,15 +3,15 @@ import numpy as np
 import pytest
 
 from baselines.coxph import CoxPH
-from benchmark import methods
+from benchmark import datasets, methods
 from benchmark.data import splits
 from benchmark.harness import leakage, runner
 from benchmark.harness.tuning import inner_splits
 
 
 def config(tmp_path, **overrides):
-    values = dict(datasets=["veterans"], methods=["coxph"], folds=3, repeats=1, output=tmp_path / "out",
-                  data_dir=tmp_path / "data", n_jobs=1)
+    values = dict(datasets=[datasets.parse_spec("veterans")], methods=["coxph"], folds=3, repeats=1,
+                  output=tmp_path / "out", data_dir=tmp_path / "data", n_jobs=1)
     return runner.RunConfig(**{**values, **overrides})
 
 
