@@ -49,7 +49,7 @@ def test_a_flattering_taa_window_fails_in_the_better_direction(capsys, monkeypat
     status, out = guard(capsys, "coxph")
     assert status == 1, out
     assert "check FAILED for: coxph" in out
-    assert moved(out, "coxph", "taa_pm1") and "MOVED (better)" in moved(out, "coxph", "taa_pm1")[0]
+    assert moved(out, "coxph", "taa_pm1_ipcw") and "MOVED (better)" in moved(out, "coxph", "taa_pm1_ipcw")[0]
 
 
 def test_a_c_index_shifted_up_fails(capsys, monkeypatch):

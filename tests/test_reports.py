@@ -92,14 +92,15 @@ def test_main_table_matches_the_cell_files(tree):
     values = cell_metric(tree, "coxph", "cindex_uno")
     assert f"{values.mean():.3f} ± {values.std(ddof=1):.3f}" in markdown
     # veterans follows patients under 3 years: ±1 year is right by construction, so no TAA is shown
-    assert np.isnan(cell_metric(tree, "coxph", "taa_pm1")).all()
-    assert column(markdown, "coxph", "TAA ±1y") == column(markdown, "coxph", "TAA ±1y (events)") == "n/a"
-    evaluable, events = cell_metric(tree, "coxph", "n_evaluable_taa"), cell_metric(tree, "coxph", "n_events")
-    assert column(markdown, "coxph", "n eval.") == f"{evaluable.mean():.1f} / {events.mean():.1f}"
+    assert np.isnan(cell_metric(tree, "coxph", "taa_pm1_ipcw")).all()
+    assert column(markdown, "coxph", "TAA ±1y") == column(markdown, "coxph", "MAE-PO (y)") == "n/a"
+    scored, events = cell_metric(tree, "coxph", "n_scored"), cell_metric(tree, "coxph", "n_events")
+    assert column(markdown, "coxph", "n scored") == f"{scored.mean():.1f} / {events.mean():.1f}"
     assert numbers.at["coxph", "n_events_mean"] == pytest.approx(events.mean())
-    assert "taa_pm1, taa_pm1_events, taa_yearwise NaN on 6/6 fold(s): follow-up shorter than the 12-year" in markdown
-    for header in ("n eval.", "TAA ±1y", "TAA ±1y (events)", "MAE (y)", "C-index", "Uno C", "AUC 1y", "AUC 3y",
-                   "AUC 5y", "IBS", "#Params", "Fit s/fold"):
+    assert ("mae_uncensored, taa_pm1_events, taa_pm1_ipcw, taa_yearwise NaN on 6/6 fold(s): follow-up shorter than "
+            "the 12-year") in markdown
+    for header in ("n scored", "TAA ±1y", "MAE-PO (y)", "C-index", "Uno C", "AUC 1y", "AUC 3y",
+                   "AUC 5y", "IBS", "D-cal p", "#Params", "Fit s/fold"):
         assert f" {header} " in markdown.splitlines()[2]
     assert "toy (ref.)" not in markdown  # the STG-family "toy" is not named stg: coxph is the reference
     for text in ("Dataset veterans", "endpoint os", "feature set clinical", "3-fold CV × 2 repeats", "seed 0",
@@ -226,8 +227,12 @@ def test_patient_bootstrap_intervals():
     assert intervals["cindex_harrell"][0] < point < intervals["cindex_harrell"][1]
     own = groups.patient_intervals_of(frame.assign(own_year=frame["year"] + 5), 12.0)
     shifted = stats.patient_bootstrap(frame.assign(year=frame["year"] + 5), 12.0)
-    assert own["mae_years_own"] == shifted["mae_years"] and own["mae_years"] == stats.patient_bootstrap(
-        frame, 12.0)["mae_years"]
+    assert own["taa_pm1_events_own"] == shifted["taa_pm1_events"] and own["taa_pm1_events"] == stats.patient_bootstrap(
+        frame, 12.0)["taa_pm1_events"]
+    assert np.isnan(intervals["mae_po"][0])   # without the per-patient scores the runner stores
+    scores = frame.assign(mae_po_score=np.abs(frame["year"] - frame["time"] / 12), mae_po_weight=1.0)
+    low, high = stats.patient_bootstrap(scores, 12.0, n_resamples=500)["mae_po"]
+    assert low < scores["mae_po_score"].mean() < high
 
 
 def test_format_marks_partial_and_significant_cells():
@@ -338,15 +343,15 @@ def fake_group(cells: pd.DataFrame, reference: str | None = "ref") -> groups.Gro
 
 
 def test_an_own_read_out_is_a_separate_labelled_row_with_year_metrics_only():
-    rows = [{"method": method, "repeat": 0, "fold": fold, "n_train": 80, "n_test": 20, "taa_pm1": 0.5 + 0.01 * fold,
-             "mae_years": 2.0, "cindex_harrell": 0.7, "n_params": 10, "fit_s": 1.0,
-             **({"taa_pm1_own": 0.8, "mae_years_own": 1.0 + 0.1 * fold, "own_year_label": "restricted mean"}
+    rows = [{"method": method, "repeat": 0, "fold": fold, "n_train": 80, "n_test": 20,
+             "taa_pm1_ipcw": 0.5 + 0.01 * fold, "mae_po": 2.0, "cindex_harrell": 0.7, "n_params": 10, "fit_s": 1.0,
+             **({"taa_pm1_ipcw_own": 0.8, "mae_po_own": 1.0 + 0.1 * fold, "own_year_label": "restricted mean"}
                 if method == "net" else {})}
             for method in ("ref", "net") for fold in range(3)]
     table = tables.metric_table(fake_group(pd.DataFrame(rows)).summary, "ref")
     assert list(table["Method"]) == ["net", "net (own read-out: restricted mean)", "ref (ref.)"]
     own = table.iloc[1]
-    assert own["TAA ±1y"].startswith("0.800 ± 0.000") and own["MAE (y)"].startswith("1.100 ± 0.100")
+    assert own["TAA ±1y"].startswith("0.800 ± 0.000") and own["MAE-PO (y)"].startswith("1.100 ± 0.100")
     assert table.iloc[0]["TAA ±1y"].startswith("0.510") and own["C-index"] == own["#Params"] == "—"
 
 
@@ -357,7 +362,7 @@ def null_table_marks(seed: int, n_patients: int = 150, n_methods: int = 3) -> tu
     from sksurv.metrics import concordance_index_censored
 
     from benchmark.data import splits
-    from benchmark.data.cohort import Cohort, year_bin
+    from benchmark.data.cohort import Cohort, structured, year_bin
     from benchmark.scoring.metrics import year_metrics
 
     rng = np.random.default_rng(seed)
@@ -365,18 +370,20 @@ def null_table_marks(seed: int, n_patients: int = 150, n_methods: int = 3) -> tu
     event_time, censor_time = rng.exponential(3.0, n_patients), rng.uniform(1.0, 10.0, n_patients)
     outcome = pd.DataFrame({"time": np.minimum(event_time, censor_time), "event": event_time <= censor_time},
                            index=ids)
+    y = structured(outcome["time"], outcome["event"])
     cohort = Cohort("null", pd.DataFrame(index=ids), {"dfs": outcome}, {}, units_per_year=1.0)
     scores = {f"m{k}": (rng.normal(size=n_patients), rng.uniform(0, 6, n_patients)) for k in range(n_methods)}
     position = {pid: i for i, pid in enumerate(ids)}
     rows = []
     for split in splits.make_splits(cohort, "dfs", "cv", 5, 5, seed=seed):
         test = np.array([position[pid] for pid in split.test])
+        train = np.array([position[pid] for pid in split.train])
         time, event = outcome["time"].to_numpy()[test], outcome["event"].to_numpy()[test]
         for method, (risk, year) in scores.items():
-            values, _ = year_metrics(year[test], time, event)
+            values, _ = year_metrics(year[test], y[train], y[test], 1.0)
             rows.append({"method": method, "repeat": split.repeat, "fold": split.fold, "n_train": len(split.train),
                          "n_test": len(test), "cindex_harrell": concordance_index_censored(event, time, risk[test])[0],
-                         **{k: values[k] for k in ("taa_pm1", "taa_pm1_events", "mae_years")}})
+                         **{k: values[k] for k in ("taa_pm1_ipcw", "mae_po")}})
     assert len(np.unique(splits.strata(outcome["event"], year_bin(outcome["time"]), 5))) > 2
     numbers = tables.main_numbers(fake_group(pd.DataFrame(rows), reference="m0").summary)
     shown = [metric for metric, _, _ in groups.MAIN_METRICS if f"{metric}_p" in numbers]

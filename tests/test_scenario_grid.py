@@ -71,7 +71,7 @@ def write_draw(root, dataset: SyntheticCrlm, means: dict[str, float]) -> None:
     for method, mean in means.items():
         for index, offset in enumerate(OFFSETS):
             cell = results.Cell(dataset.name, "dfs", "cv", "preoperative", method, index // 3, index % 3)
-            metrics = {"cindex_harrell": mean + offset, "taa_pm1": 0.6 + offset, "mae_years": 1.5, "ibs": 0.15}
+            metrics = {"cindex_harrell": mean + offset, "taa_pm1_ipcw": 0.6 + offset, "mae_po": 1.5, "ibs": 0.15}
             record = {"status": "ok", "metrics": metrics, "n_train": 158, "n_test": 39, "n_params": 4,
                       "timings": {"fit_s": 0.1}}
             results.write_cell(root, cell, record, pd.DataFrame({"patient_id": [f"p{index}"]}))
@@ -137,8 +137,8 @@ def test_report_and_run_write_the_summary_and_print_its_path(tree, monkeypatch, 
 def null_draw(p: dict[str, tuple[float, float]]) -> groups.Group:
     """A draw whose main table holds exactly these p-values: method -> (C-index p, TAA p)."""
     summary = pd.DataFrame([{"method": "coxph", "family": "baseline", "cindex_harrell_p": np.nan,
-                             "taa_pm1_p": np.nan}]
-                           + [{"method": m, "family": "baseline", "cindex_harrell_p": c, "taa_pm1_p": t}
+                             "taa_pm1_ipcw_p": np.nan}]
+                           + [{"method": m, "family": "baseline", "cindex_harrell_p": c, "taa_pm1_ipcw_p": t}
                               for m, (c, t) in p.items()])
     return groups.Group("crlm-synthetic-null", "dfs", "cv", "preoperative", pd.DataFrame(), None, 0, 197, "coxph",
                         summary)

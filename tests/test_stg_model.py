@@ -74,8 +74,8 @@ def test_discrete_time_networks_read_the_year_off_the_curve_and_keep_their_own_a
     assert prediction.own_year_label == "restricted mean" and np.array_equal(prediction.own_year, -prediction.risk)
     assert not np.allclose(prediction.own_year, prediction.year)
     values, _ = evaluate(prediction, train.y, test.y, test.time_grid, test.units_per_year)
-    own, _ = year_metrics(prediction.own_year, test.y["time"] / test.units_per_year, test.y["event"])
-    assert values["mae_years_own"] == own["mae_years"] and values["taa_pm1_events_own"] == own["taa_pm1_events"]
+    own, _ = year_metrics(prediction.own_year, train.y, test.y, test.units_per_year)
+    assert values["mae_po_own"] == own["mae_po"] and values["taa_pm1_events_own"] == own["taa_pm1_events"]
 
 
 def test_same_seed_same_metrics(folds):

@@ -27,7 +27,7 @@ from benchmark.features.encoder_options import EncoderOptions
 from benchmark.harness import backends, defaults, leakage, results, tuning
 from benchmark.harness.resources import measure
 from benchmark.progress import bar, counted_warnings, shown
-from benchmark.scoring.metrics import evaluate, year_status_from_survival
+from benchmark.scoring.metrics import evaluate, patient_scores, year_status_from_survival
 
 
 @dataclass
@@ -155,8 +155,9 @@ def plan(config: RunConfig) -> Plan:
     return Plan(cells, skipped, specs, outer, protocols_not_run, inputs, resolved)
 
 
-def prediction_frame(ids, y_test, prediction, cohort: Cohort) -> pd.DataFrame:
-    """Per-patient predictions of one test fold, for reports and re-scoring."""
+def prediction_frame(ids, y_train, y_test, prediction, cohort: Cohort) -> pd.DataFrame:
+    """Per-patient predictions of one test fold and what each patient adds to TAA ±1y and MAE-PO (of
+    the own read-out too, as own_*), for reports and re-scoring."""
     frame = pd.DataFrame({"patient_id": ids, "time": y_test["time"], "event": y_test["event"].astype(int),
                           "risk": prediction.risk, "year": prediction.year})
     grid = cohort.time_grid()
@@ -164,8 +165,11 @@ def prediction_frame(ids, y_test, prediction, cohort: Cohort) -> pd.DataFrame:
         frame[f"surv_{years}y"] = [np.interp(years * cohort.units_per_year, grid, row) for row in prediction.surv]
     for k in range(N_YEARS):
         frame[f"event_free_end_y{k}"] = prediction.year_status[:, k]
+    frame = frame.join(patient_scores(prediction.year, y_train, y_test, cohort.units_per_year))
     if prediction.own_year is not None:
         frame["own_year"] = prediction.own_year
+        own = patient_scores(prediction.own_year, y_train, y_test, cohort.units_per_year)
+        frame = frame.join(own.add_prefix("own_"))
     return frame
 
 
@@ -252,7 +256,7 @@ def _compute(output: CellOutput, spec: datasets.Dataset, split: splits.Split, co
                         "peak_mem_mb": max(fit_usage.peak_mb, predict_usage.peak_mb),
                         "mem_increase_mb": max(fit_usage.increase_mb, predict_usage.increase_mb)},
         }
-        output.record, output.predictions = record, prediction_frame(test.ids, test.y, prediction, cohort)
+        output.record, output.predictions = record, prediction_frame(test.ids, train.y, test.y, prediction, cohort)
     except leakage.LeakageError:
         raise   # never recorded as a result: the run stops
     except Exception as error:  # recorded in the cell, the run goes on

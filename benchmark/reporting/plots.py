@@ -6,8 +6,9 @@
   risk scales that differ between folds do not matter.
 - calibration: mean predicted vs Kaplan–Meier observed survival at 1, 3 and 5 years, per
   quintile of predicted survival (same out-of-fold patients).
-- taa_per_year: TAA ±1y per true event-year bin, pooled over every fold and repeat (not drawn when
-  the follow-up is too short for the year metrics, see benchmark.scoring.metrics.MIN_FOLLOW_UP_YEARS).
+- taa_per_year: TAA ±1y of the patients with an event per event-year bin, pooled over every fold and
+  repeat (not drawn when the follow-up is too short for the year metrics, see
+  benchmark.scoring.metrics.MIN_FOLLOW_UP_YEARS).
 - forest_cindex: Harrell's C per method with the table's 95 % interval.
 - params_vs_accuracy: trainable parameters against C-index and TAA.
 Matplotlib runs headless (Agg); SVG ids are salted with a constant so reruns give equal files.
@@ -26,7 +27,7 @@ from sksurv.compare import compare_survival  # noqa: E402
 from sksurv.nonparametric import kaplan_meier_estimator  # noqa: E402
 
 from benchmark.data.cohort import N_YEARS, structured, year_bin  # noqa: E402
-from benchmark.scoring.metrics import MIN_FOLLOW_UP_YEARS, year_metrics  # noqa: E402
+from benchmark.scoring.metrics import MIN_FOLLOW_UP_YEARS, within  # noqa: E402
 
 plt.rcParams.update({"svg.hashsalt": "stg-bench", "font.size": 9, "axes.spines.top": False,
                      "axes.spines.right": False})
@@ -128,18 +129,19 @@ def calibration(oof: pd.DataFrame, methods: list[str], units_per_year: float, di
 
 
 def taa_by_year(predictions: pd.DataFrame, units_per_year: float) -> pd.DataFrame:
-    """TAA ±1y (with its evaluable count) per method and true year bin, pooled over all cells."""
+    """TAA ±1y of the patients with an event (and their count) per method and event year bin, pooled over
+    all cells: a censored patient has no true year to be grouped by."""
     rows = []
     for method, frame in predictions.groupby("method"):
+        frame = frame[frame["event"].astype(bool)]
         years = frame["time"].to_numpy() / units_per_year
+        hits = within(frame["year"].to_numpy(), years, 1)
         bins = year_bin(years)
         for k in range(N_YEARS):
             inside = bins == k
             if inside.any():
-                values, _ = year_metrics(frame["year"].to_numpy()[inside], years[inside],
-                                         frame["event"].to_numpy()[inside])
-                rows.append({"method": method, "year": k, "taa_pm1": values["taa_pm1"],
-                             "n": int(values["n_evaluable_taa"])})
+                rows.append({"method": method, "year": k, "taa_pm1_events": float(hits[inside].mean()),
+                             "n": int(inside.sum())})
     return pd.DataFrame(rows)
 
 
@@ -152,10 +154,10 @@ def taa_per_year(predictions: pd.DataFrame, methods: list[str], units_per_year: 
         table = taa_by_year(predictions, units_per_year)
         for colour, method in zip(colours(len(methods)), methods):
             part = table[(table["method"] == method) & (table["n"] > 0)]
-            axis.plot(part["year"], part["taa_pm1"], "o-", color=colour, markersize=3, linewidth=1, label=method)
+            axis.plot(part["year"], part["taa_pm1_events"], "o-", color=colour, markersize=3, linewidth=1, label=method)
         axis.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.02, 0.5))
-        title = "Time-adjacent accuracy per year (evaluable patients, all folds)"
-    axis.set(xlabel="true event / censoring year bin", ylabel="TAA ±1y", ylim=(-0.02, 1.02),
+        title = "Time-adjacent accuracy per event year (patients with an event, all folds)"
+    axis.set(xlabel="event year bin", ylabel="TAA ±1y (events)", ylim=(-0.02, 1.02),
              xticks=range(N_YEARS), title=title)
     figure.tight_layout()
     return save(figure, directory, "taa_per_year")
@@ -182,7 +184,7 @@ def forest_cindex(summary: pd.DataFrame, reference: str | None, directory: Path)
 
 def params_vs_accuracy(summary: pd.DataFrame, directory: Path) -> Path:
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.8))
-    for axis, metric, label in ((axes[0], "cindex_harrell", "C-index"), (axes[1], "taa_pm1", "TAA ±1y")):
+    for axis, metric, label in ((axes[0], "cindex_harrell", "C-index"), (axes[1], "taa_pm1_ipcw", "TAA ±1y")):
         for colour, (_, row) in zip(colours(len(summary)), summary.iterrows()):
             if pd.isna(row[f"{metric}_mean"]):
                 continue

@@ -70,7 +70,7 @@ def metric_table(summary: pd.DataFrame, reference: str | None, metrics=MAIN_METR
     of the year metrics on that read-out (no marks: it is not tested)."""
     rows = []
     for _, row in summary.iterrows():
-        out = {"Method": method_label(row, reference), "n": str(row["n_cells"]), "n eval.": evaluable_text(row)}
+        out = {"Method": method_label(row, reference), "n": str(row["n_cells"]), "n scored": scored_text(row)}
         for metric, header, decimals in metrics:
             out[header] = format_metric(row, metric, decimals, mark=row["method"] != reference)
         out["#Params"] = f"{row['n_params_mean']:,.0f}" if pd.notna(row["n_params_mean"]) else "n/a"
@@ -81,19 +81,21 @@ def metric_table(summary: pd.DataFrame, reference: str | None, metrics=MAIN_METR
     return pd.DataFrame(rows)
 
 
-def evaluable_text(row: pd.Series) -> str:
-    """'TAA-evaluable / with an event': the mean per fold of the two TAA denominators."""
-    taa, events = row.get("n_evaluable_taa_mean", np.nan), row.get("n_events_mean", np.nan)
-    return "n/a" if pd.isna(taa) or pd.isna(events) else f"{taa:.1f} / {events:.1f}"
+def scored_text(row: pd.Series) -> str:
+    """'scored / with an event': the mean per fold of the test patients behind every figure (the same
+    for every method) and of those with an event."""
+    scored, events = row.get("n_scored_mean", np.nan), row.get("n_events_mean", np.nan)
+    return "n/a" if pd.isna(scored) or pd.isna(events) else f"{scored:.1f} / {events:.1f}"
 
 
 def own_read_out_row(row: pd.Series, metrics, columns: list[str]) -> dict:
     """The year metrics of a method's own read-out, in the columns of its main row ("—" elsewhere)."""
     own = pd.Series({key.replace("_own_", "_", 1): value for key, value in row.items() if "_own_" in key})
-    own["n_cells"], own["n_events_mean"] = row["n_cells"], row["n_events_mean"]
+    for key in ("n_cells", "n_scored_mean", "n_events_mean"):
+        own[key] = row[key]
     out = dict.fromkeys(columns, "—")
     out.update({"Method": f"{row['method']} (own read-out: {row['own_year_label']})", "n": str(row["n_cells"]),
-                "n eval.": evaluable_text(own)})
+                "n scored": scored_text(own)})
     for metric, header, decimals in metrics:
         if metric in OWN_METRICS:
             out[header] = format_metric(own, metric, decimals, mark=False)
@@ -136,7 +138,7 @@ def significance_table(group: Group, adjusted: pd.DataFrame) -> tuple[pd.DataFra
 
     adjusted: the tables' numbers with ``<metric>_p_holm`` (main table, then ablations).
     """
-    tests = stats.paired_tests(group.ok, group.reference, [m for m, _, _ in MAIN_METRICS])
+    tests = stats.paired_tests(group.ok, group.reference, TESTED_METRICS)
     holm = adjusted.drop_duplicates("method").set_index("method").to_dict("index")
     tests["p_holm"] = [holm[method].get(f"{metric}_p_holm", np.nan)
                        for method, metric in zip(tests["method"], tests["metric"])]
@@ -145,7 +147,7 @@ def significance_table(group: Group, adjusted: pd.DataFrame) -> tuple[pd.DataFra
     rows = []
     for method in tests["method"].unique():
         row = {"Method": method}
-        for metric, header, _ in MAIN_METRICS:
+        for metric, header, _ in [entry for entry in MAIN_METRICS if entry[0] in TESTED_METRICS]:
             difference, p, p_holm = found.get((method, metric), (np.nan, np.nan, np.nan))
             row[header] = ("n/a" if pd.isna(p) else f"{difference:+.3f} (p={p:.3f}, Holm {p_holm:.3f})"
                            f"{stats.MARK if p_holm < stats.SIGNIFICANCE else ''}")
@@ -211,7 +213,8 @@ def footer(group: Group, command: str) -> list[str]:
         split = (f"Fixed split (the paper's protocol): {first['n_train']} training / {first['n_test']} test patients"
                  if first is not None else "Fixed split")
         uncertainty = (f"Values on the single test split; [95 % interval]: percentile bootstrap over the test "
-                       f"patients ({stats.N_RESAMPLES} resamples; TAA, MAE and C-index only). "
+                       f"patients ({stats.N_RESAMPLES} resamples, the training fold's censoring and Kaplan–Meier "
+                       f"fixed; TAA, MAE and C-index only). "
                        "No paired test on a single split.")
     else:
         split = f"Stratified (event × year) {group.folds}-fold CV × {group.repeats} repeats"
@@ -226,10 +229,12 @@ def footer(group: Group, command: str) -> list[str]:
         f"{group.n_patients if group.n_patients is not None else 'unknown'} patients.",
         excluded_text(group),
         uncertainty,
-        "n eval.: patients per fold (mean) on whom TAA ±1y is evaluable / with an observed event, the "
-        "denominators of TAA ±1y and TAA ±1y (events). Every event year is the median survival time read off "
-        "the method's curve; a method's own read-out, when it has one, is a separate labelled row of year "
-        "metrics, not tested.",
+        "n scored: test patients per fold (mean) behind every figure, the same for every method / those with an "
+        "observed event. TAA ±1y weights the patients whose ±1-year outcome is known by the inverse probability "
+        "of censoring; MAE-PO is SurvivalEVAL's pseudo-observation MAE in years; D-cal p: SurvivalEVAL's "
+        "D-calibration p-value (small: miscalibrated), not tested (docs/metrics.md). Every event year is the "
+        "median survival time read off the method's curve; a method's own read-out, when it has one, is a "
+        "separate labelled row of year metrics, not tested.",
         "#Params: trainable parameters of all learned stages (trees: node count); Fit s/fold: mean fit time.",
     ]
     if (group.summary["family"] == "reference").any():

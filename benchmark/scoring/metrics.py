@@ -1,18 +1,21 @@
-"""Every metric of the suite, computed on one test fold (docs/design.md §3).
+"""Every metric of the suite, computed on one test fold (docs/design.md §3, docs/metrics.md).
 
-Year metrics score the predicted event time through its bin, floor(years) clipped to 0..11 (the
-same rule that makes the true year). A censored patient is scored only where the outcome is
-determined: predicted to have the event in a year the patient is known to have survived, the
-prediction is wrong (exact bin; and ±1 when the gap exceeds one year); predicted at or after the
-censoring year, it is unknown and left out. MAE counts such a patient with its known lower bound,
-the gap between censoring year and predicted year. The ``*_events`` variants use only patients
-with an observed event, the reading closest to the paper.
+Year metrics score the predicted event time (the median of the predicted curve, for every method)
+through its bin, floor(years) clipped to 0..11, the rule that makes the true year. Every test patient
+enters every method's number: TAA ±1y and the exact-bin accuracy weight the patients whose outcome
+is known by the inverse probability of censoring (`window_scores`); MAE is SurvivalEVAL's
+pseudo-observation MAE in years (Qi et al., ICML 2023), with its hinge and events-only MAEs beside.
+The ``*_events`` variants use only patients with an observed event, the reading closest to the paper.
 
 Survival metrics use scikit-survival; the IPCW ones (Uno's C, AUC, IBS) up to the last training
-time with a positive censoring survival, on the test fold censored there. A metric that cannot be
-computed on a fold (a single event, a horizon outside follow-up, ...) is NaN with the reason
-returned beside it. The year metrics are NaN as well when the cohort's follow-up is under
-MIN_FOLLOW_UP_YEARS: there ±1 year is right by construction (veterans: under 3 years).
+time with a positive censoring survival, on the test fold censored there. Calibration uses
+SurvivalEVAL: D-calibration of the whole curves (Haider et al., JMLR 2020) and the one-time
+calibration at 1 and 3 years (D'Agostino-Nam, the Hosmer-Lemeshow test for censored data, with its
+original binomial variance, defined on small folds where the Greenwood one is not), each a
+p-value (small: miscalibrated). A metric that cannot be computed on a fold (a single event, a horizon
+outside follow-up, ...) is NaN with the reason returned beside it. The year metrics are NaN as well
+when the cohort's follow-up is under MIN_FOLLOW_UP_YEARS: there ±1 year is right by construction
+(veterans: under 3 years).
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from sksurv.metrics import (
     concordance_index_censored,
     concordance_index_ipcw,
@@ -27,26 +31,35 @@ from sksurv.metrics import (
     integrated_brier_score,
 )
 from sksurv.nonparametric import CensoringDistributionEstimator
+from SurvivalEVAL import SurvivalEvaluator, mean_error
+from SurvivalEVAL.nonparametric_estimator.single_event import KaplanMeierArea
 
 from benchmark.data.cohort import N_YEARS, year_bin
 
 AUC_HORIZONS_YEARS = (1, 3, 5)
+#: One-time calibration horizons (years).
+CALIBRATION_HORIZONS_YEARS = (1, 3)
+#: The read-out's cap (a curve above 0.5 throughout predicts 12 years): MAE-PO truncates times there.
+HORIZON_YEARS = float(N_YEARS)
+#: SurvivalEVAL's MAE under each of its censoring methods; mae_po is the headline MAE.
+MAE_METHODS = {"mae_po": "Pseudo_obs", "mae_hinge": "Hinge", "mae_uncensored": "Uncensored"}
 METRIC_NAMES = (
-    "taa_pm1", "taa_yearwise", "acc_exact", "mae_years",
-    "taa_pm1_events", "acc_exact_events", "mae_years_events",
+    "taa_pm1_ipcw", "taa_yearwise", "acc_exact_ipcw", *MAE_METHODS,
+    "taa_pm1_events", "acc_exact_events",
     "cindex_harrell", "cindex_uno", "auc_1y", "auc_3y", "auc_5y", "ibs",
-    "n_evaluable_taa", "n_evaluable_exact", "n_evaluable_mae", "n_events",
+    "dcal_p", *(f"onecal_{years}y_p" for years in CALIBRATION_HORIZONS_YEARS),
+    "n_scored", "n_events",
 )
 #: Direction of each reported metric: +1 higher is better, -1 lower is better.
-HIGHER_IS_BETTER = {name: (-1 if name in ("mae_years", "mae_years_events", "ibs") else 1) for name in METRIC_NAMES}
+HIGHER_IS_BETTER = {name: (-1 if name in (*MAE_METHODS, "ibs") else 1) for name in METRIC_NAMES}
 #: Metrics scored on the 12 one-year bins; NaN when the follow-up is too short (`short_follow_up`).
-YEAR_METRICS = ("taa_pm1", "taa_yearwise", "acc_exact", "mae_years", "taa_pm1_events", "acc_exact_events",
-                "mae_years_events")
+YEAR_METRICS = ("taa_pm1_ipcw", "taa_yearwise", "acc_exact_ipcw", *MAE_METHODS, "taa_pm1_events",
+                "acc_exact_events")
 #: The ±1 window spans three bins, so with follow-up in bins 0-2 only a prediction of year 1 is within
 #: ±1 of every patient: the year metrics need follow-up reaching a fourth bin.
 MIN_FOLLOW_UP_YEARS = 3.0
 #: Year metrics also scored on a method's own read-out (`Prediction.own_year`), as ``<name>_own``.
-OWN_METRICS = ("taa_pm1", "taa_pm1_events", "acc_exact", "mae_years", "n_evaluable_taa")
+OWN_METRICS = ("taa_pm1_ipcw", "taa_pm1_events", "acc_exact_ipcw", "mae_po")
 
 
 @dataclass
@@ -122,41 +135,101 @@ def _nan(reasons: dict, name: str, reason: str) -> float:
     return float("nan")
 
 
-#: Time-adjacent accuracy counts a predicted year within this many years of the true one.
+#: Time-adjacent accuracy counts a predicted year bin within this many bins of the true one.
 TAA_WINDOW_YEARS = 1
 
 
-def year_metrics(pred_years, time_years, event) -> tuple[dict, dict]:
-    """TAA ±1, exact-bin accuracy and MAE in years, on the evaluable patients."""
+def window_scores(pred_years, censoring: CensoringDistributionEstimator, y_test, units_per_year: float,
+                  width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per patient: is the true year bin within ±`width` of the predicted one (NaN where censoring hides
+    it), and its inverse-probability-of-censoring weight (0 there).
+
+    The IPCW estimator of Graf et al. (1999, Stat Med 18:2529) for a binary outcome, as scikit-survival's
+    Brier score: the outcome is known once the patient has the event or is followed past the time that
+    settles it (the window's end; its start when the window is open-ended, as the last bin is), and a
+    known outcome is weighted by 1 / G at that time, G (`censoring`) being the Kaplan-Meier survival of
+    the censoring fitted on the training fold (the suite's Uno C, AUC and IBS use the same G; the test fold is too
+    small to estimate it). As there, times run up to `ipcw_limit`, the last training time with G > 0: a
+    window reaching past it is open-ended, which no time observed before it can tell apart.
+    """
+    limit = ipcw_limit(censoring)
+    y = censored_at(y_test, limit)
+    time, event = y["time"] / units_per_year, y["event"]
+    predicted = year_bin(pred_years)
+    start = np.minimum(np.maximum(predicted - width, 0), limit / units_per_year).astype(float)
+    end = (predicted + width + 1).astype(float)
+    end[(predicted + width >= N_YEARS - 1) | (end > limit / units_per_year)] = np.inf
+    settles = np.where(np.isfinite(end), end, start)
+    event_first = event & (time < settles)
+    survived = time >= settles
+    hit = np.full(len(time), np.nan)
+    hit[event_first] = (time[event_first] >= start[event_first]) & (time[event_first] < end[event_first])
+    hit[survived] = np.isinf(end[survived])
+    at = np.minimum(np.where(event_first, time, settles) * units_per_year, limit)   # no rounding past the limit
+    weight = np.where(event_first | survived, 1 / censoring.predict_proba(at), 0.0)
+    return hit, weight
+
+
+def po_errors(pred_years, y_train, y_test, units_per_year: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per patient: absolute error (years) of the pseudo-observation MAE, and its weight: MAE-PO is
+    their weighted mean. SurvivalEVAL scores one patient at a time (its surrogate time for a censored
+    patient does not depend on the other test patients) and its Kaplan-Meier gives the weight,
+    1 - S(censoring time), it gives a censored patient (1 for an event)."""
+    train_time, train_event = y_train["time"] / units_per_year, y_train["event"]
+    time, event = y_test["time"] / units_per_year, y_test["event"]
+    pred_years = np.asarray(pred_years, dtype=float)
+    errors = np.array([mean_error(pred_years[i:i + 1], time[i:i + 1], event[i:i + 1], train_time, train_event,
+                                  method="Pseudo_obs", weighted=False, truncation_time=HORIZON_YEARS)
+                       for i in range(len(time))])
+    weights = np.ones(len(time))
+    weights[~event] = 1 - KaplanMeierArea(train_time, train_event).predict(time[~event])
+    return errors, weights
+
+
+def patient_scores(pred_years, y_train, y_test, units_per_year: float) -> pd.DataFrame:
+    """What each test patient adds to TAA ±1y and MAE-PO, stored with the predictions for the single
+    split's bootstrap over patients (`stats.patient_bootstrap`): each is sum(weight * score) / sum(weight)."""
+    hit, weight = window_scores(pred_years, censoring_survival(y_train), y_test, units_per_year, TAA_WINDOW_YEARS)
+    errors, error_weights = po_errors(pred_years, y_train, y_test, units_per_year)
+    return pd.DataFrame({"taa_pm1_ipcw_score": hit, "taa_pm1_ipcw_weight": weight,
+                         "mae_po_score": errors, "mae_po_weight": error_weights})
+
+
+def weighted_mean(score: np.ndarray, weight: np.ndarray) -> float:
+    """sum(weight * score) / sum(weight), scores of weight 0 (NaN where unknown) left out."""
+    used = weight > 0
+    return float(np.sum(weight[used] * score[used]) / np.sum(weight[used])) if used.any() else float("nan")
+
+
+def within(pred_years, time_years, width: int) -> np.ndarray:
+    """|predicted year bin - true year bin| <= width, the events-only reading."""
+    return np.abs(year_bin(pred_years) - year_bin(time_years)) <= width
+
+
+def year_metrics(pred_years, y_train, y_test, units_per_year: float) -> tuple[dict, dict]:
+    """TAA ±1y and exact-bin accuracy (IPCW, and on the events alone), and MAE in years (SurvivalEVAL:
+    pseudo-observations, hinge, events alone), every test patient scored for every method."""
     reasons: dict[str, str] = {}
-    predicted, true = year_bin(pred_years), year_bin(time_years)
-    event = np.asarray(event).astype(bool)
-    gap = np.abs(predicted - true)
-    censored_before = ~event & (true > predicted)  # survived past the predicted year: wrong
-    taa_known = event | (censored_before & (true - predicted > TAA_WINDOW_YEARS))
-    exact_known = event | censored_before
-    out = {
-        "n_evaluable_taa": float(taa_known.sum()),
-        "n_evaluable_exact": float(exact_known.sum()),
-        "n_evaluable_mae": float(exact_known.sum()),
-        "n_events": float(event.sum()),
-    }
-    within = gap <= TAA_WINDOW_YEARS
-
-    def mean_over(values: np.ndarray, known: np.ndarray, key: str) -> float:
-        return float(values[known].mean()) if known.any() else _nan(reasons, key, "no evaluable patient")
-
-    out["taa_pm1"] = mean_over(within, taa_known, "taa_pm1")
-    out["acc_exact"] = mean_over(gap == 0, exact_known, "acc_exact")
-    out["mae_years"] = mean_over(gap, exact_known, "mae_years")
-    if event.any():
-        out["taa_pm1_events"] = float(within[event].mean())
-        out["acc_exact_events"] = float((gap == 0)[event].mean())
-        out["mae_years_events"] = float(gap[event].mean())
-    else:
-        for name in ("taa_pm1_events", "acc_exact_events", "mae_years_events"):
-            _nan(reasons, name, "no event in the test fold")
-            out[name] = float("nan")
+    pred_years = np.asarray(pred_years, dtype=float)
+    time, event = y_test["time"] / units_per_year, y_test["event"].astype(bool)
+    out = {"n_scored": float(len(time)), "n_events": float(event.sum())}
+    censoring = censoring_survival(y_train)
+    for name, width in (("taa_pm1", TAA_WINDOW_YEARS), ("acc_exact", 0)):
+        out[f"{name}_ipcw"] = weighted_mean(*window_scores(pred_years, censoring, y_test, units_per_year, width))
+        if np.isnan(out[f"{name}_ipcw"]):
+            reasons[f"{name}_ipcw"] = "no patient followed long enough to tell"
+        out[f"{name}_events"] = (float(within(pred_years[event], time[event], width).mean()) if event.any()
+                                 else _nan(reasons, f"{name}_events", "no event in the test fold"))
+    train_time, train_event = y_train["time"] / units_per_year, y_train["event"]
+    for name, method in MAE_METHODS.items():
+        if method == "Uncensored" and not event.any():
+            out[name] = _nan(reasons, name, "no event in the test fold")
+            continue
+        try:
+            out[name] = float(mean_error(pred_years, time, event, train_time, train_event, method=method,
+                                         weighted=method == "Pseudo_obs", truncation_time=HORIZON_YEARS))
+        except (ValueError, ZeroDivisionError) as error:
+            out[name] = _nan(reasons, name, f"SurvivalEVAL: {error}")
     return out, reasons
 
 
@@ -177,11 +250,14 @@ def yearwise_accuracy(year_status, time_years, event) -> tuple[float, str | None
     return float(((year_status >= 0.5) == truth_event_free)[known].mean()), None
 
 
-def ipcw_limit(y_train) -> float:
-    """The last training time at which the Kaplan-Meier estimate of the censoring survival is > 0."""
-    times = np.unique(y_train["time"])
-    censoring = CensoringDistributionEstimator().fit(y_train).predict_proba(times)
-    return float(times[censoring > 0].max())
+def censoring_survival(y_train) -> CensoringDistributionEstimator:
+    """G, the Kaplan-Meier estimate of the training fold's censoring survival, behind every IPCW metric."""
+    return CensoringDistributionEstimator().fit(y_train)
+
+
+def ipcw_limit(censoring: CensoringDistributionEstimator) -> float:
+    """The last training time at which G is > 0."""
+    return float(censoring.unique_time_[censoring.prob_ > 0].max())
 
 
 def censored_at(y, limit: float) -> np.ndarray:
@@ -206,7 +282,7 @@ def survival_metrics(pred: Prediction, y_train, y_test, time_grid, units_per_yea
     # Uno's C, the AUC and the IBS weight test patients by the training fold's censoring survival G,
     # so they exist only up to `limit`, the last training time with G > 0: they are computed up to it,
     # on the test fold censored there (which leaves every value before `limit` unchanged).
-    limit = ipcw_limit(y_train)
+    limit = ipcw_limit(censoring_survival(y_train))
     y_test = censored_at(y_test, limit)
     tau = min(time.max(), limit)
     try:
@@ -260,11 +336,37 @@ def cumulative_aucs(surv, time_grid, y_train, y_test, horizons: dict[str, float]
         return out
 
 
-def own_year_metrics(pred: Prediction, time_years, event) -> tuple[dict, dict]:
+def calibration_metrics(pred: Prediction, y_train, y_test, time_grid, units_per_year) -> tuple[dict, dict]:
+    """SurvivalEVAL's D-calibration p-value and its one-time calibration p-value at 1 and 3 years."""
+    reasons: dict[str, str] = {}
+    evaluator = SurvivalEvaluator(pred.surv, time_grid / units_per_year, y_test["time"] / units_per_year,
+                                  y_test["event"], y_train["time"] / units_per_year, y_train["event"])
+    try:
+        out = {"dcal_p": float(evaluator.d_calibration()[0])}
+    except ValueError as error:
+        out = {"dcal_p": _nan(reasons, "dcal_p", f"SurvivalEVAL: {error}")}
+    time, event = y_test["time"] / units_per_year, y_test["event"]
+    for years in CALIBRATION_HORIZONS_YEARS:
+        name = f"onecal_{years}y_p"
+        if not (event & (time <= years)).any() or time.max() < years:
+            out[name] = _nan(reasons, name, f"no event before {years}y, or follow-up ends before it, in the test fold")
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                out[name] = float(evaluator.one_calibration(target_time=years, adjust_variance=False)[0])
+            except (ValueError, ZeroDivisionError, np.linalg.LinAlgError) as error:
+                out[name] = _nan(reasons, name, f"SurvivalEVAL: {error}")
+        if np.isnan(out[name]) and name not in reasons:
+            reasons[name] = "SurvivalEVAL: undefined (a bin with zero variance)"
+    return out, reasons
+
+
+def own_year_metrics(pred: Prediction, y_train, y_test, units_per_year) -> tuple[dict, dict]:
     """OWN_METRICS of the method's own read-out as ``<name>_own``; empty when it has none."""
     if pred.own_year is None:
         return {}, {}
-    values, reasons = year_metrics(pred.own_year, time_years, event)
+    values, reasons = year_metrics(pred.own_year, y_train, y_test, units_per_year)
     return ({f"{name}_own": values[name] for name in OWN_METRICS},
             {f"{name}_own": reason for name, reason in reasons.items() if name in OWN_METRICS})
 
@@ -283,19 +385,21 @@ def evaluate(pred: Prediction, y_train, y_test, time_grid, units_per_year) -> tu
     """All metrics of one test fold: (values, reasons for the NaN ones); METRIC_NAMES, plus the
     ``*_own`` ones when the prediction has its own read-out."""
     time_years = y_test["time"] / units_per_year
-    values, reasons = year_metrics(pred.year, time_years, y_test["event"])
+    values, reasons = year_metrics(pred.year, y_train, y_test, units_per_year)
     status = pred.year_status
     if status is None:
         status = year_status_from_survival(pred.surv, time_grid, units_per_year)
     values["taa_yearwise"], reason = yearwise_accuracy(status, time_years, y_test["event"])
     if reason:
         reasons["taa_yearwise"] = reason
-    own, own_reasons = own_year_metrics(pred, time_years, y_test["event"])
-    more, more_reasons = survival_metrics(pred, y_train, y_test, time_grid, units_per_year)
-    values.update(more | own)
-    reasons.update(more_reasons | own_reasons)
+    for part in (own_year_metrics(pred, y_train, y_test, units_per_year),
+                 survival_metrics(pred, y_train, y_test, time_grid, units_per_year),
+                 calibration_metrics(pred, y_train, y_test, time_grid, units_per_year)):
+        values.update(part[0])
+        reasons.update(part[1])
     too_short = short_follow_up(y_train, y_test, units_per_year)
     if too_short:
         for name in [name for name in values if name.removesuffix("_own") in YEAR_METRICS]:
             values[name] = _nan(reasons, name, too_short)
+    own = [name for name in values if name.endswith("_own")]
     return {name: values[name] for name in (*METRIC_NAMES, *own)}, reasons

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from benchmark.scoring.metrics import year_metrics
+from benchmark.scoring.metrics import within
 
 N_RESAMPLES = 2000
 LEVEL = 0.95
@@ -107,7 +107,9 @@ def holm(p) -> np.ndarray:
 
 
 #: Metrics that `patient_bootstrap` recomputes from the per-patient predictions.
-PATIENT_METRICS = ("taa_pm1", "taa_pm1_events", "mae_years", "cindex_harrell")
+PATIENT_METRICS = ("taa_pm1_ipcw", "taa_pm1_events", "mae_po", "cindex_harrell")
+#: Of those, the ones whose per-patient score and weight the runner stores (`metrics.patient_scores`).
+WEIGHTED_METRICS = ("taa_pm1_ipcw", "mae_po")
 
 
 def harrell_cindex(time, event, risk) -> np.ndarray:
@@ -119,26 +121,30 @@ def harrell_cindex(time, event, risk) -> np.ndarray:
 
 
 def patient_bootstrap(predictions: pd.DataFrame, units_per_year: float, n_resamples: int = N_RESAMPLES,
-                      level: float = LEVEL, seed: int = 0) -> dict[str, tuple[float, float]]:
+                      level: float = LEVEL, seed: int = 0, prefix: str = "") -> dict[str, tuple[float, float]]:
     """Percentile intervals of PATIENT_METRICS over resamples of the test patients (single split).
 
-    predictions: one row per test patient with columns time, event, risk, year. TAA and MAE of a
-    resample average the per-patient scores of `year_metrics` (NaN where not evaluable).
+    predictions: one row per test patient with columns time, event, risk, year and, for TAA ±1y and
+    MAE-PO, each patient's score and weight (``<metric>_score``, ``<metric>_weight``), which hold the
+    training fold's part (censoring and Kaplan-Meier) fixed. `prefix` "own_" reads the own read-out's
+    columns (own_year, own_<metric>_score, ...). A metric whose columns are absent gets (nan, nan).
     """
     time = predictions["time"].to_numpy(dtype=float) / units_per_year
     event = predictions["event"].to_numpy().astype(bool)
-    year = predictions["year"].to_numpy(dtype=float)
-    per_patient = pd.DataFrame([year_metrics(year[i:i + 1], time[i:i + 1], event[i:i + 1])[0]
-                                for i in range(len(predictions))])
+    year = predictions[f"{prefix}year"].to_numpy(dtype=float)
     rows = np.random.default_rng(seed).integers(0, len(predictions), size=(n_resamples, len(predictions)))
     with np.errstate(invalid="ignore"):
-        draws = {metric: np.nanmean(per_patient[metric].to_numpy()[rows], axis=1)
-                 for metric in ("taa_pm1", "taa_pm1_events", "mae_years")}
+        draws = {"taa_pm1_events": np.nanmean(np.where(event, within(year, time, 1), np.nan)[rows], axis=1)}
+        for metric in WEIGHTED_METRICS:
+            if f"{prefix}{metric}_score" in predictions:
+                weight = predictions[f"{prefix}{metric}_weight"].to_numpy(dtype=float)
+                score = np.nan_to_num(predictions[f"{prefix}{metric}_score"].to_numpy(dtype=float)) * weight
+                draws[metric] = score[rows].sum(axis=1) / weight[rows].sum(axis=1)
     draws["cindex_harrell"] = harrell_cindex(time[rows], event[rows], predictions["risk"].to_numpy(dtype=float)[rows])
     tail = (1 - level) / 2 * 100
     out = {}
     for metric in PATIENT_METRICS:
-        finite = draws[metric][np.isfinite(draws[metric])]
+        finite = draws[metric][np.isfinite(draws[metric])] if metric in draws else np.empty(0)
         out[metric] = (tuple(float(v) for v in np.percentile(finite, [tail, 100 - tail]))
                        if finite.size else (float("nan"), float("nan")))
     return out
