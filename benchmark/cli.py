@@ -18,7 +18,7 @@ from benchmark.data.clinical import ClinicalTableError
 from benchmark.features.encoder_options import DEFAULT_WIDTH, INPUT_SIZE, EncoderOptions
 from benchmark.harness import backends, defaults_study, grid, runner, seed_spread, tuning
 from benchmark.harness import check as ci
-from benchmark.reporting import calibration, cohorts, groups, html_report, plots, scenarios, tables
+from benchmark.reporting import calibration, calibration_report, cohorts, groups, html_report, plots, scenarios, tables
 
 
 class UsageError(ValueError):
@@ -313,9 +313,9 @@ def command_report(args) -> int:
         figures |= {p.with_suffix(s) for p in study.plots for s in (".png", ".svg")}
         sections.append(("scenarios", "Scenario grid (simulation study)", study.tables, study.plots))
     checks = calibration.calibration_table(args.output)   # reads the main tables written above
-    pngs = [p for p in calibration.write_calibration(args.output, checks) if p.suffix == ".png"]
+    pngs = [p for p in calibration_report.write_calibration(args.output, checks) if p.suffix == ".png"]
     figures |= {p.with_suffix(s) for p in pngs for s in (".png", ".svg")}
-    sections.append(("calibration", calibration.TITLE, [calibration.report_table(checks)], pngs))
+    sections.append(("calibration", calibration_report.TITLE, [calibration_report.report_table(checks)], pngs))
     tables.remove_stale(args.output / "plots", figures, (".png", ".svg"))
     page = html_report.write_html(args.output / "report.html", sections)
     print(f"{len(written)} table(s) in {args.output / 'tables'}, {len(figures) // 2} plot(s) in "

@@ -17,7 +17,7 @@ from baselines.coxph import CoxPH
 from benchmark import cli, methods
 from benchmark.harness import runner
 from benchmark.methods import Registered
-from benchmark.reporting import calibration, cohorts, groups, html_report, plots, tables
+from benchmark.reporting import calibration_report, cohorts, groups, html_report, plots, tables
 from benchmark.scoring import stats
 
 
@@ -272,7 +272,7 @@ def test_html_report_renders_in_headless_chromium(tree, chromium, tmp_path):
     tables = re.findall(r'<table class="(\w+)"', dom)
     assert tables.count("main") == 1 and {"ablations", "full_vs_lite", "significance"} <= set(tables)
     images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,', dom)
-    assert len(images) == len(plots.PLOT_NAMES) + len(calibration.PLOT_NAMES)
+    assert len(images) == len(plots.PLOT_NAMES) + len(calibration_report.PLOT_NAMES)
     grid_only = {html_report.CAPTIONS["cindex"]}   # the scenario grid's plot; this tree has no grid
     assert set(images) == set(html_report.CAPTIONS.values()) - grid_only
     assert "calibration" in tables
