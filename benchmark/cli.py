@@ -18,7 +18,7 @@ from benchmark.data.clinical import ClinicalTableError
 from benchmark.features.encoder_options import DEFAULT_WIDTH, INPUT_SIZE, EncoderOptions
 from benchmark.harness import backends, defaults_study, grid, runner, seed_spread, tuning
 from benchmark.harness import check as ci
-from benchmark.reporting import calibration, calibration_report, cohorts, groups, html_report, plots, scenarios, tables
+from benchmark.reporting import assemble, cohorts
 
 
 class UsageError(ValueError):
@@ -185,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="dataset spec whose name alone does not give it, e.g. tcia:PATH (repeatable)")
     report.add_argument("--reference",
                         help="method every other is tested against (default: stg, else coxph, else no tests)")
+    report.add_argument("--grid-detail", action="store_true",
+                        help="also draw every scenario-grid draw's figures (linked from the report, not embedded)")
     return parser
 
 
@@ -259,15 +261,12 @@ def command_run(args) -> int:
         for spec in config.datasets:   # the footers name the patients left out and the cohort's description
             cohort = runner.load_cohort(datasets.parse_spec(spec), config.data_dir)   # loaded by the run
             cohorts.write_cohort_record(config.output, cohort, spec)
-    finished = groups.collect(config.output)
-    written = tables.write_tables(config.output, groups=finished)
-    study = scenarios.write_report(config.output, finished, tables.default_command())
+    written = assemble.write_run_tables(config.output)
     if summary:
         for line in summary.lines():
             print(line)
-    print(f"{len(written)} table(s) in {config.output / 'tables'}")
-    if study:
-        print(f"scenario grid: {study.summary}")
+    for line in written.lines(config.output):
+        print(line)
     return 1 if summary and summary.errors else 0
 
 
@@ -293,36 +292,13 @@ def command_prepare(args) -> int:
 
 
 def command_report(args) -> int:
-    """Record the cohorts' exclusions, then write every table, every plot, the calibration of the synthetic
-    cohort against the real one and report.html."""
     for spec in args.dataset:
         datasets.parse_spec(spec)
-    cohorts.record_cohorts(args.output, args.data_dir, args.dataset)
-    finished = [g for g in groups.collect(args.output, args.reference) if not g.summary.empty]
-    if not finished:
+    written = assemble.write_report(args.output, args.data_dir, args.dataset, args.reference, args.grid_detail)
+    if written is None:
         raise UsageError(f"report: no finished cells under {args.output / 'runs'}")
-    command = tables.default_command()
-    written = tables.write_tables(args.output, command, groups=finished)
-    sections, figures = [], set()
-    for group in finished:
-        pngs = plots.write_plots(args.output, group)
-        figures |= {p.with_suffix(s) for p in pngs for s in (".png", ".svg")}
-        sections.append((group.stem, group.title, tables.group_tables(group, command), pngs))
-    study = scenarios.write_report(args.output, finished, command)
-    if study:
-        figures |= {p.with_suffix(s) for p in study.plots for s in (".png", ".svg")}
-        sections.append(("scenarios", "Scenario grid (simulation study)", study.tables, study.plots))
-    checks = calibration.calibration_table(args.output)   # reads the main tables written above
-    pngs = [p for p in calibration_report.write_calibration(args.output, checks) if p.suffix == ".png"]
-    figures |= {p.with_suffix(s) for p in pngs for s in (".png", ".svg")}
-    sections.append(("calibration", calibration_report.TITLE, [calibration_report.report_table(checks)], pngs))
-    tables.remove_stale(args.output / "plots", figures, (".png", ".svg"))
-    page = html_report.write_html(args.output / "report.html", sections)
-    print(f"{len(written)} table(s) in {args.output / 'tables'}, {len(figures) // 2} plot(s) in "
-          f"{args.output / 'plots'}, report: {page}")
-    print(calibration.within_text(checks))
-    if study:
-        print(f"scenario grid: {study.summary}")
+    for line in written.lines(args.output):
+        print(line)
     return 0
 
 

@@ -162,3 +162,32 @@ def test_null_mark_rate_counted_by_hand():
     assert every["Tests"] == "11" and every["Raw p < 0.05"] == "4 / 11 (36.4 %)"
     assert every["Holm p < 0.05 (†)"] == "2 / 11 (18.2 %)" and every["Draws with a mark"] == "2 / 3 (66.7 %)"
     assert ranking["Metrics"] == "ranking metrics" and ranking["Raw p < 0.05"] == "3 / 6 (50.0 %)"
+
+
+def test_the_report_shows_the_grid_by_its_summary_and_links_each_draw(tree, monkeypatch):
+    drawn = []
+
+    def fake_plots(root, group):
+        drawn.append(group.stem)
+        png = root / "plots" / group.stem / "km_risk_groups.png"
+        png.parent.mkdir(parents=True, exist_ok=True)
+        png.write_bytes(b"png")
+        png.with_suffix(".svg").write_text("svg")
+        return [png]
+    monkeypatch.setattr(plots, "write_plots", fake_plots)
+    argv = ["report", "--output", str(tree), "--data-dir", str(tree.parent / "data")]
+    draws = sorted(group.stem for group in groups.collect(tree))
+    assert cli.main(argv) == 0
+    assert drawn == []   # every group here is a draw of the grid: its figures are drawn on request only
+    page = (tree / "report.html").read_text()
+    assert "python -m benchmark report --grid-detail" in page
+    for stem in draws:
+        assert f'href="tables/{stem}__main.md"' in page and f'<section id="{stem}"' not in page
+    assert cli.main([*argv, "--grid-detail"]) == 0
+    assert sorted(drawn) == draws
+    page = (tree / "report.html").read_text()
+    assert all(f'href="plots/{stem}/"' in page for stem in draws)
+    assert page.count("<img") == len(list((tree / "plots").glob("scenarios/*.png"))) + 3   # + calibration
+    drawn.clear()
+    assert cli.main(argv) == 0   # a report without --grid-detail leaves the drawn detail as it is
+    assert drawn == [] and all((tree / "plots" / stem / "km_risk_groups.svg").is_file() for stem in draws)

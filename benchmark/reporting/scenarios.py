@@ -95,6 +95,16 @@ def find_studies(groups: Iterable[Group]) -> dict[Study, dict[int, Group]]:
     return {study: dict(sorted(found[study].items())) for study in order}
 
 
+def detail_groups(groups: Iterable[Group]) -> list[Group]:
+    """The grid's draws but the default cohort (which is reported as itself): the report shows the grid by
+    its summary and links each draw's tables and figures."""
+    studies = find_studies(groups)
+    if not is_grid(studies):
+        return []
+    default = datasets.DEFAULT_DATASET
+    return [group for draws in studies.values() for group in draws.values() if group.dataset != default]
+
+
 def mechanism(scenario: str) -> str:
     return MECHANISMS.get(scenario, "see benchmark.data.synthetic")
 

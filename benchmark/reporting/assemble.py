@@ -1,0 +1,104 @@
+"""The report of a results root, assembled: every group's tables and figures, the scenario grid shown by its
+summary (each draw's tables linked, its figures drawn only on request), the calibration checks and
+``report.html``. `python -m benchmark report` calls `write_report`; `run` calls `write_run_tables`, so
+the quick start's run alone leaves the tables and the calibration checks the README quotes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from benchmark import datasets
+from benchmark.datasets import mskcc
+from benchmark.reporting import calibration, calibration_report, cohorts, groups, html_report, plots, scenarios, tables
+
+GRID_DETAIL_COMMAND = "python -m benchmark report --grid-detail"
+#: The datasets the calibration checks set side by side: a run of both (`run --all`) writes the checks.
+CALIBRATED = {mskcc.NAME, datasets.DEFAULT_DATASET}
+
+
+@dataclass
+class Written:
+    """What a report pass wrote, for the closing lines."""
+
+    tables: list[Path]                          # Markdown paths of the group tables
+    checks: pd.DataFrame | None                 # the calibration checks, when written
+    study: scenarios.ScenarioReport | None
+    figures: list[Path] = ()                    # PNG paths, an SVG beside each
+    page: Path | None = None
+
+    def lines(self, output: Path) -> list[str]:
+        lines = [f"{len(self.tables)} table(s) in {Path(output) / 'tables'}"
+                 + (f", {len(self.figures)} plot(s) in {Path(output) / 'plots'}, report: {self.page}"
+                    if self.page else "")]
+        if self.checks is not None:
+            lines.append(calibration.within_text(self.checks))
+        if self.study:
+            lines.append(f"scenario grid: {self.study.summary}")
+        return lines
+
+
+def write_run_tables(output: Path) -> Written:
+    """The tables of every finished group, the scenario grid's summary, and the calibration checks when the
+    finished cells hold both calibrated datasets (the checks read their main tables)."""
+    finished = groups.collect(output)
+    command = tables.default_command()
+    written = tables.write_tables(output, command, groups=finished)
+    study = scenarios.write_report(output, finished, command)
+    checks = None
+    if {group.dataset for group in finished} >= CALIBRATED:
+        checks = calibration.calibration_table(output)
+        calibration_report.write_table(output, checks)
+    return Written(written, checks, study)
+
+
+def draw_links(group: groups.Group, output: Path, drawn: bool) -> list[tuple[str, str]]:
+    """A grid draw's tables and, when drawn, its figures, as links relative to report.html."""
+    links = [(f"{group.title}: {path.stem.rsplit('__', 1)[1]} table", path.relative_to(output).as_posix())
+             for path in sorted((output / "tables").glob(f"{group.stem}__*.md"))]
+    figures = output / "plots" / group.stem
+    if drawn or figures.is_dir():
+        links.append((f"{group.title}: figures", f"plots/{group.stem}/"))
+    return links
+
+
+def write_report(output: Path, data_dir: Path, specs: list[str] = (), reference: str | None = None,
+                 grid_detail: bool = False) -> Written | None:
+    """Record the cohorts' exclusions, then write every table, the figures, the calibration checks and
+    report.html; None when no cell has finished. grid_detail: also draw each grid draw's figures (about
+    five seconds a draw), otherwise left as they are."""
+    output = Path(output)
+    cohorts.record_cohorts(output, data_dir, specs)
+    finished = [g for g in groups.collect(output, reference) if not g.summary.empty]
+    if not finished:
+        return None
+    command = tables.default_command()
+    written = tables.write_tables(output, command, groups=finished)
+    detail = {group.stem for group in scenarios.detail_groups(finished)}
+    sections, figures = [], []
+    for group in finished:
+        pngs = plots.write_plots(output, group) if group.stem not in detail or grid_detail else []
+        figures += pngs
+        if group.stem not in detail:
+            sections.append(html_report.Section(group.stem, group.title, tables.group_tables(group, command), pngs))
+    study = scenarios.write_report(output, finished, command)
+    if study:
+        figures += study.plots
+        links = [link for group in finished if group.stem in detail
+                 for link in draw_links(group, output, grid_detail)]
+        note = ("Each draw's own tables and figures, linked" + ("" if grid_detail else
+                f" (its figures are drawn by `{GRID_DETAIL_COMMAND}`)") + ":")
+        sections.append(html_report.Section("scenarios", "Scenario grid (simulation study)", study.tables,
+                                            study.plots, links, note))
+    checks = calibration.calibration_table(output)   # reads the main tables written above
+    pngs = [p for p in calibration_report.write_calibration(output, checks) if p.suffix == ".png"]
+    figures += pngs
+    sections.append(html_report.Section("calibration", calibration_report.TITLE,
+                                        [calibration_report.report_table(checks)], pngs))
+    kept = {p.with_suffix(s) for p in figures for s in (".png", ".svg")}
+    for directory in {p.parent for p in figures}:   # only the folders this pass drew: a draw's detail stays
+        tables.remove_stale(directory, kept, (".png", ".svg"))
+    page = html_report.write_html(output / "report.html", sections)
+    return Written(written, checks, study, figures, page)
