@@ -409,3 +409,52 @@ def test_a_scenario_plot_is_captioned_by_its_kind(tmp_path):
     png = tmp_path / "cindex__n197__dfs__preoperative.png"
     png.write_bytes(b"not really a png")
     assert f"<figcaption>{html_report.CAPTIONS['cindex']}</figcaption>" in html_report.figure_html(png)
+
+
+def test_report_is_light_and_holds_the_calibration_checks(tree):
+    page = (tree / "report.html").read_text()
+    assert len(page.encode()) < 1_000_000   # one group's five figures and the three calibration figures
+    assert '<section id="calibration">' in page
+    assert re.search(r"\d+ of \d+ calibration checks within tolerance", page)
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures plots.save receives, instead of writing them."""
+    figures = {}
+
+    def capture(figure, directory, name):
+        figure.canvas.draw()
+        figures[name] = figure
+        return directory / f"{name}.png"
+    monkeypatch.setattr(plots, "save", capture)
+    return figures
+
+
+def overlaps(artist, others) -> list:
+    box = artist.get_window_extent()
+    return [other for other in others if box.overlaps(other.get_window_extent())]
+
+
+def test_the_figure_title_clears_every_panel_title_however_many_methods(drawn, tmp_path):
+    rng = np.random.default_rng(0)
+    names = [f"method-{i}" for i in range(25)]   # seven rows of panels
+    oof = pd.concat([pd.DataFrame({"method": name, "time": rng.uniform(1, 100, 40), "event": rng.integers(0, 2, 40),
+                                   "high_risk": np.arange(40) % 2 == 0}) for name in names])
+    plots.km_risk_groups(oof, names, 12.0, tmp_path)
+    km = drawn["km_risk_groups"]
+    title = next(text for text in km.texts if text.get_text() == km.get_suptitle())
+    assert not overlaps(title, [axis.title for axis in km.axes if axis.get_visible()])
+    lowest = [axis for axis in km.axes if axis.get_visible() and axis.get_xlabel() == "years"]
+    assert len(lowest) == 4   # each column's x axis is named, below its lowest drawn panel
+
+
+def test_legends_cover_no_interval_and_every_method_is_named_once(tree, drawn, tmp_path):
+    group = next(g for g in groups.collect(tree) if g.stem == STEM)
+    plots.write_plots(tmp_path, group)
+    forest = drawn["forest_cindex"]
+    assert len(forest.legends) == 1 and not overlaps(forest.legends[0], forest.axes)
+    scatter = drawn["params_vs_accuracy"]
+    legend = scatter.legends[0]
+    assert [text.get_text() for text in legend.get_texts()] == list(group.summary["method"])
+    assert not overlaps(legend, scatter.axes) and not any(axis.texts for axis in scatter.axes)

@@ -10,10 +10,13 @@
   the follow-up is too short for the year metrics, see benchmark.scoring.metrics.MIN_FOLLOW_UP_YEARS).
 - forest_cindex: Harrell's C per method with the table's 95 % interval.
 - params_vs_accuracy: trainable parameters against C-index and TAA.
-Matplotlib runs headless (Agg); SVG ids are salted with a constant so reruns give equal files.
+Matplotlib runs headless (Agg); SVG ids are salted with a constant so reruns give equal files. PNGs are
+stored with a 256-colour palette: a third of the size of true colour, which the report embeds, at no loss a
+reader sees on line plots.
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
@@ -22,6 +25,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from PIL import Image  # noqa: E402
 from sksurv.compare import compare_survival  # noqa: E402
 from sksurv.nonparametric import kaplan_meier_estimator  # noqa: E402
 
@@ -33,6 +37,7 @@ plt.rcParams.update({"svg.hashsalt": "stg-bench", "font.size": 9, "axes.spines.t
 HORIZONS_YEARS = (1, 3, 5)
 N_CALIBRATION_GROUPS = 5
 PLOT_NAMES = ("km_risk_groups", "calibration", "taa_per_year", "forest_cindex", "params_vs_accuracy")
+MARKERS = "osD^vPX<>"
 
 
 def colours(n: int) -> list:
@@ -40,11 +45,19 @@ def colours(n: int) -> list:
     return [palette(i % palette.N) for i in range(n)]
 
 
+def markers(n: int) -> list[str]:
+    """A marker per method, so that methods sharing a colour in a long list still differ."""
+    return [MARKERS[i // 10 % len(MARKERS)] for i in range(n)]
+
+
 def save(figure, directory: Path, name: str) -> Path:
-    """Write `name`.png and `name`.svg; returns the PNG path."""
+    """Write `name`.png (palette colours) and `name`.svg; returns the PNG path."""
     directory.mkdir(parents=True, exist_ok=True)
     png = directory / f"{name}.png"
-    figure.savefig(png, dpi=110, bbox_inches="tight", metadata={"Software": None})
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    image = Image.open(buffer).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    image.save(png, optimize=True)
     figure.savefig(png.with_suffix(".svg"), bbox_inches="tight", metadata={"Date": None, "Creator": None})
     plt.close(figure)
     return png
@@ -62,7 +75,7 @@ def km_risk_groups(oof: pd.DataFrame, methods: list[str], units_per_year: float,
     columns = min(4, len(methods))
     rows = int(np.ceil(len(methods) / columns))
     figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.7 * rows), squeeze=False,
-                                sharex=True, sharey=True)
+                                sharex=True, sharey=True, layout="constrained")
     for axis, method in zip(axes.flat, methods):
         frame = oof[oof["method"] == method]
         for high, colour, label in ((False, "tab:blue", "low risk"), (True, "tab:red", "high risk")):
@@ -83,13 +96,14 @@ def km_risk_groups(oof: pd.DataFrame, methods: list[str], units_per_year: float,
         axis.set_ylim(0, 1.02)
     for axis in axes.flat[len(methods):]:
         axis.set_visible(False)
-    for axis in axes[-1]:
-        axis.set_xlabel("years")
+    for column in range(columns):   # the lowest drawn panel of each column carries its x axis
+        lowest = axes[(len(methods) - 1 - column) // columns, column]
+        lowest.xaxis.set_tick_params(labelbottom=True)
+        lowest.set_xlabel("years")
     for axis in axes[:, 0]:
         axis.set_ylabel("event-free")
     figure.suptitle("Kaplan–Meier by predicted risk (median split of out-of-fold risk within each test fold)",
                     fontsize=10)
-    figure.tight_layout()
     return save(figure, directory, "km_risk_groups")
 
 
@@ -163,7 +177,7 @@ def taa_per_year(predictions: pd.DataFrame, methods: list[str], units_per_year: 
 
 def forest_cindex(summary: pd.DataFrame, reference: str | None, directory: Path) -> Path:
     shown = summary[summary["cindex_harrell_mean"].notna()].iloc[::-1]
-    figure, axis = plt.subplots(figsize=(6, 0.35 * len(shown) + 1.2))
+    figure, axis = plt.subplots(figsize=(6, 0.35 * len(shown) + 1.4), layout="constrained")
     positions = np.arange(len(shown))
     low = shown["cindex_harrell_mean"] - shown["cindex_harrell_ci_low"]
     high = shown["cindex_harrell_ci_high"] - shown["cindex_harrell_mean"]
@@ -173,26 +187,28 @@ def forest_cindex(summary: pd.DataFrame, reference: str | None, directory: Path)
     if reference in set(shown["method"]):
         axis.axvline(float(shown.loc[shown["method"] == reference, "cindex_harrell_mean"].iloc[0]),
                      color="tab:red", linestyle="--", linewidth=0.8, label=f"{reference} (reference)")
-        axis.legend(fontsize=7, frameon=False, loc="lower right")
+        figure.legend(fontsize=7, frameon=False, loc="outside lower center")   # below the axes: covers no interval
     axis.set_yticks(positions, shown["method"])
     axis.set(xlabel="Harrell's C-index (mean, 95 % interval)", title="C-index by method")
-    figure.tight_layout()
     return save(figure, directory, "forest_cindex")
 
 
 def params_vs_accuracy(summary: pd.DataFrame, directory: Path) -> Path:
-    figure, axes = plt.subplots(1, 2, figsize=(9, 3.8))
+    """One colour and marker per method, named in a legend beside the panels: labels at the points pile
+    up where methods have similar sizes and scores."""
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+    styles = list(zip(colours(len(summary)), markers(len(summary))))
     for axis, metric, label in ((axes[0], "cindex_harrell", "C-index"), (axes[1], "taa_pm1", "TAA ±1y")):
-        for colour, (_, row) in zip(colours(len(summary)), summary.iterrows()):
-            if pd.isna(row[f"{metric}_mean"]):
-                continue
-            axis.scatter(row["n_params_mean"], row[f"{metric}_mean"], color=colour, s=18)
-            axis.annotate(row["method"], (row["n_params_mean"], row[f"{metric}_mean"]), fontsize=7,
-                          xytext=(3, 3), textcoords="offset points")
+        for (colour, marker), (_, row) in zip(styles, summary.iterrows()):
+            if pd.notna(row[f"{metric}_mean"]):
+                axis.scatter(row["n_params_mean"], row[f"{metric}_mean"], color=colour, marker=marker, s=24,
+                             label=row["method"])
         axis.set_xscale("symlog", linthresh=10)
         axis.set(xlabel="trainable parameters (symlog)", ylabel=label)
+    labelled = {label: handle for axis in axes for handle, label in zip(*axis.get_legend_handles_labels())}
+    figure.legend(labelled.values(), labelled.keys(), fontsize=7, frameon=False, loc="outside right center",
+                  ncols=1 if len(labelled) <= 16 else 2)
     figure.suptitle("Parameters vs accuracy (mean over folds)", fontsize=10)
-    figure.tight_layout()
     return save(figure, directory, "params_vs_accuracy")
 
 
