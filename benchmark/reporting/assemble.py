@@ -5,10 +5,12 @@ the quick start's run alone leaves the tables and the calibration checks the REA
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from joblib import Parallel, delayed
 
 from benchmark import datasets
 from benchmark.datasets import mskcc
@@ -64,11 +66,19 @@ def draw_links(group: groups.Group, output: Path, drawn: bool) -> list[tuple[str
     return links
 
 
+def draw(output: Path, drawn: list[groups.Group]) -> list[list[Path]]:
+    """Each group's figures (`plots.write_plots`), the groups shared among the available cores: drawing
+    is most of a report's time."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return Parallel(n_jobs=max(1, min(cores, len(drawn))))(delayed(plots.write_plots)(output, group)
+                                                            for group in drawn)
+
+
 def write_report(output: Path, data_dir: Path, specs: list[str] = (), reference: str | None = None,
                  grid_detail: bool = False) -> Written | None:
     """Record the cohorts' exclusions, then write every table, the figures, the calibration checks and
-    report.html; None when no cell has finished. grid_detail: also draw each grid draw's figures (about
-    five seconds a draw), otherwise left as they are."""
+    report.html; None when no cell has finished. grid_detail: also draw each grid draw's figures, otherwise
+    left as they are."""
     output = Path(output)
     cohorts.record_cohorts(output, data_dir, specs)
     finished = [g for g in groups.collect(output, reference) if not g.summary.empty]
@@ -77,12 +87,11 @@ def write_report(output: Path, data_dir: Path, specs: list[str] = (), reference:
     command = tables.default_command()
     written = tables.write_tables(output, command, groups=finished)
     detail = {group.stem for group in scenarios.detail_groups(finished)}
-    sections, figures = [], []
-    for group in finished:
-        pngs = plots.write_plots(output, group) if group.stem not in detail or grid_detail else []
-        figures += pngs
-        if group.stem not in detail:
-            sections.append(html_report.Section(group.stem, group.title, tables.group_tables(group, command), pngs))
+    drawn = [group for group in finished if group.stem not in detail or grid_detail]
+    pngs = dict(zip((group.stem for group in drawn), draw(output, drawn)))
+    figures = [png for stem in pngs for png in pngs[stem]]
+    sections = [html_report.Section(group.stem, group.title, tables.group_tables(group, command), pngs[group.stem])
+                for group in finished if group.stem not in detail]
     study = scenarios.write_report(output, finished, command)
     if study:
         figures += study.plots
@@ -93,10 +102,10 @@ def write_report(output: Path, data_dir: Path, specs: list[str] = (), reference:
         sections.append(html_report.Section("scenarios", "Scenario grid (simulation study)", study.tables,
                                             study.plots, links, note))
     checks = calibration.calibration_table(output)   # reads the main tables written above
-    pngs = [p for p in calibration_report.write_calibration(output, checks) if p.suffix == ".png"]
-    figures += pngs
+    calibration_pngs = [p for p in calibration_report.write_calibration(output, checks) if p.suffix == ".png"]
+    figures += calibration_pngs
     sections.append(html_report.Section("calibration", calibration_report.TITLE,
-                                        [calibration_report.report_table(checks)], pngs))
+                                        [calibration_report.report_table(checks)], calibration_pngs))
     kept = {p.with_suffix(s) for p in figures for s in (".png", ".svg")}
     for directory in {p.parent for p in figures}:   # only the folders this pass drew: a draw's detail stays
         tables.remove_stale(directory, kept, (".png", ".svg"))

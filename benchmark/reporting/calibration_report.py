@@ -116,7 +116,6 @@ def marginals_figure(real: pd.DataFrame, synthetic_table: pd.DataFrame, table: p
         axis.set_visible(False)
     figure.suptitle(f"Clinical marginals: real (n={len(real)}) vs synthetic default draw "
                     f"(n={len(synthetic_table)})", fontsize=10)
-    figure.tight_layout()
     return save(figure, directory, "marginals")
 
 
@@ -132,7 +131,6 @@ def kaplan_meier_figure(real: pd.DataFrame, synthetic_table: pd.DataFrame, direc
         axis.legend(fontsize=7, frameon=False, loc="upper right")
     axes[0].set_ylabel("event-free")
     figure.suptitle("Kaplan–Meier: real vs synthetic default draw", fontsize=10)
-    figure.tight_layout()
     return save(figure, directory, "kaplan_meier")
 
 
@@ -154,7 +152,6 @@ def anatomy_figure(real: pd.DataFrame, drawn: pd.DataFrame, directory: Path) -> 
     axes[2].set(xlabel="liver volume (ml)", ylabel="share")
     axes[0].legend(fontsize=7, frameon=False)
     figure.suptitle("Anatomy: real segmentations vs synthetic default draw", fontsize=10)
-    figure.tight_layout()
     return save(figure, directory, "anatomy")
 
 

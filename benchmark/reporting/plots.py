@@ -32,8 +32,9 @@ from sksurv.nonparametric import kaplan_meier_estimator  # noqa: E402
 from benchmark.data.cohort import N_YEARS, structured, year_bin  # noqa: E402
 from benchmark.scoring.metrics import MIN_FOLLOW_UP_YEARS, year_metrics  # noqa: E402
 
+# constrained layout fits titles, legends and labels into the figure, so saving needs no second, "tight" draw
 plt.rcParams.update({"svg.hashsalt": "stg-bench", "font.size": 9, "axes.spines.top": False,
-                     "axes.spines.right": False})
+                     "axes.spines.right": False, "figure.constrained_layout.use": True})
 HORIZONS_YEARS = (1, 3, 5)
 N_CALIBRATION_GROUPS = 5
 PLOT_NAMES = ("km_risk_groups", "calibration", "taa_per_year", "forest_cindex", "params_vs_accuracy")
@@ -55,10 +56,10 @@ def save(figure, directory: Path, name: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     png = directory / f"{name}.png"
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    figure.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
     image = Image.open(buffer).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
     image.save(png, optimize=True)
-    figure.savefig(png.with_suffix(".svg"), bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    figure.savefig(png.with_suffix(".svg"), metadata={"Date": None, "Creator": None})
     plt.close(figure)
     return png
 
@@ -75,7 +76,7 @@ def km_risk_groups(oof: pd.DataFrame, methods: list[str], units_per_year: float,
     columns = min(4, len(methods))
     rows = int(np.ceil(len(methods) / columns))
     figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.7 * rows), squeeze=False,
-                                sharex=True, sharey=True, layout="constrained")
+                                sharex=True, sharey=True)
     for axis, method in zip(axes.flat, methods):
         frame = oof[oof["method"] == method]
         for high, colour, label in ((False, "tab:blue", "low risk"), (True, "tab:red", "high risk")):
@@ -134,10 +135,8 @@ def calibration(oof: pd.DataFrame, methods: list[str], units_per_year: float, di
                  ylabel="observed (Kaplan–Meier)", title=f"{years} year{'s' if years > 1 else ''}")
     labelled = {label: handle for axis in axes[0] for handle, label in zip(*axis.get_legend_handles_labels())}
     if labelled:
-        axes[0, -1].legend(labelled.values(), labelled.keys(), fontsize=7, frameon=False, loc="center left",
-                           bbox_to_anchor=(1.02, 0.5))
+        figure.legend(labelled.values(), labelled.keys(), fontsize=7, frameon=False, loc="outside right center")
     figure.suptitle("Calibration by quintile of predicted survival (out-of-fold)", fontsize=10)
-    figure.tight_layout()
     return save(figure, directory, "calibration")
 
 
@@ -167,17 +166,16 @@ def taa_per_year(predictions: pd.DataFrame, methods: list[str], units_per_year: 
         for colour, method in zip(colours(len(methods)), methods):
             part = table[(table["method"] == method) & (table["n"] > 0)]
             axis.plot(part["year"], part["taa_pm1"], "o-", color=colour, markersize=3, linewidth=1, label=method)
-        axis.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.02, 0.5))
+        figure.legend(fontsize=7, frameon=False, loc="outside right center")
         title = "Time-adjacent accuracy per year (evaluable patients, all folds)"
     axis.set(xlabel="true event / censoring year bin", ylabel="TAA ±1y", ylim=(-0.02, 1.02),
              xticks=range(N_YEARS), title=title)
-    figure.tight_layout()
     return save(figure, directory, "taa_per_year")
 
 
 def forest_cindex(summary: pd.DataFrame, reference: str | None, directory: Path) -> Path:
     shown = summary[summary["cindex_harrell_mean"].notna()].iloc[::-1]
-    figure, axis = plt.subplots(figsize=(6, 0.35 * len(shown) + 1.4), layout="constrained")
+    figure, axis = plt.subplots(figsize=(6, 0.35 * len(shown) + 1.4))
     positions = np.arange(len(shown))
     low = shown["cindex_harrell_mean"] - shown["cindex_harrell_ci_low"]
     high = shown["cindex_harrell_ci_high"] - shown["cindex_harrell_mean"]
@@ -196,7 +194,7 @@ def forest_cindex(summary: pd.DataFrame, reference: str | None, directory: Path)
 def params_vs_accuracy(summary: pd.DataFrame, directory: Path) -> Path:
     """One colour and marker per method, named in a legend beside the panels: labels at the points pile
     up where methods have similar sizes and scores."""
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
     styles = list(zip(colours(len(summary)), markers(len(summary))))
     for axis, metric, label in ((axes[0], "cindex_harrell", "C-index"), (axes[1], "taa_pm1", "TAA ±1y")):
         for (colour, marker), (_, row) in zip(styles, summary.iterrows()):

@@ -363,8 +363,7 @@ def cindex_plot(root: Path, setting: list[Study], numbers: dict[Study, pd.DataFr
     axis.set_xticks(range(len(scenarios)), scenarios)
     axis.set(xlabel="scenario", ylabel="Harrell's C-index (mean over draws ± MCSE)",
              title=f"C-index by scenario: n={first.n_patients}, {first.endpoint}, {first.feature_set}")
-    axis.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    figure.tight_layout()
+    figure.legend(fontsize=7, frameon=False, loc="outside right center")
     return plots.save(figure, Path(root) / "plots" / "scenarios",
                       f"cindex__{first.size_text}__{first.endpoint}__{first.feature_set}")
 
