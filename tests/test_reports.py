@@ -458,3 +458,22 @@ def test_legends_cover_no_interval_and_every_method_is_named_once(tree, drawn, t
     legend = scatter.legends[0]
     assert [text.get_text() for text in legend.get_texts()] == list(group.summary["method"])
     assert not overlaps(legend, scatter.axes) and not any(axis.texts for axis in scatter.axes)
+
+
+def test_without_the_grid_cells_the_report_shows_the_grid_summary_its_last_report_wrote(tree, monkeypatch):
+    copy = tree.parent / "clone"   # a clone: the grid's tables and summary figures, none of its cells
+    shutil.copytree(tree, copy)
+    (copy / "tables" / "scenarios__summary.md").write_text("# Scenario grid: a simulation study\n")
+    (copy / "tables" / "scenario-null-n197__dfs__cv__preoperative__simulation.md").write_text("table")
+    (copy / "plots" / "scenarios").mkdir()
+    (copy / "plots" / "scenarios" / "cindex__n197__dfs__preoperative.png").write_bytes(b"png")
+    monkeypatch.setattr(plots, "write_plots", lambda root, group: [])
+    # not about stale removal, which until it is limited to the groups a pass wrote deletes the grid's tables
+    monkeypatch.setattr(tables, "remove_stale", lambda *args, **kwargs: None)
+    assert cli.main(["report", "--output", str(copy), "--data-dir", str(tree.parent / "data")]) == 0
+    page = (copy / "report.html").read_text()
+    grid = page.split('<section id="scenarios">')[1].split("</section>")[0]
+    assert "cells are not under runs/" in grid and grid.count("<img") == 1
+    assert 'href="tables/scenarios__summary.md"' in grid
+    assert 'href="tables/scenario-null-n197__dfs__cv__preoperative__simulation.md"' in grid
+    assert (copy / "plots" / "scenarios" / "cindex__n197__dfs__preoperative.png").read_bytes() == b"png"

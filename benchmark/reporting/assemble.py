@@ -17,6 +17,7 @@ from benchmark.datasets import mskcc
 from benchmark.reporting import calibration, calibration_report, cohorts, groups, html_report, plots, scenarios, tables
 
 GRID_DETAIL_COMMAND = "python -m benchmark report --grid-detail"
+GRID_HEADING = "Scenario grid (simulation study)"
 #: The datasets the calibration checks set side by side: a run of both (`run --all`) writes the checks.
 CALIBRATED = {mskcc.NAME, datasets.DEFAULT_DATASET}
 
@@ -66,6 +67,18 @@ def draw_links(group: groups.Group, output: Path, drawn: bool) -> list[tuple[str
     return links
 
 
+def last_grid(output: Path) -> html_report.Section:
+    """The grid's section when its cells are not under runs/ (a clone holds the tables, not the cells): the
+    summary figures and tables its last report wrote, said to be that."""
+    summary = output / "tables" / f"{scenarios.SUMMARY_STEM}.md"
+    studies = sorted((output / "tables").glob("scenario-*__simulation.md"))
+    links = [(path.stem, path.relative_to(output).as_posix()) for path in [summary, *studies]]
+    note = ("The grid's cells are not under runs/: its summary figures and tables as the last report of the grid "
+            "wrote them (python -m benchmark run --all --scenario all, then report, writes them anew).")
+    return html_report.Section("scenarios", GRID_HEADING, [], sorted((output / "plots" / "scenarios").glob("*.png")),
+                               links, note)
+
+
 def draw(output: Path, drawn: list[groups.Group]) -> list[list[Path]]:
     """Each group's figures (`plots.write_plots`), the groups shared among the available cores: drawing
     is most of a report's time."""
@@ -99,8 +112,9 @@ def write_report(output: Path, data_dir: Path, specs: list[str] = (), reference:
                  for link in draw_links(group, output, grid_detail)]
         note = ("Each draw's own tables and figures, linked" + ("" if grid_detail else
                 f" (its figures are drawn by `{GRID_DETAIL_COMMAND}`)") + ":")
-        sections.append(html_report.Section("scenarios", "Scenario grid (simulation study)", study.tables,
-                                            study.plots, links, note))
+        sections.append(html_report.Section("scenarios", GRID_HEADING, study.tables, study.plots, links, note))
+    elif (output / "tables" / f"{scenarios.SUMMARY_STEM}.md").is_file():
+        sections.append(last_grid(output))
     checks = calibration.calibration_table(output)   # reads the main tables written above
     calibration_pngs = [p for p in calibration_report.write_calibration(output, checks) if p.suffix == ".png"]
     figures += calibration_pngs
