@@ -3,6 +3,7 @@ report computed from fake cell records (no cohort is generated)."""
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -190,3 +191,15 @@ def test_the_report_shows_the_grid_by_its_summary_and_links_each_draw(tree, monk
     before = [png.read_bytes() for png in drawn]
     assert cli.main(argv) == 0   # a report without --grid-detail leaves the drawn detail as it is
     assert [png.read_bytes() for png in drawn] == before
+
+
+def test_run_writes_the_calibration_checks_once_both_calibrated_datasets_finished(tmp_path, monkeypatch):
+    root = tmp_path / "results"
+    write_draw(root, SyntheticCrlm(), {"oracle": 0.8, "coxph": 0.7})
+    monkeypatch.setattr(runner, "plan", lambda config: runner.Plan([], [], {}))   # nothing to load or compute
+    argv = ["run", "-m", "coxph", "--collect", "--output", str(root)]
+    checks = root / "tables" / "calibration.md"
+    assert cli.main(argv) == 0 and not checks.exists()   # the real cohort's cells are not there
+    write_draw(root, SimpleNamespace(name="mskcc-crlm"), {"coxph": 0.6})
+    assert cli.main(argv) == 0
+    assert "calibration checks within tolerance" in checks.read_text()
