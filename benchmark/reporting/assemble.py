@@ -111,7 +111,7 @@ def write_report(output: Path, data_dir: Path, specs: list[str] = (), reference:
         links = [link for group in finished if group.stem in detail
                  for link in draw_links(group, output, grid_detail)]
         note = ("Each draw's own tables and figures, linked" + ("" if grid_detail else
-                f" (its figures are drawn by `{GRID_DETAIL_COMMAND}`)") + ":")
+                f" (its figures are drawn by {GRID_DETAIL_COMMAND})") + ":")
         sections.append(html_report.Section("scenarios", GRID_HEADING, study.tables, study.plots, links, note))
     elif (output / "tables" / f"{scenarios.SUMMARY_STEM}.md").is_file():
         sections.append(last_grid(output))
