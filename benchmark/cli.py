@@ -133,7 +133,7 @@ def run_config(args):
 
 def command_run(args) -> int:
     from benchmark.harness import runner
-    from benchmark.reporting import cohorts, groups, scenarios, tables
+    from benchmark.reporting import assemble, cohorts
 
     config = run_config(args)
     if args.collect:
@@ -146,16 +146,13 @@ def command_run(args) -> int:
         for dataset in config.datasets:   # the footers name the patients left out and the cohort's description
             cohort = runner.load_cohort(dataset, config.data_dir)   # loaded by the run
             cohorts.write_cohort_record(config.output, cohort, dataset.spec)
-    finished = groups.collect(config.output)
-    written = tables.write_tables(config.output, groups=finished)
     # only a grid run rewrites the grid's summary: one synthetic cohort's run would replace it with its own
-    study = scenarios.write_report(config.output, finished, tables.default_command()) if args.scenario else None
+    written = assemble.write_run_tables(config.output, grid=bool(args.scenario))
     if summary:
         for line in summary.lines():
             print(line)
-    print(f"{len(written)} table(s) in {config.output / 'tables'}")
-    if study:
-        print(f"scenario grid: {study.summary}")
+    for line in written.lines(config.output):
+        print(line)
     return 1 if summary and summary.errors else 0
 
 
@@ -184,37 +181,14 @@ def command_prepare(args) -> int:
 def command_report(args) -> int:
     """Record the cohorts' exclusions, then write every table, every plot, the calibration of the synthetic
     cohort against the real one and report.html."""
-    from benchmark.progress import bar
-    from benchmark.reporting import calibration, cohorts, groups, html_report, plots, scenarios, tables
+    from benchmark.reporting import assemble
 
     parsed_datasets(args.dataset)
-    cohorts.record_cohorts(args.output, args.data_dir, args.dataset)
-    finished = [g for g in groups.collect(args.output, args.reference) if not g.summary.empty]
-    if not finished:
+    written = assemble.write_report(args.output, args.data_dir, args.dataset, args.reference, args.grid_detail)
+    if written is None:
         raise UsageError(f"report: no finished cells under {args.output / 'runs'}")
-    command = tables.default_command()
-    written = tables.write_tables(args.output, command, groups=finished)
-    sections, figures = [], set()
-    for group in bar(finished, desc="plots", unit="group"):
-        pngs = plots.write_plots(args.output, group)
-        figures |= {p.with_suffix(s) for p in pngs for s in (".png", ".svg")}
-        sections.append((group.stem, group.title, tables.group_tables(group, command), pngs))
-    study = scenarios.write_report(args.output, finished, command)
-    if study:
-        figures |= {p.with_suffix(s) for p in study.plots for s in (".png", ".svg")}
-        sections.append(("scenarios", "Scenario grid (simulation study)", study.tables, study.plots))
-    checks = calibration.calibration_table(args.output)   # reads the main tables written above
-    pngs = [p for p in calibration.write_calibration(args.output, checks) if p.suffix == ".png"]
-    figures |= {p.with_suffix(s) for p in pngs for s in (".png", ".svg")}
-    sections.append(("calibration", calibration.TITLE, [calibration.report_table(checks)], pngs))
-    tables.remove_stale([path for group in finished for path in tables.group_plot_files(args.output, group.stem)],
-                        figures)
-    page = html_report.write_html(args.output / "report.html", sections)
-    print(f"{len(written)} table(s) in {args.output / 'tables'}, {len(figures) // 2} plot(s) in "
-          f"{args.output / 'plots'}, report: {page}")
-    print(calibration.within_text(checks))
-    if study:
-        print(f"scenario grid: {study.summary}")
+    for line in written.lines(args.output):
+        print(line)
     return 0
 
 

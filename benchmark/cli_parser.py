@@ -166,5 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="dataset spec whose name alone does not give it, e.g. tcia:PATH (repeatable)")
     report.add_argument("--reference",
                         help="method every other is tested against (default: stg, else coxph, else no tests)")
+    report.add_argument("--grid-detail", action="store_true",
+                        help="also draw every scenario-grid draw's figures (linked from the report, not embedded)")
     parser.description = f"{DESCRIPTION}. Commands: {', '.join(commands.choices)}."
     return parser

@@ -1,6 +1,6 @@
-"""Calibration report: every kind of check present, each tolerance held by the generator (one test per
+"""Calibration checks: every kind of check present, each tolerance held by the generator (one test per
 check, so a failing one names itself), KS exactly 0 against the real table itself, the Cox rows read
-from the main tables, and the writers."""
+from the main tables, the C-index the cells use, and the writers."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from benchmark.data import clinical, synthetic
-from benchmark.reporting import calibration, tables
+from benchmark.reporting import calibration, calibration_report, tables
+from benchmark.scoring import metrics
 
 #: Every check that needs no run results (all but the Cox rows), as the table names them.
 HELD_CHECKS = (
@@ -63,6 +64,15 @@ def test_every_statistic_is_zero_when_the_synthetic_table_is_the_real_one(tmp_pa
     assert set(ks.values()) == {0.0}
 
 
+def test_univariate_c_is_the_cells_harrell_c_on_the_patients_with_the_value():
+    time, event = clinical.ENDPOINTS["os"]
+    table = pd.DataFrame({time: [5.0, 10.0, 20.0, 30.0], event: [1, 1, 0, 1], "age": [70.0, np.nan, 50.0, 40.0]})
+    # pairs (5, 20), (5, 30) concordant: the earlier event has the higher value; the NaN patient left out
+    assert calibration.column_c(table, "age", "os") == 1.0
+    assert calibration.column_c(table, "age", "os") == metrics.harrell_c(
+        np.array([True, False, True]), np.array([5.0, 20.0, 30.0]), np.array([70.0, 50.0, 40.0]))
+
+
 def test_cox_rows_read_the_main_tables_and_say_what_to_run_when_absent(tmp_path):
     main = tmp_path / "tables" / "mskcc-crlm__os__cv__preoperative__main.csv"
     main.parent.mkdir()
@@ -79,16 +89,16 @@ def test_cox_rows_read_the_main_tables_and_say_what_to_run_when_absent(tmp_path)
 
 
 def test_writers_produce_the_table_and_figures(table, tmp_path):
-    written = calibration.write_calibration(tmp_path, table)
+    written = calibration_report.write_calibration(tmp_path, table)
     csv, markdown = tmp_path / "tables" / "calibration.csv", tmp_path / "tables" / "calibration.md"
     figures = tmp_path / "plots" / "calibration"
-    assert written == [csv, markdown, *(figures / f"{name}.png" for name in calibration.PLOT_NAMES)]
+    assert written == [csv, markdown, *(figures / f"{name}.png" for name in calibration_report.PLOT_NAMES)]
     back = pd.read_csv(csv, keep_default_na=False)
     assert back["check"].tolist() == table["check"].tolist()
     text = markdown.read_text()
-    assert text.startswith(f"**{calibration.TITLE}**") and "✓" in text and calibration.within_text(table) in text
+    assert text.startswith(f"**{calibration_report.TITLE}**") and "✓" in text and calibration.within_text(table) in text
     assert text.count("\n| ") == len(table) + 1   # header and one line per check
-    for name in calibration.PLOT_NAMES:
+    for name in calibration_report.PLOT_NAMES:
         assert (figures / f"{name}.png").stat().st_size > 5000
         assert (figures / f"{name}.svg").read_text().lstrip().startswith("<?xml")
 

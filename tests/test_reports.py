@@ -18,7 +18,7 @@ from benchmark import cli, methods
 from benchmark.datasets import parse_spec
 from benchmark.harness import runner
 from benchmark.methods import Registered
-from benchmark.reporting import calibration, cohorts, groups, html_report, plots, tables
+from benchmark.reporting import calibration_report, cohorts, groups, html_report, plots, tables
 from benchmark.scoring import stats
 
 
@@ -281,7 +281,7 @@ def test_html_report_renders_in_headless_chromium(tree, chromium, tmp_path):
     tables = re.findall(r'<table class="(\w+)"', dom)
     assert tables.count("main") == 1 and {"ablations", "full_vs_lite", "significance"} <= set(tables)
     images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,', dom)
-    assert len(images) == len(plots.PLOT_NAMES) + len(calibration.PLOT_NAMES)
+    assert len(images) == len(plots.PLOT_NAMES) + len(calibration_report.PLOT_NAMES)
     grid_only = {html_report.CAPTIONS["cindex"]}   # the scenario grid's plot; this tree has no grid
     assert set(images) == set(html_report.CAPTIONS.values()) - grid_only
     assert "calibration" in tables
@@ -420,3 +420,71 @@ def test_a_scenario_plot_is_captioned_by_its_kind(tmp_path):
     png = tmp_path / "cindex__n197__dfs__preoperative.png"
     png.write_bytes(b"not really a png")
     assert f"<figcaption>{html_report.CAPTIONS['cindex']}</figcaption>" in html_report.figure_html(png)
+
+
+def test_report_is_light_and_holds_the_calibration_checks(tree):
+    page = (tree / "report.html").read_text()
+    assert len(page.encode()) < 400_000   # five figures of one group, three of the calibration: palette PNGs
+    assert '<section id="calibration">' in page
+    assert re.search(r"\d+ of \d+ calibration checks within tolerance", page)
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures plots.save receives, instead of writing them."""
+    figures = {}
+
+    def capture(figure, directory, name):
+        figure.canvas.draw()
+        figures[name] = figure
+        return directory / f"{name}.png"
+    monkeypatch.setattr(plots, "save", capture)
+    return figures
+
+
+def overlaps(artist, others) -> list:
+    box = artist.get_window_extent()
+    return [other for other in others if box.overlaps(other.get_window_extent())]
+
+
+def test_the_figure_title_clears_every_panel_title_however_many_methods(drawn, tmp_path):
+    rng = np.random.default_rng(0)
+    names = [f"method-{i}" for i in range(25)]   # seven rows of panels
+    oof = pd.concat([pd.DataFrame({"method": name, "time": rng.uniform(1, 100, 40), "event": rng.integers(0, 2, 40),
+                                   "high_risk": np.arange(40) % 2 == 0}) for name in names])
+    plots.km_risk_groups(oof, names, 12.0, tmp_path)
+    km = drawn["km_risk_groups"]
+    title = next(text for text in km.texts if text.get_text() == km.get_suptitle())
+    assert not overlaps(title, [axis.title for axis in km.axes if axis.get_visible()])
+    lowest = [axis for axis in km.axes if axis.get_visible() and axis.get_xlabel() == "years"]
+    assert len(lowest) == 4   # each column's x axis is named, below its lowest drawn panel
+
+
+def test_legends_cover_no_interval_and_every_method_is_named_once(tree, drawn, tmp_path):
+    group = next(g for g in groups.collect(tree) if g.stem == STEM)
+    plots.write_plots(tmp_path, group)
+    forest = drawn["forest_cindex"]
+    assert len(forest.legends) == 1 and not overlaps(forest.legends[0], forest.axes)
+    scatter = drawn["params_vs_accuracy"]
+    legend = scatter.legends[0]
+    assert [text.get_text() for text in legend.get_texts()] == list(group.summary["method"])
+    assert not overlaps(legend, scatter.axes) and not any(axis.texts for axis in scatter.axes)
+
+
+def test_without_the_grid_cells_the_report_shows_the_grid_summary_its_last_report_wrote(tree, monkeypatch):
+    copy = tree.parent / "clone"   # a clone: the grid's tables and summary figures, none of its cells
+    shutil.copytree(tree, copy)
+    (copy / "tables" / "scenarios__summary.md").write_text("# Scenario grid: a simulation study\n")
+    (copy / "tables" / "scenario-null-n197__dfs__cv__preoperative__simulation.md").write_text("table")
+    (copy / "plots" / "scenarios").mkdir()
+    (copy / "plots" / "scenarios" / "cindex__n197__dfs__preoperative.png").write_bytes(b"png")
+    monkeypatch.setattr(plots, "write_plots", lambda root, group: [])
+    # not about stale removal, which until it is limited to the groups a pass wrote deletes the grid's tables
+    monkeypatch.setattr(tables, "remove_stale", lambda *args, **kwargs: None)
+    assert cli.main(["report", "--output", str(copy), "--data-dir", str(tree.parent / "data")]) == 0
+    page = (copy / "report.html").read_text()
+    grid = page.split('<section id="scenarios">')[1].split("</section>")[0]
+    assert "cells are not under runs/" in grid and grid.count("<img") == 1
+    assert 'href="tables/scenarios__summary.md"' in grid
+    assert 'href="tables/scenario-null-n197__dfs__cv__preoperative__simulation.md"' in grid
+    assert (copy / "plots" / "scenarios" / "cindex__n197__dfs__preoperative.png").read_bytes() == b"png"

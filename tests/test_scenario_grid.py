@@ -2,6 +2,9 @@
 report computed from fake cell records (no cohort is generated)."""
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -163,3 +166,41 @@ def test_null_mark_rate_counted_by_hand():
     assert every["Tests"] == "11" and every["Raw p < 0.05"] == "4 / 11 (36.4 %)"
     assert every["Holm p < 0.05 (†)"] == "2 / 11 (18.2 %)" and every["Draws with a mark"] == "2 / 3 (66.7 %)"
     assert ranking["Metrics"] == "ranking metrics" and ranking["Raw p < 0.05"] == "3 / 6 (50.0 %)"
+
+
+def test_the_report_shows_the_grid_by_its_summary_and_links_each_draw(tree, monkeypatch):
+    def fake_plots(root, group):   # runs in the drawing workers: what it drew is read back from the files
+        png = root / "plots" / group.stem / "km_risk_groups.png"
+        png.parent.mkdir(parents=True, exist_ok=True)
+        png.write_bytes(str(time.perf_counter_ns()).encode())
+        return [png]
+    monkeypatch.setattr(plots, "write_plots", fake_plots)
+    argv = ["report", "--output", str(tree), "--data-dir", str(tree.parent / "data")]
+    draws = sorted(group.stem for group in groups.collect(tree))
+    drawn = [tree / "plots" / stem / "km_risk_groups.png" for stem in draws]
+    assert cli.main(argv) == 0
+    assert not any(png.exists() for png in drawn)   # every group here is a grid draw: drawn on request only
+    page = (tree / "report.html").read_text()
+    assert "python -m benchmark report --grid-detail" in page
+    for stem in draws:
+        assert f'href="tables/{stem}__main.md"' in page and f'<section id="{stem}"' not in page
+    assert cli.main([*argv, "--grid-detail"]) == 0
+    assert all(png.is_file() for png in drawn)
+    page = (tree / "report.html").read_text()
+    assert all(f'href="plots/{stem}/"' in page for stem in draws)
+    assert page.count("<img") == len(list((tree / "plots").glob("scenarios/*.png"))) + 3   # + calibration
+    before = [png.read_bytes() for png in drawn]
+    assert cli.main(argv) == 0   # a report without --grid-detail leaves the drawn detail as it is
+    assert [png.read_bytes() for png in drawn] == before
+
+
+def test_run_writes_the_calibration_checks_once_both_calibrated_datasets_finished(tmp_path, monkeypatch):
+    root = tmp_path / "results"
+    write_draw(root, SyntheticCrlm(), {"oracle": 0.8, "coxph": 0.7})
+    monkeypatch.setattr(runner, "plan", lambda config: runner.Plan([], [], {}))   # nothing to load or compute
+    argv = ["run", "-m", "coxph", "--collect", "--output", str(root)]
+    checks = root / "tables" / "calibration.md"
+    assert cli.main(argv) == 0 and not checks.exists()   # the real cohort's cells are not there
+    write_draw(root, SimpleNamespace(name="mskcc-crlm"), {"coxph": 0.6})
+    assert cli.main(argv) == 0
+    assert "calibration checks within tolerance" in checks.read_text()

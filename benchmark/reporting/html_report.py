@@ -1,14 +1,16 @@
-"""One self-contained HTML report: every table and figure, readable offline.
+"""One HTML report of the main results, readable offline.
 
 Figures are inlined as base64 PNG data URIs, tables as HTML with their footers, and the style
-sheet is embedded, so ``<root>/report.html`` can be mailed or opened from disk without the
-rest of the result tree.
+sheet is embedded, so ``<root>/report.html`` can be mailed or opened from disk. What would make the
+page too heavy to open (the scenario grid's per-draw tables and figures) is linked instead, as
+paths relative to the page, which resolve inside the result tree.
 """
 from __future__ import annotations
 
 import base64
 import html
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.files import atomic_write_text
@@ -31,6 +33,7 @@ figure { display: inline-block; margin: 0.5em 1em 1em 0; vertical-align: top; }
 figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.8em; color: #555; }
 nav ul { font-size: 0.9em; }
+ul.links { font-size: 0.85em; }
 """
 
 CAPTIONS = {
@@ -69,23 +72,40 @@ def figure_html(png: Path) -> str:
             f"<figcaption>{caption}</figcaption></figure>")
 
 
-def render(sections: list[tuple[str, str, list, list[Path]]], title: str) -> str:
-    """sections: (anchor, heading, tables, figure PNG paths) per report group."""
-    contents = "".join(f'<li><a href="#{anchor}">{html.escape(heading)}</a></li>' for anchor, heading, _, _ in sections)
+@dataclass
+class Section:
+    """One report group: its tables and figures, shown; `links` (text, href) kept out of the page."""
+
+    anchor: str
+    heading: str
+    tables: list
+    figures: list[Path]
+    links: list[tuple[str, str]] = ()
+    note: str = ""
+
+
+def links_html(section: Section) -> str:
+    items = "".join(f'<li><a href="{html.escape(href)}">{html.escape(text)}</a></li>' for text, href in section.links)
+    note = f"<p>{html.escape(section.note)}</p>" if section.note else ""
+    return note + (f'<ul class="links">{items}</ul>' if items else "")
+
+
+def render(sections: list[Section], title: str) -> str:
+    contents = "".join(f'<li><a href="#{s.anchor}">{html.escape(s.heading)}</a></li>' for s in sections)
     body = []
-    for anchor, heading, tables, figures in sections:
-        body.append(f'<section id="{anchor}"><h2>{html.escape(heading)}</h2>')
+    for section in sections:
+        tables = section.tables
+        body.append(f'<section id="{section.anchor}"><h2>{html.escape(section.heading)}</h2>')
         # a footer repeated by the next table is shown once, under the last table that has it
         body += [table_html(table, i + 1 == len(tables) or tables[i + 1].footer != table.footer)
                  for i, table in enumerate(tables)]
-        body += [figure_html(png) for png in figures]
-        body.append("</section>")
+        body += [figure_html(png) for png in section.figures]
+        body.append(links_html(section) + "</section>")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
             f"<nav><ul>{contents}</ul></nav>{''.join(body)}</body></html>\n")
 
 
-def write_html(path: Path, sections: list[tuple[str, str, list, list[Path]]],
-               title: str = "stg-bench report") -> Path:
+def write_html(path: Path, sections: list[Section], title: str = "stg-bench report") -> Path:
     atomic_write_text(path, render(sections, title))
     return Path(path)

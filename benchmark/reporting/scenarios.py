@@ -95,6 +95,16 @@ def find_studies(groups: Iterable[Group]) -> dict[Study, dict[int, Group]]:
     return {study: dict(sorted(found[study].items())) for study in order}
 
 
+def detail_groups(groups: Iterable[Group]) -> list[Group]:
+    """The grid's draws but the default cohort (which is reported as itself): the report shows the grid by
+    its summary and links each draw's tables and figures."""
+    studies = find_studies(groups)
+    if not is_grid(studies):
+        return []
+    default = datasets.DEFAULT_DATASET
+    return [group for draws in studies.values() for group in draws.values() if group.dataset != default]
+
+
 def mechanism(scenario: str) -> str:
     return MECHANISMS.get(scenario, "see benchmark.data.synthetic")
 
@@ -353,8 +363,7 @@ def cindex_plot(root: Path, setting: list[Study], numbers: dict[Study, pd.DataFr
     axis.set_xticks(range(len(scenarios)), scenarios)
     axis.set(xlabel="scenario", ylabel="Harrell's C-index (mean over draws ± MCSE)",
              title=f"C-index by scenario: n={first.n_patients}, {first.endpoint}, {first.feature_set}")
-    axis.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    figure.tight_layout()
+    figure.legend(fontsize=7, frameon=False, loc="outside right center")
     return plots.save(figure, Path(root) / "plots" / "scenarios",
                       f"cindex__{first.size_text}__{first.endpoint}__{first.feature_set}")
 

@@ -269,6 +269,11 @@ def censored_at(y, limit: float) -> np.ndarray:
     return out
 
 
+def harrell_c(event, time, risk) -> float:
+    """Harrell's C (scikit-survival's): the one computation the cells and the calibration checks share."""
+    return float(concordance_index_censored(event, time, risk)[0])
+
+
 def survival_metrics(pred: Prediction, y_train, y_test, time_grid, units_per_year) -> tuple[dict, dict]:
     """Harrell and Uno C-index, cumulative/dynamic AUC at 1/3/5 years, and the IBS."""
     reasons: dict[str, str] = {}
@@ -278,7 +283,7 @@ def survival_metrics(pred: Prediction, y_train, y_test, time_grid, units_per_yea
     if event.sum() == 0:
         out["cindex_harrell"] = _nan(reasons, "cindex_harrell", "no event in the test fold")
     else:
-        out["cindex_harrell"] = float(concordance_index_censored(event, time, pred.risk)[0])
+        out["cindex_harrell"] = harrell_c(event, time, pred.risk)
     # Uno's C, the AUC and the IBS weight test patients by the training fold's censoring survival G,
     # so they exist only up to `limit`, the last training time with G > 0: they are computed up to it,
     # on the test fold censored there (which leaves every value before `limit` unchanged).
