@@ -117,7 +117,7 @@ class DenseProducts(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         name = getattr(func, "__name__", "")
         a, b = (args[1:3] if name == "addmm" else args[:2]) if name in self.PRODUCTS else (None, None)
-        if a is not None and a.layout == b.layout == torch.strided:   # sparse products are message passing
+        if a is not None and a.layout == b.layout == torch.strided:   # sparse products (DGL's kernels) are message passing
             columns = b.shape[0] if name == "linear" else b.shape[-1]        # linear's weight is (out, in)
             self.shapes.append((a.numel() // a.shape[-1], a.shape[-1], columns, a.requires_grad, b.requires_grad))
         return func(*args, **(kwargs or {}))

@@ -2,8 +2,7 @@
 
     node encoders -> HeteroGraphConv of SAGEConv, one per relation, summed per node type, edge weights
     from the edge-attribute gates (or, ablated, one SAGEConv on the homogeneous view of the same graph,
-    or no message passing at all; benchmark.methods.message_passing computes every relation at
-    once) -> readout -> temporal head; plus the InfoNCE projections of
+    or no message passing at all) -> readout -> temporal head; plus the InfoNCE projections of
     the image-graph and clinical embeddings. The shared blocks (encoders, gates, readout, heads)
     are benchmark.methods.layers'. With ``lesions`` the network reads the lesion graphs: one more
     node type, pooled by the readout, and the lesion relations (stg.graphs).
@@ -14,13 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
-from benchmark.methods.layers import GraphReadout, NodeEncoder, make_head, n_trainable, pass_messages
-from benchmark.methods.message_passing import ConvStack, EdgeGates, EdgeIndex, RelationalSAGE
+from benchmark.methods.layers import EdgeGates, GraphReadout, NodeEncoder, homogeneous, make_head, n_trainable
 from benchmark.methods.neural import NetworkConfig
+from stg.dgl_import import dgl
 from stg.graphs import CANONICAL_ETYPES, IMAGE_NODE_TYPES, NODE_TYPES, RELATION_ATTRIBUTES
 
+dglnn = dgl.nn.pytorch
 GRAPHS = ("hetero", "homogeneous")
 NODE_SETS = {"all": NODE_TYPES, "clinical": ("clinical",), "image": IMAGE_NODE_TYPES}
 
@@ -53,6 +55,48 @@ class StgConfig(NetworkConfig):
         return self.contrastive and self.nodes == "all"
 
 
+class HeteroSAGE(nn.Module):
+    """`layers` HeteroGraphConv layers of one SAGEConv (mean) per relation, summed per node type, ReLU and
+    dropout between: node type -> (nodes, h) embeddings in and out, edges weighted per relation."""
+
+    def __init__(self, relations, hidden: int, layers: int, dropout: float):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            dglnn.HeteroGraphConv({r: dglnn.SAGEConv(hidden, hidden, "mean") for r in relations}, aggregate="sum")
+            for _ in range(layers))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, graph, h: dict, weights: dict) -> dict:
+        """`weights`: relation -> (E,) edge weights (relations absent weigh 1)."""
+        kwargs = {r: {"edge_weight": w} for r, w in weights.items()}
+        for i, layer in enumerate(self.layers):
+            out = layer(graph, h, mod_kwargs=kwargs)
+            h = {nt: out.get(nt, h[nt]) for nt in h}       # a type nothing flows into keeps its embedding
+            if i != len(self.layers) - 1:
+                h = {nt: self.dropout(F.relu(x)) for nt, x in h.items()}
+        return h
+
+
+class HomogeneousSAGE(nn.Module):
+    """The homogeneous ablation: SAGEConv (mean) layers on dgl.to_homogeneous of the graph, one weight for
+    every relation; node type -> (nodes, h) in and out."""
+
+    def __init__(self, hidden: int, layers: int, dropout: float):
+        super().__init__()
+        self.layers = nn.ModuleList(dglnn.SAGEConv(hidden, hidden, "mean") for _ in range(layers))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, graph, h: dict, weight: torch.Tensor | None) -> dict:
+        """`weight`: (E,) edge weights in dgl.to_homogeneous's order, or None (1)."""
+        g = homogeneous(graph, self_loops=False)
+        x = torch.cat([h[nt] for nt in graph.ntypes])                                     # (N, h)
+        for i, layer in enumerate(self.layers):
+            x = layer(g, x, edge_weight=weight)
+            if i != len(self.layers) - 1:
+                x = self.dropout(F.relu(x))
+        return dict(zip(graph.ntypes, torch.split(x, [graph.num_nodes(nt) for nt in graph.ntypes])))
+
+
 class StgNetwork(nn.Module):
     """STG and its ablations; `dims` are the input widths per node type."""
 
@@ -64,12 +108,15 @@ class StgNetwork(nn.Module):
         self.encoder = NodeEncoder(dims, ntypes, h, config.dropout)
         self.relations = [r for r in CANONICAL_ETYPES if r[0] in ntypes and r[2] in ntypes]
         passing = bool(self.relations and config.layers)
-        attributed = [r[1] for r in self.relations if r[1] in RELATION_ATTRIBUTES]
+        names = [r[1] for r in self.relations]
+        attributed = [r for r in names if r in RELATION_ATTRIBUTES]
         self.gates = EdgeGates(attributed) if config.edge_attributes and passing else None
-        # per layer, SAGEConv weights per relation (hetero) or one SAGEConv for every edge (homogeneous)
-        n_weights = len(self.relations) if config.graph == "hetero" else 1
-        self.gnn = ConvStack([RelationalSAGE(n_weights, h) for _ in range(config.layers)],
-                             config.dropout) if passing else None
+        if not passing:
+            self.gnn = None
+        elif config.graph == "hetero":
+            self.gnn = HeteroSAGE(names, h, config.layers, config.dropout)
+        else:
+            self.gnn = HomogeneousSAGE(h, config.layers, config.dropout)
         self.readout = GraphReadout(ntypes, h, config.dropout)
         if config.uses_contrastive:
             self.project_image = nn.Linear(h, config.projection)
@@ -80,10 +127,11 @@ class StgNetwork(nn.Module):
         h0 = self.encoder(graph)                                      # node type -> (nodes, h)
         h = h0
         if self.gnn is not None:
-            hetero = self.config.graph == "hetero"
-            order = self.node_types if hetero else sorted(self.node_types)   # as DGL's homogeneous view
-            index = EdgeIndex.of(graph, order, self.relations, homogeneous=not hetero)
-            h = pass_messages(self.gnn, self.gates, index, h0, order)
+            if self.config.graph == "hetero":
+                weights = self.gates.by_relation(graph) if self.gates is not None else {}
+            else:
+                weights = self.gates(graph) if self.gates is not None else None
+            h = self.gnn(graph, h0, weights)
         p, image = self.readout(graph, h)                             # (n, h), (n, h) or None
         output = self.head(p)                                         # logits (n, K)
         if self.config.uses_contrastive:                              # (n, projection) each

@@ -12,13 +12,13 @@ A network takes the batched patient graph (node features ``h0``, see stg.inputs)
       -> head: the temporal module (12 learned year embeddings combined with the patient
          embedding -> per-year hazard logits), a single risk score + year baselines, or a Cox risk.
 
-Edge weights come from the edge attributes through a per-relation gate 2*sigmoid(w.a + b),
-initialised to 1, so "no edge attributes" is exactly the same network with the gates off.
+Message passing is DGL's (dgl.nn modules on the batched graph); the GNN baselines run theirs on the
+homogeneous view of the graph (`HomogeneousNetwork`), with edge weights from a per-relation gate
+2*sigmoid(w.a + b), initialised to 1.
 Shapes: n patients, N nodes of the batch, E edges, h hidden width, K = 12 years.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -26,10 +26,8 @@ from torch import nn
 
 from benchmark.data.cohort import N_YEARS
 from benchmark.data.imaging.prepared import NODE_NAMES
-from benchmark.methods.dropout import Dropout
-from benchmark.methods.message_passing import ConvStack, EdgeGates, EdgeIndex
 from stg.dgl_import import dgl
-from stg.graphs import ATTRIBUTE_EDGE_TYPES, EDGES, NODE_TYPES
+from stg.graphs import ATTRIBUTE_EDGE_TYPES, NODE_TYPES, RELATION_ATTRIBUTES
 
 HEADS = ("temporal", "single", "cox")
 
@@ -67,7 +65,7 @@ class NodeEncoder(nn.Module):
         super().__init__()
         self.project = nn.ModuleDict({nt: nn.Linear(dims[nt], hidden) for nt in ntypes})
         self.structure = nn.Embedding(len(NODE_NAMES), hidden) if "anatomy" in ntypes else None
-        self.dropout = Dropout(dropout)
+        self.dropout = nn.Dropout(dropout)
 
     def forward(self, graph) -> dict[str, torch.Tensor]:
         """node type -> (nodes of that type, h)."""
@@ -82,7 +80,7 @@ class NodeEncoder(nn.Module):
 
 def fuse(width: int, hidden: int, dropout: float) -> nn.Sequential:
     """(n, width) concatenated patient parts -> (n, h) patient embedding."""
-    return nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), Dropout(dropout))
+    return nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout))
 
 
 def pool(graph, ntype: str, h: torch.Tensor) -> torch.Tensor:
@@ -163,40 +161,64 @@ def make_head(kind: str, hidden: int, year_dim: int) -> nn.Module:
     return SingleRiskHead(hidden) if kind == "single" else CoxHead(hidden)
 
 
-def pass_messages(gnn: ConvStack, gates: EdgeGates | None, index: EdgeIndex, h: dict, order) -> dict:
-    """node type -> (nodes, h) embeddings after the convolutions of `gnn` on the edges of `index`, whose nodes
-    are the types of `order` one after the other, weighted by the gates (1 without them)."""
-    weight = gates(index) if gates is not None else torch.ones(len(index.src))   # (E,)
-    x = gnn(index, torch.cat([h[nt] for nt in order]), weight)                        # (N, h)
-    return dict(zip(order, torch.split(x, [len(h[nt]) for nt in order])))
+class EdgeGates(nn.Module):
+    """Per attributed relation, a scalar edge weight 2*sigmoid(w.a + b), 1 at initialisation."""
+
+    def __init__(self, relations):
+        super().__init__()
+        self.gates = nn.ModuleDict({r: nn.Linear(len(RELATION_ATTRIBUTES[r]), 1) for r in relations})
+        for gate in self.gates.values():
+            nn.init.zeros_(gate.weight)
+            nn.init.zeros_(gate.bias)
+
+    def by_relation(self, graph) -> dict[str, torch.Tensor]:
+        """relation -> (E,) weights of its edges, for the gated relations of `graph`."""
+        return {et: 2 * torch.sigmoid(self.gates[et](graph.edges[et].data["a"]))[:, 0]
+                for _, et, _ in graph.canonical_etypes if et in self.gates}
+
+    def forward(self, graph) -> torch.Tensor:
+        """(E,) weights of every edge of `graph`, in its canonical edge type order (dgl.to_homogeneous's);
+        edges of relations without a gate weigh 1."""
+        weights = self.by_relation(graph)
+        return torch.cat([weights.get(et, torch.ones(graph.num_edges(et), device=graph.device))
+                          for _, et, _ in graph.canonical_etypes])
+
+
+def homogeneous(graph, self_loops: bool):
+    """dgl.to_homogeneous of the batched graph (nodes and edges grouped by type, in `graph.ntypes` and
+    `graph.canonical_etypes` order), with a self loop per node appended last if asked; built once per batch."""
+    cache = graph.__dict__.setdefault("_homogeneous", {})
+    if self_loops not in cache:
+        flat = dgl.to_homogeneous(graph)
+        cache[self_loops] = dgl.add_self_loop(flat) if self_loops else flat
+    return cache[self_loops]
 
 
 class HomogeneousNetwork(nn.Module):
-    """The GNN baselines' network: node encoders -> `config.layers` convolutions on the homogeneous
-    patient graph, edge weights from the gates -> readout -> head. A baseline gives its convolution."""
+    """The GNN baselines' network: node encoders -> a baseline's `gnn` on the homogeneous patient graph,
+    edge weights from the gates -> readout -> head. The gnn maps (g, (N, h), edge_weight (E,)) -> (N, h)."""
 
     node_types = NODE_TYPES
-    relations = tuple(EDGES)
 
-    def __init__(self, dims: dict[str, int], config: NetworkConfig, conv: Callable[[], nn.Module],
-                 self_loops: bool = False):
+    def __init__(self, dims: dict[str, int], config: NetworkConfig, gnn: nn.Module | None, self_loops: bool = False):
         super().__init__()
         h = config.hidden
         self.encoder = NodeEncoder(dims, self.node_types, h, config.dropout)
         self.gates = EdgeGates(ATTRIBUTE_EDGE_TYPES)
-        convs = [conv() for _ in range(config.layers)]
-        self.gnn = ConvStack(convs, config.dropout) if convs else None
+        self.gnn = gnn
         self.self_loops = self_loops
         self.readout = GraphReadout(self.node_types, h, config.dropout)
         self.head = make_head(config.head, h, config.year_dim)
 
     def forward(self, graph) -> Output:
-        h = self.encoder(graph)                            # node type -> (nodes, h)
+        h = self.encoder(graph)                                                # node type -> (nodes, h)
         if self.gnn is not None:
-            order = sorted(self.node_types)   # DGL's homogeneous view orders node types by name
-            index = EdgeIndex.of(graph, order, self.relations, homogeneous=True, self_loops=self.self_loops)
-            h = pass_messages(self.gnn, self.gates, index, h, order)
-        p, _ = self.readout(graph, h)                      # (n, h)
+            g = homogeneous(graph, self.self_loops)
+            weight = self.gates(graph)                                         # (E,)
+            weight = torch.cat([weight, weight.new_ones(g.num_edges() - len(weight))])   # self loops weigh 1
+            x = self.gnn(g, torch.cat([h[nt] for nt in graph.ntypes]), weight)          # (N, h)
+            h = dict(zip(graph.ntypes, torch.split(x, [graph.num_nodes(nt) for nt in graph.ntypes])))
+        p, _ = self.readout(graph, h)                                          # (n, h)
         return self.head(p)
 
 
