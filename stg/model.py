@@ -1,11 +1,13 @@
 """The STG network, with the switches its ablations turn off (docs/design.md, STG).
 
-    node encoders -> HeteroGraphConv of SAGEConv, one per relation, summed per node type, edge weights
-    from the edge-attribute gates (or, ablated, one SAGEConv on the homogeneous view of the same graph,
-    or no message passing at all) -> readout -> temporal head; plus the InfoNCE projections of
-    the image-graph and clinical embeddings. The shared blocks (encoders, gates, readout, heads)
-    are benchmark.methods.layers'. With ``lesions`` the network reads the lesion graphs: one more
-    node type, pooled by the readout, and the lesion relations (stg.graphs).
+    node encoders -> HeteroGraphConv, one convolution per relation, summed per node type: GeometryConv
+    (the edge's geometry inside the message) on relations with edge attributes, SAGEConv on the others
+    (ablated: SAGEConv everywhere, one SAGEConv on the homogeneous view, or no message passing)
+    -> readout -> temporal head; plus the InfoNCE projections of the image-graph embedding, computed
+    on the image subgraph alone, and the clinical embedding. By default the network reads the lesion
+    graphs: one node per lesion, pooled by sum and attention, and the lesion relations (stg.graphs);
+    ablated, the tumour is the union node alone. The shared blocks (encoders, readout, heads) are
+    benchmark.methods.layers'.
 
 Shapes: n patients, h hidden width, K = 12 years.
 """
@@ -17,9 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.methods.layers import EdgeGates, GraphReadout, NodeEncoder, homogeneous, make_head, n_trainable
+from benchmark.methods.layers import GraphReadout, NodeEncoder, homogeneous, make_head, n_trainable
 from benchmark.methods.neural import NetworkConfig
 from stg.dgl_import import dgl
+from stg.inputs import keep_node_types
 from stg.graphs import CANONICAL_ETYPES, IMAGE_NODE_TYPES, NODE_TYPES, RELATION_ATTRIBUTES
 
 dglnn = dgl.nn.pytorch
@@ -36,7 +39,7 @@ class StgConfig(NetworkConfig):
     nodes: str = "all"        # all | clinical | image
     edge_attributes: bool = True
     contrastive: bool = True  # InfoNCE projections (used only when both modalities are nodes)
-    lesions: bool = False     # one node per lesion beside the image nodes (the lesion graphs)
+    lesions: bool = True      # one node per lesion beside the image nodes (the lesion graphs)
 
     def __post_init__(self):
         super().__post_init__()
@@ -55,22 +58,57 @@ class StgConfig(NetworkConfig):
         return self.contrastive and self.nodes == "all"
 
 
-class HeteroSAGE(nn.Module):
-    """`layers` HeteroGraphConv layers of one SAGEConv (mean) per relation, summed per node type, ReLU and
-    dropout between: node type -> (nodes, h) embeddings in and out, edges weighted per relation."""
+class GeometryConv(nn.Module):
+    """SAGEConv (mean) whose messages carry the edge's geometry ``a`` (E, width) (distances, contact, relative
+    size, side of the resection plane; stg.graphs):
 
-    def __init__(self, relations, hidden: int, layers: int, dropout: float):
+        m_uv = W_n x_u * (1 + G a_uv) + B a_uv,      x'_v = W_s x_v + mean_{u -> v} m_uv + b
+
+    so a lesion touching the portal vein sends another message than one 4 cm away, channel by channel.
+    Two of DGL's fused builtins (u_mul_e, copy_e) with mean; G and B start at 0, where it is SAGEConv.
+    NNConv's (width -> h * h) edge network would carry ~20 k parameters per relation on cohorts of ~200.
+    (N_src, h), (N_dst, h) -> (N_dst, h).
+    """
+
+    def __init__(self, hidden: int, width: int):
         super().__init__()
-        self.layers = nn.ModuleList(
-            dglnn.HeteroGraphConv({r: dglnn.SAGEConv(hidden, hidden, "mean") for r in relations}, aggregate="sum")
-            for _ in range(layers))
+        self.fc_self = nn.Linear(hidden, hidden)
+        self.fc_neigh = nn.Linear(hidden, hidden, bias=False)
+        self.fc_edge = nn.Linear(width, 2 * hidden)        # [G; B]
+        nn.init.zeros_(self.fc_edge.weight)
+        nn.init.zeros_(self.fc_edge.bias)
+
+    def forward(self, graph, feat):
+        src, dst = feat
+        with graph.local_scope():
+            gain, shift = self.fc_edge(graph.edata["a"]).chunk(2, dim=1)                # (E, h) each
+            graph.srcdata["h"] = self.fc_neigh(src)
+            graph.edata["gain"], graph.edata["shift"] = 1 + gain, shift
+            graph.update_all(dgl.function.u_mul_e("h", "gain", "m"), dgl.function.mean("m", "neigh"))
+            graph.update_all(dgl.function.copy_e("shift", "m"), dgl.function.mean("m", "edge"))
+            return self.fc_self(dst) + graph.dstdata["neigh"] + graph.dstdata["edge"]
+
+
+class HeteroConv(nn.Module):
+    """`layers` HeteroGraphConv layers, one convolution per relation (GeometryConv where the relation has
+    edge attributes and they are used, SAGEConv mean otherwise), summed per node type, ReLU and dropout
+    between: node type -> (nodes, h) embeddings in and out."""
+
+    def __init__(self, relations, hidden: int, layers: int, dropout: float, edge_attributes: bool):
+        super().__init__()
+        self.layers = nn.ModuleList(dglnn.HeteroGraphConv({r: self.conv(r, hidden, edge_attributes) for r in relations},
+                                                          aggregate="sum") for _ in range(layers))
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, graph, h: dict, weights: dict) -> dict:
-        """`weights`: relation -> (E,) edge weights (relations absent weigh 1)."""
-        kwargs = {r: {"edge_weight": w} for r, w in weights.items()}
+    @staticmethod
+    def conv(relation: str, hidden: int, edge_attributes: bool) -> nn.Module:
+        if edge_attributes and relation in RELATION_ATTRIBUTES:
+            return GeometryConv(hidden, len(RELATION_ATTRIBUTES[relation]))
+        return dglnn.SAGEConv(hidden, hidden, "mean")
+
+    def forward(self, graph, h: dict) -> dict:
         for i, layer in enumerate(self.layers):
-            out = layer(graph, h, mod_kwargs=kwargs)
+            out = layer(graph, h)
             h = {nt: out.get(nt, h[nt]) for nt in h}       # a type nothing flows into keeps its embedding
             if i != len(self.layers) - 1:
                 h = {nt: self.dropout(F.relu(x)) for nt, x in h.items()}
@@ -79,19 +117,18 @@ class HeteroSAGE(nn.Module):
 
 class HomogeneousSAGE(nn.Module):
     """The homogeneous ablation: SAGEConv (mean) layers on dgl.to_homogeneous of the graph, one weight for
-    every relation; node type -> (nodes, h) in and out."""
+    every relation and no edge attributes (their widths differ by relation); node type -> (nodes, h) in and out."""
 
     def __init__(self, hidden: int, layers: int, dropout: float):
         super().__init__()
         self.layers = nn.ModuleList(dglnn.SAGEConv(hidden, hidden, "mean") for _ in range(layers))
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, graph, h: dict, weight: torch.Tensor | None) -> dict:
-        """`weight`: (E,) edge weights in dgl.to_homogeneous's order, or None (1)."""
+    def forward(self, graph, h: dict) -> dict:
         g = homogeneous(graph, self_loops=False)
         x = torch.cat([h[nt] for nt in graph.ntypes])                                     # (N, h)
         for i, layer in enumerate(self.layers):
-            x = layer(g, x, edge_weight=weight)
+            x = layer(g, x)
             if i != len(self.layers) - 1:
                 x = self.dropout(F.relu(x))
         return dict(zip(graph.ntypes, torch.split(x, [graph.num_nodes(nt) for nt in graph.ntypes])))
@@ -108,13 +145,11 @@ class StgNetwork(nn.Module):
         self.encoder = NodeEncoder(dims, ntypes, h, config.dropout)
         self.relations = [r for r in CANONICAL_ETYPES if r[0] in ntypes and r[2] in ntypes]
         passing = bool(self.relations and config.layers)
-        names = [r[1] for r in self.relations]
-        attributed = [r for r in names if r in RELATION_ATTRIBUTES]
-        self.gates = EdgeGates(attributed) if config.edge_attributes and passing else None
         if not passing:
             self.gnn = None
         elif config.graph == "hetero":
-            self.gnn = HeteroSAGE(names, h, config.layers, config.dropout)
+            self.gnn = HeteroConv([r[1] for r in self.relations], h, config.layers, config.dropout,
+                                  config.edge_attributes)
         else:
             self.gnn = HomogeneousSAGE(h, config.layers, config.dropout)
         self.readout = GraphReadout(ntypes, h, config.dropout)
@@ -125,18 +160,25 @@ class StgNetwork(nn.Module):
 
     def forward(self, graph):
         h0 = self.encoder(graph)                                      # node type -> (nodes, h)
-        h = h0
-        if self.gnn is not None:
-            if self.config.graph == "hetero":
-                weights = self.gates.by_relation(graph) if self.gates is not None else {}
-            else:
-                weights = self.gates(graph) if self.gates is not None else None
-            h = self.gnn(graph, h0, weights)
-        p, image = self.readout(graph, h)                             # (n, h), (n, h) or None
+        h = self.gnn(graph, h0) if self.gnn is not None else h0
+        p, _ = self.readout(graph, h)                                 # (n, h)
         output = self.head(p)                                         # logits (n, K)
-        if self.config.uses_contrastive:                              # (n, projection) each
-            output.image, output.clinical = self.project_image(image), self.project_clinical(h0["clinical"])
+        if self.config.uses_contrastive and self.training:            # (n, projection) each
+            output.image = self.project_image(self.image_alone(graph, h0))
+            output.clinical = self.project_clinical(h0["clinical"])
         return output
+
+    def image_alone(self, graph, h0: dict):
+        """(n, h) image-graph embedding from the image subgraph only: no clinical -> image edges, so the
+        clinical vector cannot reach the image side of the contrastive pair and match it trivially."""
+        cache = graph.__dict__.setdefault("_image_subgraph", {})
+        if "graph" not in cache:
+            cache["graph"] = keep_node_types(graph, [nt for nt in self.node_types if nt != "clinical"])
+        image_graph = cache["graph"]
+        h = {nt: x for nt, x in h0.items() if nt != "clinical"}
+        if self.gnn is not None:
+            h = self.gnn(image_graph, h)
+        return self.readout.embed_image(image_graph, h)
 
 
 def scaled(config: StgConfig, hidden: int) -> StgConfig:

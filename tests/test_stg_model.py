@@ -13,13 +13,14 @@ from stg.inputs import GraphInputs
 from stg.methods import LITE_RATIO, Stg
 from stg.model import StgNetwork, lite_config
 
-NEURAL = ["stg", "stg-lite", "stg-lesions", "stg-no-contrastive", "stg-no-temporal", "stg-no-edge-attributes",
+NEURAL = ["stg", "stg-lite", "stg-union-tumour", "stg-no-contrastive", "stg-no-temporal", "stg-no-edge-attributes",
           "stg-homogeneous", "stg-no-message-passing", "stg-clinical-only", "stg-image-only", "gcn", "gat", "sage",
           "mlp", "deepsurv"]
-#: Input widths of the CPU profile on the synthetic cohort: 107 radiomics features + present flag, 18 clinical.
-DIMS = {"anatomy": 108, "ct": 108, "clinical": 18}
-FULL_PARAMS = 169_395
-LITE_PARAMS = 36_573   # hidden 28, year embeddings 7, contrastive 14: 21.59 %
+#: Input widths of the CPU profile on the synthetic cohort: 107 radiomics features + present flag (the CT node
+#: also its 2 global scalars), 18 clinical, 6 per lesion.
+DIMS = {"anatomy": 108, "ct": 110, "clinical": 18, "lesion": 6}
+FULL_PARAMS = 269_986
+LITE_PARAMS = 58_396   # hidden 28, year embeddings 7, contrastive 14: 21.63 %
 #: STG's configuration from the method's default parameters (the widths do not depend on the inputs).
 CONFIG = Stg().network_config(DIMS)
 
@@ -46,7 +47,8 @@ def test_parameter_counts_full_and_lite():
 
 
 def test_lite_ratio_holds_for_other_input_widths():
-    for dims in ({"anatomy": 9, "ct": 9, "clinical": 30}, {"anatomy": 513, "ct": 513, "clinical": 15}):
+    for dims in ({"anatomy": 9, "ct": 11, "clinical": 30, "lesion": 6}, {"anatomy": 513, "ct": 515, "clinical": 15,
+                                                                         "lesion": 6}):
         ratio = n_trainable(StgNetwork(dims, lite_config(dims, CONFIG, LITE_RATIO))) / n_trainable(
             StgNetwork(dims, CONFIG))
         assert abs(ratio - LITE_RATIO) <= 0.01, dims
@@ -131,3 +133,19 @@ def test_log_skewed_inputs_log_the_skewed_columns_fitted_on_training_rows_only()
 def test_gat_width_must_split_into_its_heads():
     with pytest.raises(methods.MethodError, match="not a multiple of 4 heads"):
         methods.get("gat")(hidden=30)
+
+
+def test_the_contrastive_image_embedding_does_not_see_the_clinical_node(cohort, folds):
+    """The image side of InfoNCE comes from the image subgraph alone: other clinical vectors leave it as it
+    was (while the prediction, which reads the whole graph, moves), so the pair is not matched by a copy."""
+    from dataclasses import replace
+    train, _ = folds
+    inputs = GraphInputs(cohort.artefacts["graphs_radiomics_lesions"]).fit(train)
+    batch = inputs.transform(train)
+    network = StgNetwork(inputs.dims, replace(Stg().network_config(inputs.dims), dropout=0.0)).train()
+    first = network(batch.graph)
+    clinical = batch.graph.nodes["clinical"].data["h0"]
+    batch.graph.nodes["clinical"].data["h0"] = clinical.flip(0)
+    second = network(batch.graph)
+    assert torch.allclose(first.image, second.image, atol=1e-6)
+    assert not torch.allclose(first.clinical, second.clinical) and not torch.allclose(first.logits, second.logits)

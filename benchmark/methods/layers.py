@@ -8,7 +8,7 @@ A network takes the batched patient graph (node features ``h0``, see stg.inputs)
       -> readout: image-graph embedding (the five anatomy nodes, in structure order, and the
          CT-global node, concatenated: every patient has the same structures, and pooling them
          would mix the tumour with the liver; lesion nodes, of which patients have different
-         numbers, pooled by sum and max) and the clinical node -> patient embedding
+         numbers, pooled by sum and attention) and the clinical node -> patient embedding
       -> head: the temporal module (12 learned year embeddings combined with the patient
          embedding -> per-year hazard logits), a single risk score + year baselines, or a Cox risk.
 
@@ -83,12 +83,24 @@ def fuse(width: int, hidden: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout))
 
 
-def pool(graph, ntype: str, h: torch.Tensor) -> torch.Tensor:
-    """(N, h) embeddings of the `ntype` nodes -> (n, 2h): per patient their sum and their max (zeros for a
-    patient without such nodes). The sum grows with the number of nodes, so the count reaches the head;
-    the max keeps the most extreme node (the lesion nearest a vessel) from being averaged away."""
-    counts = graph.batch_num_nodes(ntype)
-    return torch.cat([dgl.ops.segment_reduce(counts, h, "sum"), dgl.ops.segment_reduce(counts, h, "max")], dim=1)
+class LesionPool(nn.Module):
+    """(N_lesion, h) lesion embeddings -> (n, 2h): per patient their sum and their attention-weighted sum
+    (dgl.softmax_nodes of a learned score over the patient's lesions; zeros without lesions). The sum grows
+    with the number of lesions, so the count reaches the head; attention lets the most threatening lesion
+    (the one against a vessel) stand out without being averaged away."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.score = nn.Linear(hidden, 1)
+
+    def forward(self, graph, h: torch.Tensor) -> torch.Tensor:
+        with graph.local_scope():
+            graph.nodes["lesion"].data["h"] = h
+            graph.nodes["lesion"].data["score"] = self.score(h)
+            graph.nodes["lesion"].data["attention"] = dgl.softmax_nodes(graph, "score", ntype="lesion")
+            total = dgl.readout_nodes(graph, "h", op="sum", ntype="lesion")                          # (n, h)
+            attended = dgl.readout_nodes(graph, "h", weight="attention", op="sum", ntype="lesion")  # (n, h)
+        return torch.cat([total, attended], dim=1)
 
 
 class GraphReadout(nn.Module):
@@ -99,21 +111,21 @@ class GraphReadout(nn.Module):
     def __init__(self, ntypes, hidden: int, dropout: float):
         super().__init__()
         has_image = "anatomy" in ntypes
-        self.lesions = "lesion" in ntypes
-        width = (len(NODE_NAMES) + 1 + 2 * self.lesions) * hidden
+        self.lesions = LesionPool(hidden) if "lesion" in ntypes else None
+        width = (len(NODE_NAMES) + 1 + 2 * (self.lesions is not None)) * hidden
         self.image = nn.Linear(width, hidden) if has_image else None
         self.fuse = fuse(hidden * (has_image + ("clinical" in ntypes)), hidden, dropout)
 
+    def embed_image(self, graph, h: dict) -> torch.Tensor:
+        """(n, h) image-graph embedding of the image nodes' embeddings `h`."""
+        nodes = [h["anatomy"].reshape(graph.batch_size, -1), h["ct"]]            # (n, 5h), (n, h)
+        if self.lesions is not None:
+            nodes.append(self.lesions(graph, h["lesion"]))                       # (n, 2h)
+        return torch.relu(self.image(torch.cat(nodes, dim=1)))
+
     def forward(self, graph, h: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
-        parts, image, n = [], None, graph.batch_size
-        if self.image is not None:
-            nodes = [h["anatomy"].reshape(n, -1), h["ct"]]                      # (n, 5h), (n, h)
-            if self.lesions:
-                nodes.append(pool(graph, "lesion", h["lesion"]))                # (n, 2h)
-            image = torch.relu(self.image(torch.cat(nodes, dim=1)))             # (n, h)
-            parts.append(image)
-        if "clinical" in h:
-            parts.append(h["clinical"])                                         # (n, h)
+        image = self.embed_image(graph, h) if self.image is not None else None   # (n, h)
+        parts = [x for x in (image, h.get("clinical")) if x is not None]        # (n, h) each
         return self.fuse(torch.cat(parts, dim=1)), image
 
 
