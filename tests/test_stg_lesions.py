@@ -190,12 +190,14 @@ def test_the_geometry_enters_the_message(drawn_cohort):
     """Two patients alike but for one lesion's distance to the portal vein: a GeometryConv whose edge weights
     are not zero tells them apart after one layer, though nothing else differs."""
     conv = GeometryConv(4, len(LESION_VESSEL_ATTRIBUTES))
-    nn.init.normal_(conv.fc_edge.weight)
+    nn.init.normal_(conv.fc_gain.weight)
+    nn.init.normal_(conv.fc_shift.weight)
     graph = dgl.heterograph({("lesion", "lesion_anatomy", "anatomy"): ([0, 1], [0, 1])})
     graph.edata["a"] = torch.tensor([[0.0, 1.0, 1.0], [0.8, 0.0, 1.0]])
     x = torch.ones(2, 4)
     out = conv(graph, (x, x))
     assert not torch.allclose(out[0], out[1])
-    nn.init.zeros_(conv.fc_edge.weight)
+    nn.init.zeros_(conv.fc_gain.weight)
+    nn.init.zeros_(conv.fc_shift.weight)
     out = conv(graph, (x, x))
     assert torch.allclose(out[0], out[1])
