@@ -106,8 +106,7 @@ def epoch_seconds(model: nn.Module, batch, epochs: int, config: TrainConfig) -> 
 
 def repeated(batch: Batch, k: int) -> Batch:
     """The patients of `batch` k times over in one batched graph (k folds' worth of patients)."""
-    return Batch(dgl.batch([batch.graph] * k), batch.n * k, *(t.repeat(k) for t in
-                                                              (batch.year, batch.years, batch.time, batch.event)))
+    return Batch(dgl.batch([batch.graph] * k), batch.n * k, *(getattr(batch, f).repeat(k) for f in Batch.OUTCOMES))
 
 
 def median_seconds(step, repeats: int) -> float:

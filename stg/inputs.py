@@ -49,20 +49,28 @@ class Standardiser:
         return np.clip(np.nan_to_num(scaled, nan=0.0, posinf=CLIP, neginf=-CLIP), -CLIP, CLIP)
 
 
+#: The endpoint of STG's second task, recurrence-risk regression (docs/design.md, STG: the two tasks).
+RECURRENCE_ENDPOINT = "dfs"
+
+
 @dataclass
 class Batch:
-    """The inputs of n patients: their batched graph with features ``h0``, and their outcomes."""
+    """The inputs of n patients: their batched graph with features ``h0``, their outcomes on the run's endpoint,
+    and their recurrence outcome (RECURRENCE_ENDPOINT, or the run's endpoint where the cohort lacks it)."""
 
     graph: object
     n: int
-    year: torch.Tensor    # (n,) long, event/censoring year bin
-    years: torch.Tensor   # (n,) float, follow-up in years
-    time: torch.Tensor    # (n,) float, follow-up in the cohort's unit (Cox)
-    event: torch.Tensor   # (n,) bool
+    year: torch.Tensor               # (n,) long, event/censoring year bin
+    years: torch.Tensor              # (n,) float, follow-up in years
+    time: torch.Tensor               # (n,) float, follow-up in the cohort's unit (Cox)
+    event: torch.Tensor              # (n,) bool
+    recurrence_years: torch.Tensor   # (n,) float, recurrence-free follow-up in years
+    recurrence_event: torch.Tensor   # (n,) bool, recurrence (or death) observed
+
+    OUTCOMES = ("year", "years", "time", "event", "recurrence_years", "recurrence_event")
 
     def to(self, device) -> "Batch":
-        return Batch(self.graph.to(device), self.n, self.year.to(device), self.years.to(device),
-                     self.time.to(device), self.event.to(device))
+        return Batch(self.graph.to(device), self.n, *(getattr(self, f).to(device) for f in self.OUTCOMES))
 
 
 def _anatomy(graph) -> tuple[np.ndarray, np.ndarray]:
@@ -117,11 +125,16 @@ class GraphInputs:
         graph.create_formats_()   # sparse formats once per batch, not once per relation per epoch
         graph.nodes["clinical"].data["h0"] = _tensor(self.clinical_.transform(data.X.to_numpy(dtype=float)))
         outcome = data.cohort.outcome(data.endpoint, data.ids)
-        years = outcome["time"].to_numpy(dtype=float) / data.units_per_year
+        endpoint = RECURRENCE_ENDPOINT if RECURRENCE_ENDPOINT in data.cohort.outcomes else data.endpoint
+        recurrence = data.cohort.outcome(endpoint, data.ids)
+        known = recurrence["time"].notna().to_numpy()
         return Batch(graph=graph, n=len(data),
                      year=torch.as_tensor(data.cohort.year_bins(data.endpoint, data.ids), dtype=torch.long),
-                     years=_tensor(years), time=_tensor(outcome["time"].to_numpy(dtype=float)),
-                     event=torch.as_tensor(outcome["event"].to_numpy().astype(bool)))
+                     years=_tensor(outcome["time"].to_numpy(dtype=float) / data.units_per_year),
+                     time=_tensor(outcome["time"].to_numpy(dtype=float)),
+                     event=torch.as_tensor(outcome["event"].to_numpy().astype(bool)),
+                     recurrence_years=_tensor(np.nan_to_num(recurrence["time"].to_numpy(dtype=float)) / data.units_per_year),
+                     recurrence_event=torch.as_tensor(recurrence["event"].to_numpy().astype(bool) & known))
 
     def _image_features(self, ids):
         """The patients' batched graph with standardised image features ``h0`` (raw ``x`` dropped)."""

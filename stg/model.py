@@ -3,7 +3,7 @@
     node encoders -> HeteroGraphConv, one convolution per relation, summed per node type: GeometryConv
     (the edge's geometry inside the message) on relations with edge attributes, SAGEConv on the others
     (ablated: SAGEConv everywhere, one SAGEConv on the homogeneous view, or no message passing)
-    -> readout -> temporal head; plus the InfoNCE projections of the image-graph embedding, computed
+    -> readout -> the two tasks' heads: survival (temporal module) and recurrence-risk regression; plus the InfoNCE projections of the image-graph embedding, computed
     on the image subgraph alone, and the clinical embedding. By default the network reads the lesion
     graphs: one node per lesion, pooled by sum and attention, and the lesion relations (stg.graphs);
     ablated, the tumour is the union node alone. The shared blocks (encoders, readout, heads) are
@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.methods.layers import GraphReadout, NodeEncoder, homogeneous, make_head, n_trainable
+from benchmark.methods.layers import GraphReadout, NodeEncoder, RecurrenceHead, homogeneous, make_head, n_trainable
 from benchmark.methods.neural import NetworkConfig
 from stg.dgl_import import dgl
 from stg.inputs import keep_node_types
@@ -40,6 +40,7 @@ class StgConfig(NetworkConfig):
     edge_attributes: bool = True
     contrastive: bool = True  # InfoNCE projections (used only when both modalities are nodes)
     lesions: bool = True      # one node per lesion beside the image nodes (the lesion graphs)
+    recurrence: bool = True   # the second task: recurrence-risk regression head on the recurrence endpoint
 
     def __post_init__(self):
         super().__post_init__()
@@ -160,12 +161,15 @@ class StgNetwork(nn.Module):
             self.project_image = nn.Linear(h, config.projection)
             self.project_clinical = nn.Linear(h, config.projection)
         self.head = make_head(config.head, h, config.year_dim)
+        self.recurrence = RecurrenceHead(h) if config.recurrence else None
 
     def forward(self, graph):
         h0 = self.encoder(graph)                                      # node type -> (nodes, h)
         h = self.gnn(graph, h0) if self.gnn is not None else h0
         p, _ = self.readout(graph, h)                                 # (n, h)
         output = self.head(p)                                         # logits (n, K)
+        if self.recurrence is not None:
+            output.recurrence = self.recurrence(p)                    # (n,) years
         if self.config.uses_contrastive and self.training:            # (n, projection) each
             output.image = self.project_image(self.image_alone(graph, h0))
             output.clinical = self.project_clinical(h0["clinical"])

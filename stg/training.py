@@ -67,15 +67,19 @@ def inner_split(event: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarr
 
 
 def objective(output: Output, batch: Batch, config: TrainConfig) -> tuple[torch.Tensor, dict]:
-    """(total loss, parts). Survival: discrete-time NLL + event-year regression, or Cox partial NLL."""
+    """(total loss, parts). Survival: discrete-time NLL, or Cox partial NLL. Regression: of the recurrence time
+    by STG's recurrence head where the network has one, else of the event year read off the survival head."""
     parts = {}
     if output.risk is not None:
         parts["survival"] = losses.cox_partial_nll(output.risk, batch.time, batch.event)
     else:
         parts["survival"] = losses.discrete_time_nll(output.logits, batch.year, batch.event)
-        if config.regression_weight:
-            predicted = losses.expected_years(output.logits)
-            parts["regression"] = config.regression_weight * losses.event_year_loss(predicted, batch.years, batch.event)
+    if config.regression_weight and output.recurrence is not None:
+        parts["regression"] = config.regression_weight * losses.event_year_loss(
+            output.recurrence, batch.recurrence_years, batch.recurrence_event)
+    elif config.regression_weight and output.logits is not None:
+        predicted = losses.expected_years(output.logits)
+        parts["regression"] = config.regression_weight * losses.event_year_loss(predicted, batch.years, batch.event)
     if output.image is not None and config.contrastive_weight:
         parts["contrastive"] = config.contrastive_weight * losses.info_nce(output.image, output.clinical,
                                                                            config.temperature)

@@ -56,6 +56,7 @@ class Output:
     risk: torch.Tensor | None = None       # (n,) Cox log relative risk (cox head)
     image: torch.Tensor | None = None      # (n, projection) image-graph embedding for InfoNCE
     clinical: torch.Tensor | None = None   # (n, projection) clinical embedding for InfoNCE
+    recurrence: torch.Tensor | None = None  # (n,) predicted years to recurrence (STG's regression head)
 
 
 class NodeEncoder(nn.Module):
@@ -164,6 +165,18 @@ class CoxHead(nn.Module):
 
     def forward(self, p: torch.Tensor) -> Output:
         return Output(risk=self.risk(p)[:, 0])
+
+
+class RecurrenceHead(nn.Module):
+    """STG's second task, recurrence-risk regression: the years to recurrence, N_YEARS * sigmoid(w . p + b),
+    (n, h) -> (n,); trained on the recurrence endpoint beside the survival head on the run's endpoint."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.years = nn.Linear(hidden, 1)
+
+    def forward(self, p: torch.Tensor) -> torch.Tensor:
+        return N_YEARS * torch.sigmoid(self.years(p)[:, 0])
 
 
 def make_head(kind: str, hidden: int, year_dim: int) -> nn.Module:
