@@ -2,9 +2,9 @@
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.dgl_import import dgl
 from benchmark.methods.layers import HomogeneousNetwork
 from benchmark.methods.neural import GraphBaseline, NetworkConfig
-from stg.dgl_import import dgl
 
 dglnn = dgl.nn.pytorch
 

@@ -34,14 +34,14 @@ from benchmark.data import synthetic
 from benchmark.data.imaging.morphometry import LESION_COLUMNS
 from benchmark.data.imaging.prepared import NODE_NAMES, geometry_columns
 from benchmark.datasets.tcia import cohort_from_clinical
+from benchmark.dgl_import import dgl
+from benchmark.features import graphs
 from benchmark.features.feature_table import NODE_COLUMNS, FeatureTable
 from benchmark.harness.resources import measure
+from benchmark.methods.inputs import Batch, GraphInputs, keep_node_types
 from benchmark.methods.layers import n_trainable
+from benchmark.methods.training import TrainConfig, objective
 from perf import print_machine_load
-from stg import graphs
-from stg.dgl_import import dgl
-from stg.inputs import Batch, GraphInputs, keep_node_types
-from stg.training import TrainConfig, objective
 
 #: Methods whose networks are timed, with their default parameters.
 MODELS = ("stg", "stg-lite", "gcn", "gat", "sage", "mlp")
@@ -133,7 +133,7 @@ class DenseProducts(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         name = getattr(func, "__name__", "")
         a, b = (args[1:3] if name == "addmm" else args[:2]) if name in self.PRODUCTS else (None, None)
-        if a is not None and a.layout == b.layout == torch.strided:   # sparse products (DGL's kernels) are message passing
+        if a is not None and a.layout == b.layout == torch.strided:   # sparse products: DGL's message passing
             columns = b.shape[0] if name == "linear" else b.shape[-1]        # linear's weight is (out, in)
             self.shapes.append((a.numel() // a.shape[-1], a.shape[-1], columns, a.requires_grad, b.requires_grad))
         return func(*args, **(kwargs or {}))

@@ -2,8 +2,8 @@
 machinery (benchmark.methods.neural)."""
 from __future__ import annotations
 
+from benchmark.features.graphs import artefact_name
 from benchmark.methods.neural import NeuralSurvivalMethod
-from stg.graphs import artefact_name
 from stg.model import StgConfig, StgNetwork, lite_config
 
 #: The paper's lite STG: 78.55 % fewer trainable parameters than the full model.
@@ -12,8 +12,9 @@ LITE_RATIO = 0.2145
 
 class Stg(NeuralSurvivalMethod):
     name = "stg"
-    description = ("STG: heterogeneous patient graph with one node per lesion, HeteroGraphConv with the edges' geometry "
-                   "in the messages, temporal module of 12 year embeddings, survival + event-year + InfoNCE losses")
+    description = ("STG: heterogeneous patient graph with one node per lesion, HeteroGraphConv with the edges' "
+                   "geometry in the messages, survival (12 year embeddings) and recurrence-regression heads, "
+                   "InfoNCE on the image subgraph")
     config_class = StgConfig
 
     def inputs(self) -> tuple[str, ...]:

@@ -3,10 +3,11 @@
     node encoders -> HeteroGraphConv, one convolution per relation, summed per node type: GeometryConv
     (the edge's geometry inside the message) on relations with edge attributes, SAGEConv on the others
     (ablated: SAGEConv everywhere, one SAGEConv on the homogeneous view, or no message passing)
-    -> readout -> the two tasks' heads: survival (temporal module) and recurrence-risk regression; plus the InfoNCE projections of the image-graph embedding, computed
-    on the image subgraph alone, and the clinical embedding. By default the network reads the lesion
-    graphs: one node per lesion, pooled by sum and attention, and the lesion relations (stg.graphs);
-    ablated, the tumour is the union node alone. The shared blocks (encoders, readout, heads) are
+    -> readout -> the two tasks' heads: survival (temporal module) and recurrence-risk regression;
+    plus the InfoNCE projections of the image-graph embedding, computed on the image subgraph alone,
+    and the clinical embedding. By default the network reads the lesion graphs: one node per lesion,
+    pooled by sum and attention, and the lesion relations (benchmark.features.graphs); ablated, the
+    tumour is the union node alone. The shared blocks (encoders, readout, heads) are
     benchmark.methods.layers'.
 
 Shapes: n patients, h hidden width, K = 12 years.
@@ -19,11 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.dgl_import import dgl
+from benchmark.features.graphs import CANONICAL_ETYPES, IMAGE_NODE_TYPES, NODE_TYPES, RELATION_ATTRIBUTES
+from benchmark.methods.inputs import keep_node_types
 from benchmark.methods.layers import GraphReadout, NodeEncoder, RecurrenceHead, homogeneous, make_head, n_trainable
 from benchmark.methods.neural import NetworkConfig
-from stg.dgl_import import dgl
-from stg.inputs import keep_node_types
-from stg.graphs import CANONICAL_ETYPES, IMAGE_NODE_TYPES, NODE_TYPES, RELATION_ATTRIBUTES
 
 dglnn = dgl.nn.pytorch
 GRAPHS = ("hetero", "homogeneous")
@@ -61,7 +62,7 @@ class StgConfig(NetworkConfig):
 
 class GeometryConv(nn.Module):
     """SAGEConv (mean) whose messages carry the edge's geometry ``a`` (E, width) (distances, contact, relative
-    size, side of the resection plane; stg.graphs):
+    size, side of the resection plane; benchmark.features.graphs):
 
         m_uv = W_n x_u * (1 + G a_uv) + B a_uv,      x'_v = W_s x_v + mean_{u -> v} m_uv + b
 

@@ -7,19 +7,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from torch import nn
 from stg_fakes import fake_cohort, fake_features, fake_geometry
+from torch import nn
 
 from benchmark.data import splits
 from benchmark.data.imaging import morphometry, tcia_reader
 from benchmark.data.imaging.prepared import NODE_NAMES
+from benchmark.dgl_import import dgl
+from benchmark.features import graphs
+from benchmark.features.graphs import DISTANCE_SCALE_MM, LESION_FEATURES, LESION_VESSEL_ATTRIBUTES
 from benchmark.methods import FoldData
+from benchmark.methods.inputs import GraphInputs
 from benchmark.methods.layers import n_trainable
-from stg import graphs
-from stg.graphs import DISTANCE_SCALE_MM, LESION_FEATURES, LESION_VESSEL_ATTRIBUTES
-from stg.inputs import GraphInputs
 from stg.methods import Stg
-from stg.dgl_import import dgl
 from stg.model import GeometryConv, StgNetwork
 
 SPACING = (2.0, 1.0, 1.0)

@@ -7,9 +7,9 @@ from stg_fakes import fake_cohort
 from benchmark import methods
 from benchmark.data import splits
 from benchmark.methods import FoldData
+from benchmark.methods.inputs import GraphInputs
 from benchmark.methods.layers import n_trainable
 from benchmark.scoring.metrics import evaluate, median_survival_years, year_metrics, year_status_from_survival
-from stg.inputs import GraphInputs
 from stg.methods import LITE_RATIO, Stg
 from stg.model import StgNetwork, lite_config
 
@@ -117,7 +117,7 @@ def test_standardisation_uses_training_patients_only(cohort, folds):
 def test_log_skewed_inputs_log_the_skewed_columns_fitted_on_training_rows_only():
     from scipy.stats import skew
 
-    from stg.inputs import Standardiser
+    from benchmark.methods.inputs import Standardiser
     rng = np.random.default_rng(0)
     train = np.column_stack([rng.lognormal(2.0, 1.2, 200), rng.normal(0.0, 1.0, 200)])
     train[::17, 0] = np.nan   # absent nodes
@@ -153,7 +153,7 @@ def test_the_contrastive_image_embedding_does_not_see_the_clinical_node(cohort, 
 
 def test_the_two_tasks_train_together_each_on_its_endpoint(cohort, folds):
     """Survival on the run's endpoint (here OS) and recurrence-risk regression on DFS, in one objective."""
-    from stg.training import objective
+    from benchmark.methods.training import objective
     train, _ = folds
     os_fold = FoldData(cohort, train.ids, "os", "preoperative", seed=7)
     batch = GraphInputs(cohort.artefacts["graphs_radiomics_lesions"]).fit(os_fold).transform(os_fold)

@@ -1,6 +1,6 @@
 """Building blocks of every neural survival network (STG, its ablations and the neural baselines).
 
-A network takes the batched patient graph (node features ``h0``, see stg.inputs), restricted to its
+A network takes the batched patient graph (node features ``h0``, see benchmark.methods.inputs), restricted to its
 `node_types`, and returns an `Output`. The blocks here are the parts they share, written once:
 
     node encoders (one Linear per node type, + a structure embedding on anatomy nodes)
@@ -26,8 +26,8 @@ from torch import nn
 
 from benchmark.data.cohort import N_YEARS
 from benchmark.data.imaging.prepared import NODE_NAMES
-from stg.dgl_import import dgl
-from stg.graphs import ATTRIBUTE_EDGE_TYPES, NODE_TYPES, RELATION_ATTRIBUTES
+from benchmark.dgl_import import dgl
+from benchmark.features.graphs import ATTRIBUTE_EDGE_TYPES, NODE_TYPES, RELATION_ATTRIBUTES
 
 HEADS = ("temporal", "single", "cox")
 

@@ -3,7 +3,7 @@
 A subclass builds its network in `build_network` (a small nn.Module made of the blocks in
 benchmark.methods.layers) and names its inputs in `requires`; everything else (profiles, the
 hyper-parameter defaults, standardisation on the training fold, the inner validation split, the
-training loop of stg.training, predictions on the suite's grid) is written once here.
+training loop of benchmark.methods.training, predictions on the suite's grid) is written once here.
 
 Profiles: ``cpu`` (default; radiomics node features, hidden width 64: ~1 s per fit on ~160
 patients) and ``paper`` (the paper's 4096-wide encoder features, hidden 512, for GPUs). Each
@@ -21,12 +21,11 @@ from sksurv.linear_model.coxph import BreslowEstimator
 from torch import nn
 
 from benchmark.data.cohort import N_YEARS
-from benchmark.methods import FoldData, Method, MethodError, step_functions_on_grid, survival_prediction
+from benchmark.methods import FoldData, Method, MethodError, losses, step_functions_on_grid, survival_prediction
+from benchmark.methods.inputs import Batch, GraphInputs, keep_node_types
 from benchmark.methods.layers import NetworkConfig, n_trainable
+from benchmark.methods.training import TrainConfig, deterministic, inner_split, train
 from benchmark.scoring.metrics import Prediction
-from stg import losses
-from stg.inputs import Batch, GraphInputs, keep_node_types
-from stg.training import TrainConfig, deterministic, inner_split, train
 
 #: The neural methods' hyper-parameters: the one source of their defaults (the configs have none). The
 #: training settings (width, dropout, weight decay, learning rate, patience, epochs, logged inputs) were chosen

@@ -14,9 +14,9 @@ import torch
 from sklearn.model_selection import train_test_split
 from torch import nn
 
+from benchmark.methods import losses
+from benchmark.methods.inputs import Batch
 from benchmark.methods.layers import Output
-from stg import losses
-from stg.inputs import Batch
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ The CT-global node carries the patient's global scalars after its image features
 Node data: ``x`` raw features (float32, NaN where a feature could not be computed), ``present``
 (1 when the mask was non-empty), on anatomy nodes ``structure`` (index into NODE_NAMES). A missing
 mask keeps its node, with present 0. Features are stored raw on purpose: standardisation and
-imputation are fitted inside each model's fit on training patients only (see stg.inputs).
+imputation are fitted inside each model's fit on training patients only (see benchmark.methods.inputs).
 The clinical node carries no stored features: the clinical vector depends on the run's feature set
 (pre- or post-operative) and is attached by the model at fit time.
 
@@ -42,7 +42,7 @@ per-lesion morphometry measured on the SEG's native grid (benchmark.data.imaging
   ``lesion_ct`` / ``ct_lesion``   each lesion <-> the CT-global node (the whole liver), ``a`` (E, 2)
               LESION_LIVER_ATTRIBUTES: [ln(lesion / liver volume) / 5, side of the resection plane (+1 remnant,
               -1 resected, 0 unknown)]
-The lesion node features are stored at these fixed scales and standardised like the others (stg.inputs).
+The lesion node features are stored at these fixed scales and standardised like the others (benchmark.methods.inputs).
 """
 from __future__ import annotations
 
@@ -58,10 +58,10 @@ import torch
 from benchmark.data.cohort import Cohort
 from benchmark.data.imaging.morphometry import VESSELS
 from benchmark.data.imaging.prepared import NODE_NAMES
+from benchmark.dgl_import import dgl
 from benchmark.features import artefacts, deep_features, radiomics_features  # noqa: F401 (their providers)
 from benchmark.features.feature_table import FeatureTable
 from benchmark.harness.results import atomic_write_text
-from stg.dgl_import import dgl
 
 NODE_TYPES = ("anatomy", "ct", "clinical")
 IMAGE_NODE_TYPES = ("anatomy", "ct")

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 
 from benchmark.data.imaging.prepared import NODE_NAMES
+from benchmark.dgl_import import dgl
+from benchmark.features.graphs import PatientGraphs
 from benchmark.features.preprocessing import LogSkewed, tabular_pipeline
 from benchmark.methods import FoldData
-from stg.dgl_import import dgl
-from stg.graphs import PatientGraphs
 
 CLIP = 5.0
 
@@ -133,7 +133,8 @@ class GraphInputs:
                      years=_tensor(outcome["time"].to_numpy(dtype=float) / data.units_per_year),
                      time=_tensor(outcome["time"].to_numpy(dtype=float)),
                      event=torch.as_tensor(outcome["event"].to_numpy().astype(bool)),
-                     recurrence_years=_tensor(np.nan_to_num(recurrence["time"].to_numpy(dtype=float)) / data.units_per_year),
+                     recurrence_years=_tensor(np.nan_to_num(recurrence["time"].to_numpy(dtype=float))
+                                              / data.units_per_year),
                      recurrence_event=torch.as_tensor(recurrence["event"].to_numpy().astype(bool) & known))
 
     def _image_features(self, ids):
