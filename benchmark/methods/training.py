@@ -6,6 +6,7 @@ CPU: the seed is set at the start of every fit and torch runs its deterministic 
 from __future__ import annotations
 
 import copy
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -49,7 +50,8 @@ def deterministic(seed: int, threads: int = 1):
     """
     previous, previous_threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")   # cuBLAS's deterministic mode, on a GPU
+    torch.use_deterministic_algorithms(True, warn_only=torch.cuda.is_available())   # CUDA lacks a few
     torch.set_num_threads(threads)
     try:
         yield
