@@ -4,8 +4,9 @@
     (the edge's geometry inside the message) on relations with edge attributes, SAGEConv on the others
     (ablated: SAGEConv everywhere, one SAGEConv on the homogeneous view, or no message passing)
     -> readout -> the two tasks' heads: survival (temporal module) and recurrence-risk regression;
-    plus the InfoNCE projections of the image-graph embedding, computed on the image subgraph alone,
-    and the clinical embedding. By default the network reads the lesion graphs: one node per lesion,
+    plus the InfoNCE projections of the image-graph embedding and the clinical node's input embedding.
+    Cross-modal messages flow image -> clinical only, so the image nodes are computed from the image
+    subgraph alone and the clinical vector is never copied into the image side of the pair. By default the network reads the lesion graphs: one node per lesion,
     pooled by sum and attention, and the lesion relations (benchmark.features.graphs); ablated, the
     tumour is the union node alone. The shared blocks (encoders, readout, heads) are
     benchmark.methods.layers'.
@@ -22,7 +23,7 @@ from torch import nn
 
 from benchmark.dgl_import import dgl
 from benchmark.features.graphs import CANONICAL_ETYPES, IMAGE_NODE_TYPES, NODE_TYPES, RELATION_ATTRIBUTES
-from benchmark.methods.inputs import keep_node_types
+from benchmark.methods.inputs import keep_relations
 from benchmark.methods.layers import GraphReadout, NodeEncoder, RecurrenceHead, homogeneous, make_head, n_trainable
 from benchmark.methods.neural import NetworkConfig
 
@@ -67,8 +68,8 @@ class GeometryConv(nn.Module):
         m_uv = W_n x_u * (1 + G a_uv) + B a_uv,      x'_v = W_s x_v + mean_{u -> v} m_uv + b
 
     so a lesion touching the portal vein sends another message than one 4 cm away, channel by channel.
-    One fused DGL kernel for the product (u_mul_e, mean); the shift's mean is B times the mean attributes
-    (copy_e, mean on the narrow attributes). G and B start at 0, where it is SAGEConv. NNConv's
+    One fused DGL kernel for the product (dgl.ops.u_mul_e_mean); the shift's mean is B times the mean
+    attributes (dgl.ops.copy_e_mean on the narrow attributes). G and B start at 0, where it is SAGEConv. NNConv's
     (width -> h * h) edge network would carry ~20 k parameters per relation on cohorts of ~200.
     (N_src, h), (N_dst, h) -> (N_dst, h).
     """
@@ -86,12 +87,9 @@ class GeometryConv(nn.Module):
     def forward(self, graph, feat):
         src, dst = feat
         a = graph.edata["a"]                                                            # (E, width)
-        with graph.local_scope():
-            graph.srcdata["h"] = self.fc_neigh(src)
-            graph.edata["gain"] = 1 + self.fc_gain(a)                                  # (E, h)
-            graph.update_all(dgl.function.u_mul_e("h", "gain", "m"), dgl.function.mean("m", "neigh"))
-            shift = self.fc_shift(dgl.ops.copy_e_mean(graph, a))                       # mean over no edge: 0
-            return self.fc_self(dst) + graph.dstdata["neigh"] + shift
+        neigh = dgl.ops.u_mul_e_mean(graph, self.fc_neigh(src), 1 + self.fc_gain(a))   # (N_dst, h)
+        shift = self.fc_shift(dgl.ops.copy_e_mean(graph, a))                           # mean over no edge: 0
+        return self.fc_self(dst) + neigh + shift
 
 
 class HeteroConv(nn.Module):
@@ -148,7 +146,10 @@ class StgNetwork(nn.Module):
         self.node_types = ntypes = config.node_types
         h = config.hidden
         self.encoder = NodeEncoder(dims, ntypes, h, config.dropout)
-        self.relations = [r for r in CANONICAL_ETYPES if r[0] in ntypes and r[2] in ntypes]
+        # cross-modal messages flow image -> clinical only, so the image nodes, and the image embedding that
+        # InfoNCE pairs with the clinical one, are computed from the image subgraph alone
+        self.relations = [r for r in CANONICAL_ETYPES if r[0] in ntypes and r[2] in ntypes
+                          and (r[0] != "clinical" or r[2] == "clinical")]
         passing = bool(self.relations and config.layers)
         if not passing:
             self.gnn = None
@@ -166,27 +167,14 @@ class StgNetwork(nn.Module):
 
     def forward(self, graph):
         h0 = self.encoder(graph)                                      # node type -> (nodes, h)
-        h = self.gnn(graph, h0) if self.gnn is not None else h0
-        p, _ = self.readout(graph, h)                                 # (n, h)
+        h = self.gnn(keep_relations(graph, self.relations), h0) if self.gnn is not None else h0
+        p, image = self.readout(graph, h)                             # (n, h), (n, h) or None
         output = self.head(p)                                         # logits (n, K)
         if self.recurrence is not None:
             output.recurrence = self.recurrence(p)                    # (n,) years
-        if self.config.uses_contrastive and self.training:            # (n, projection) each
-            output.image = self.project_image(self.image_alone(graph, h0))
-            output.clinical = self.project_clinical(h0["clinical"])
+        if self.config.uses_contrastive:                              # (n, projection) each
+            output.image, output.clinical = self.project_image(image), self.project_clinical(h0["clinical"])
         return output
-
-    def image_alone(self, graph, h0: dict):
-        """(n, h) image-graph embedding from the image subgraph only: no clinical -> image edges, so the
-        clinical vector cannot reach the image side of the contrastive pair and match it trivially."""
-        cache = graph.__dict__.setdefault("_image_subgraph", {})
-        if "graph" not in cache:
-            cache["graph"] = keep_node_types(graph, [nt for nt in self.node_types if nt != "clinical"])
-        image_graph = cache["graph"]
-        h = {nt: x for nt, x in h0.items() if nt != "clinical"}
-        if self.gnn is not None:
-            h = self.gnn(image_graph, h)
-        return self.readout.embed_image(image_graph, h)
 
 
 def scaled(config: StgConfig, hidden: int) -> StgConfig:

@@ -179,6 +179,8 @@ def test_no_message_passing_is_stg_without_its_message_passing_parts():
     assert bare.gnn is None and n_trainable(bare) == n_trainable(full) - n_trainable(full.gnn)
     assert {"lesion_anatomy", "anatomy_lesion", "lesion_lesion", "lesion_ct", "ct_lesion"} <= {
         name for _, name, _ in full.relations}
+    assert ("ct", "ct_clinical", "clinical") in full.relations   # image -> clinical, never clinical -> image
+    assert not any(src == "clinical" and dst != "clinical" for src, _, dst in full.relations)
     geometric = {r for r, conv in full.gnn.layers[0].mods.items() if isinstance(conv, GeometryConv)}
     assert geometric == {"ct_anatomy", "anatomy_ct", "anatomy_anatomy", "lesion_anatomy", "anatomy_lesion",
                          "lesion_lesion", "lesion_ct", "ct_lesion"}

@@ -182,3 +182,20 @@ def keep_node_types(graph, ntypes):
     sub.set_batch_num_nodes({nt: graph.batch_num_nodes(nt) for nt in sub.ntypes})
     sub.set_batch_num_edges({et: graph.batch_num_edges(et) for et in sub.canonical_etypes})
     return sub
+
+
+def keep_relations(graph, relations):
+    """The batched graph with only these canonical edge types (its node types and per-patient batch sizes
+    kept); built once per batch."""
+    kept = [r for r in graph.canonical_etypes if r in set(relations)]
+    if len(kept) == len(graph.canonical_etypes):
+        return graph
+    cache = graph.__dict__.setdefault("_kept_relations", {})
+    if tuple(kept) not in cache:
+        sub = dgl.edge_type_subgraph(graph, kept)
+        if set(sub.ntypes) != set(graph.ntypes):
+            raise ValueError(f"relations {kept} leave out node types of {graph.ntypes}")
+        sub.set_batch_num_nodes({nt: graph.batch_num_nodes(nt) for nt in sub.ntypes})
+        sub.set_batch_num_edges({et: graph.batch_num_edges(et) for et in sub.canonical_etypes})
+        cache[tuple(kept)] = sub
+    return cache[tuple(kept)]
