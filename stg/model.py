@@ -6,10 +6,10 @@
     -> readout -> the two tasks' heads: survival (temporal module) and recurrence-risk regression;
     plus the InfoNCE projections of the image-graph embedding and the clinical node's input embedding.
     Cross-modal messages flow image -> clinical only, so the image nodes are computed from the image
-    subgraph alone and the clinical vector is never copied into the image side of the pair. By default the network reads the lesion graphs: one node per lesion,
-    pooled by sum and attention, and the lesion relations (benchmark.features.graphs); ablated, the
-    tumour is the union node alone. The shared blocks (encoders, readout, heads) are
-    benchmark.methods.layers'.
+    subgraph alone and the clinical vector is never copied into the image side of the pair. By default
+    the network reads the lesion graphs: one node per lesion, pooled by sum and attention, and the lesion
+    relations (benchmark.features.graphs); ablated, the tumour is the union node alone. The shared blocks
+    (encoders, readout, heads) are benchmark.methods.layers'.
 
 Shapes: n patients, h hidden width, K = 12 years.
 """
