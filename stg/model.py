@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from baselines.sage import SAGE
 from benchmark.dgl_import import dgl
 from benchmark.features.graphs import CANONICAL_ETYPES, IMAGE_NODE_TYPES, NODE_TYPES, RELATION_ATTRIBUTES
 from benchmark.methods.inputs import keep_relations
@@ -119,21 +120,16 @@ class HeteroConv(nn.Module):
 
 
 class HomogeneousSAGE(nn.Module):
-    """The homogeneous ablation: SAGEConv (mean) layers on dgl.to_homogeneous of the graph, one weight for
-    every relation and no edge attributes (their widths differ by relation); node type -> (nodes, h) in and out."""
+    """The homogeneous ablation: the `sage` baseline's SAGEConv stack on dgl.to_homogeneous of the graph, one
+    weight for every relation and no edge attributes; node type -> (nodes, h) in and out."""
 
     def __init__(self, hidden: int, layers: int, dropout: float):
         super().__init__()
-        self.layers = nn.ModuleList(dglnn.SAGEConv(hidden, hidden, "mean") for _ in range(layers))
-        self.dropout = nn.Dropout(dropout)
+        self.sage = SAGE(hidden, layers, dropout)
 
     def forward(self, graph, h: dict) -> dict:
-        g = homogeneous(graph, self_loops=False)
         x = torch.cat([h[nt] for nt in graph.ntypes])                                     # (N, h)
-        for i, layer in enumerate(self.layers):
-            x = layer(g, x)
-            if i != len(self.layers) - 1:
-                x = self.dropout(F.relu(x))
+        x = self.sage(homogeneous(graph, self_loops=False), x, edge_weight=None)
         return dict(zip(graph.ntypes, torch.split(x, [graph.num_nodes(nt) for nt in graph.ntypes])))
 
 
