@@ -196,16 +196,11 @@ class EdgeGates(nn.Module):
             nn.init.zeros_(gate.weight)
             nn.init.zeros_(gate.bias)
 
-    def by_relation(self, graph) -> dict[str, torch.Tensor]:
-        """relation -> (E,) weights of its edges, for the gated relations of `graph`."""
-        return {et: 2 * torch.sigmoid(self.gates[et](graph.edges[et].data["a"]))[:, 0]
-                for _, et, _ in graph.canonical_etypes if et in self.gates}
-
     def forward(self, graph) -> torch.Tensor:
         """(E,) weights of every edge of `graph`, in its canonical edge type order (dgl.to_homogeneous's);
         edges of relations without a gate weigh 1."""
-        weights = self.by_relation(graph)
-        return torch.cat([weights.get(et, torch.ones(graph.num_edges(et), device=graph.device))
+        return torch.cat([2 * torch.sigmoid(self.gates[et](graph.edges[et].data["a"]))[:, 0] if et in self.gates
+                          else torch.ones(graph.num_edges(et), device=graph.device)
                           for _, et, _ in graph.canonical_etypes])
 
 
