@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -30,19 +31,19 @@ from torch.overrides import TorchFunctionMode
 
 from benchmark import datasets, methods
 from benchmark.data import synthetic
+from benchmark.data.imaging.morphometry import LESION_COLUMNS
 from benchmark.data.imaging.prepared import NODE_NAMES, geometry_columns
 from benchmark.datasets.tcia import cohort_from_clinical
+from benchmark.dgl_import import dgl
+from benchmark.features import graphs
 from benchmark.features.feature_table import NODE_COLUMNS, FeatureTable
 from benchmark.harness.resources import measure
+from benchmark.methods.inputs import Batch, GraphInputs, keep_node_types
 from benchmark.methods.layers import n_trainable
+from benchmark.methods.training import TrainConfig, objective
 from perf import print_machine_load
-from stg import graphs
-from stg.dgl_import import dgl
-from stg.inputs import Batch, GraphInputs
-from stg.training import TrainConfig, objective
 
-#: Methods whose networks are timed, with their default parameters (stg-lesions needs lesion graphs, which
-#: random inputs do not have: its epoch is STG's plus the lesion relations).
+#: Methods whose networks are timed, with their default parameters.
 MODELS = ("stg", "stg-lite", "gcn", "gat", "sage", "mlp")
 
 
@@ -59,6 +60,19 @@ def random_inputs(n: int, width: int, seed: int = 0) -> tuple[FeatureTable, pd.D
     return FeatureTable("radiomics", values, present, ["random features"]), geometry
 
 
+def random_lesions(ids, seed: int = 0) -> pd.DataFrame:
+    """1-4 lesions per patient (morphometry.LESION_COLUMNS), random geometry."""
+    rng = np.random.default_rng(seed)
+    owners = np.repeat(np.asarray(ids), rng.integers(1, 5, len(ids)))
+    k = len(owners)
+    table = pd.DataFrame({"segment": np.arange(k, dtype=float), "volume_ml": rng.lognormal(1, 1, k),
+                          "centroid_z_mm": rng.normal(0, 40, k), "centroid_y_mm": rng.normal(0, 40, k),
+                          "centroid_x_mm": rng.normal(0, 40, k), "portal_mm": rng.uniform(0, 40, k),
+                          "hepatic_mm": rng.uniform(0, 40, k), "in_remnant": rng.integers(0, 2, k).astype(float)},
+                         index=pd.Index(owners, name="patient_id"))
+    return table[LESION_COLUMNS]
+
+
 def fold(args) -> methods.FoldData:
     """A training fold of n patients with their graphs attached to the cohort."""
     if args.data_dir:
@@ -69,7 +83,10 @@ def fold(args) -> methods.FoldData:
     cohort = cohort_from_clinical(drawn.clinical, "perf", None)
     table, geometry = random_inputs(args.n, args.width)
     table.values.index = table.present.index = geometry.index = cohort.patient_ids
-    cohort.artefacts["graphs_radiomics"] = graphs.build(cohort.patient_ids, table, geometry)
+    lesions = random_lesions(cohort.patient_ids)
+    for with_lesions in (None, lesions):
+        cohort.artefacts[graphs.artefact_name("radiomics", with_lesions is not None)] = graphs.build(
+            cohort.patient_ids, table, geometry, with_lesions)
     return methods.FoldData(cohort, cohort.patient_ids, "dfs", "preoperative", 0)
 
 
@@ -89,8 +106,7 @@ def epoch_seconds(model: nn.Module, batch, epochs: int, config: TrainConfig) -> 
 
 def repeated(batch: Batch, k: int) -> Batch:
     """The patients of `batch` k times over in one batched graph (k folds' worth of patients)."""
-    return Batch(dgl.batch([batch.graph] * k), batch.n * k, *(t.repeat(k) for t in
-                                                              (batch.year, batch.years, batch.time, batch.event)))
+    return Batch(dgl.batch([batch.graph] * k), batch.n * k, *(getattr(batch, f).repeat(k) for f in Batch.OUTCOMES))
 
 
 def median_seconds(step, repeats: int) -> float:
@@ -117,7 +133,7 @@ class DenseProducts(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         name = getattr(func, "__name__", "")
         a, b = (args[1:3] if name == "addmm" else args[:2]) if name in self.PRODUCTS else (None, None)
-        if a is not None and a.layout == b.layout == torch.strided:   # sparse products are message passing
+        if a is not None and a.layout == b.layout == torch.strided:   # sparse products: DGL's message passing
             columns = b.shape[0] if name == "linear" else b.shape[-1]        # linear's weight is (out, in)
             self.shapes.append((a.numel() // a.shape[-1], a.shape[-1], columns, a.requires_grad, b.requires_grad))
         return func(*args, **(kwargs or {}))
@@ -156,14 +172,21 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     data = fold(args)
-    inputs = GraphInputs(data.artefact("graphs_radiomics")).fit(data)
-    batch = inputs.transform(data)
-    graph, folds = batch.graph, repeated(batch, args.folds)
-    print(f"batch             {args.n} patient graphs, {graph.num_nodes()} nodes, {graph.num_edges()} edges, "
-          f"input widths {inputs.dims}; torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPU(s)")
+    batches = {}
     for name in MODELS:
         method = methods.get(name)()
+        source = next(r for r in method.inputs() if r.startswith("graphs_"))
+        if source not in batches:
+            inputs = GraphInputs(data.artefact(source)).fit(data)
+            batches[source] = inputs, inputs.transform(data)
+            graph = batches[source][1].graph
+            print(f"{source:<17} {args.n} patient graphs, {graph.num_nodes()} nodes, {graph.num_edges()} edges, "
+                  f"input widths {inputs.dims}; torch {torch.__version__}, {args.threads} thread(s), "
+                  f"{os.cpu_count()} CPU(s)")
+        inputs, batch = batches[source]
         model = method.build_network(inputs.dims, method.network_config(inputs.dims))
+        batch = replace(batch, graph=keep_node_types(batch.graph, model.node_types))
+        folds = repeated(batch, args.folds)
         with measure() as usage:
             seconds = epoch_seconds(model, batch, args.epochs, method.train_config())
         together = epoch_seconds(model, folds, args.epochs, method.train_config())

@@ -11,6 +11,16 @@ class StgNoContrastive(Stg):
     architecture = {"contrastive": False}
 
 
+class StgUnionTumour(Stg):
+    """STG as it was before lesions were nodes: the tumour is the union of every Tumor_i mask, one anatomy node,
+    so the network cannot see how many lesions there are or which lies where."""
+
+    name = "stg-union-tumour"
+    description = "STG without lesion nodes: the tumour union node alone"
+    family = "ablation"
+    architecture = {"lesions": False}
+
+
 class StgNoTemporal(Stg):
     name = "stg-no-temporal"
     description = "STG without spatiotemporal decoupling: one risk score plus per-year baselines"
@@ -20,14 +30,14 @@ class StgNoTemporal(Stg):
 
 class StgNoEdgeAttributes(Stg):
     name = "stg-no-edge-attributes"
-    description = "STG with every edge weight 1 (spatial topology attributes unused)"
+    description = "STG without the edges' geometry in the messages (SAGEConv on every relation)"
     family = "ablation"
     architecture = {"edge_attributes": False}
 
 
 class StgHomogeneous(Stg):
     name = "stg-homogeneous"
-    description = "STG on the homogeneous view of the graph (one SAGEConv for every relation)"
+    description = "STG on the homogeneous view of the graph (one SAGEConv for every relation, no edge attributes)"
     family = "ablation"
     architecture = {"graph": "homogeneous"}
 
@@ -38,7 +48,7 @@ class StgNoMessagePassing(Stg):
 
     Not the `mlp` baseline: that one fuses all seven node encodings in a single layer and has the
     graph baselines' single-risk head and no contrastive term; this keeps everything of STG but the
-    message passing (and the edge gates, which only weigh messages)."""
+    message passing."""
 
     name = "stg-no-message-passing"
     description = "STG with zero message-passing layers (node encoders straight to the readout)"

@@ -1,12 +1,15 @@
 """The STG network, with the switches its ablations turn off (docs/design.md, STG).
 
-    node encoders -> HeteroGraphConv of SAGEConv, one per relation, summed per node type, edge weights
-    from the edge-attribute gates (or, ablated, one SAGEConv on the homogeneous view of the same graph,
-    or no message passing at all; benchmark.methods.message_passing computes every relation at
-    once) -> readout -> temporal head; plus the InfoNCE projections of
-    the image-graph and clinical embeddings. The shared blocks (encoders, gates, readout, heads)
-    are benchmark.methods.layers'. With ``lesions`` the network reads the lesion graphs: one more
-    node type, pooled by the readout, and the lesion relations (stg.graphs).
+    node encoders -> HeteroGraphConv, one convolution per relation, summed per node type: GeometryConv
+    (the edge's geometry inside the message) on relations with edge attributes, SAGEConv on the others
+    (ablated: SAGEConv everywhere, one SAGEConv on the homogeneous view, or no message passing)
+    -> readout -> the two tasks' heads: survival (temporal module) and recurrence-risk regression;
+    plus the InfoNCE projections of the image-graph embedding and the clinical node's input embedding.
+    Cross-modal messages flow image -> clinical only, so the image nodes are computed from the image
+    subgraph alone and the clinical vector is never copied into the image side of the pair. By default
+    the network reads the lesion graphs: one node per lesion, pooled by sum and attention, and the lesion
+    relations (benchmark.features.graphs); ablated, the tumour is the union node alone. The shared blocks
+    (encoders, readout, heads) are benchmark.methods.layers'.
 
 Shapes: n patients, h hidden width, K = 12 years.
 """
@@ -14,13 +17,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
-from benchmark.methods.layers import GraphReadout, NodeEncoder, make_head, n_trainable, pass_messages
-from benchmark.methods.message_passing import ConvStack, EdgeGates, EdgeIndex, RelationalSAGE
+from baselines.sage import SAGE
+from benchmark.dgl_import import dgl
+from benchmark.features.graphs import CANONICAL_ETYPES, IMAGE_NODE_TYPES, NODE_TYPES, RELATION_ATTRIBUTES
+from benchmark.methods.inputs import keep_relations
+from benchmark.methods.layers import GraphReadout, NodeEncoder, RecurrenceHead, homogeneous, make_head, n_trainable
 from benchmark.methods.neural import NetworkConfig
-from stg.graphs import CANONICAL_ETYPES, IMAGE_NODE_TYPES, NODE_TYPES, RELATION_ATTRIBUTES
 
+dglnn = dgl.nn.pytorch
 GRAPHS = ("hetero", "homogeneous")
 NODE_SETS = {"all": NODE_TYPES, "clinical": ("clinical",), "image": IMAGE_NODE_TYPES}
 
@@ -34,7 +42,8 @@ class StgConfig(NetworkConfig):
     nodes: str = "all"        # all | clinical | image
     edge_attributes: bool = True
     contrastive: bool = True  # InfoNCE projections (used only when both modalities are nodes)
-    lesions: bool = False     # one node per lesion beside the image nodes (the lesion graphs)
+    lesions: bool = True      # one node per lesion beside the image nodes (the lesion graphs)
+    recurrence: bool = True   # the second task: recurrence-risk regression head on the recurrence endpoint
 
     def __post_init__(self):
         super().__post_init__()
@@ -53,6 +62,77 @@ class StgConfig(NetworkConfig):
         return self.contrastive and self.nodes == "all"
 
 
+class GeometryConv(nn.Module):
+    """SAGEConv (mean) whose messages carry the edge's geometry ``a`` (E, width) (distances, contact, relative
+    size, side of the resection plane; benchmark.features.graphs):
+
+        m_uv = W_n x_u * (1 + G a_uv) + B a_uv,      x'_v = W_s x_v + mean_{u -> v} m_uv + b
+
+    so a lesion touching the portal vein sends another message than one 4 cm away, channel by channel.
+    One fused DGL kernel for the product (dgl.ops.u_mul_e_mean); the shift's mean is B times the mean
+    attributes (dgl.ops.copy_e_mean on the narrow attributes). G and B start at 0, where it is SAGEConv. NNConv's
+    (width -> h * h) edge network would carry ~20 k parameters per relation on cohorts of ~200.
+    (N_src, h), (N_dst, h) -> (N_dst, h).
+    """
+
+    def __init__(self, hidden: int, width: int):
+        super().__init__()
+        self.fc_self = nn.Linear(hidden, hidden)
+        self.fc_neigh = nn.Linear(hidden, hidden, bias=False)
+        self.fc_gain = nn.Linear(width, hidden)     # G
+        self.fc_shift = nn.Linear(width, hidden, bias=False)    # B: no bias, so a node without edges gets 0
+        nn.init.zeros_(self.fc_gain.weight)
+        nn.init.zeros_(self.fc_gain.bias)
+        nn.init.zeros_(self.fc_shift.weight)
+
+    def forward(self, graph, feat):
+        src, dst = feat
+        a = graph.edata["a"]                                                            # (E, width)
+        neigh = dgl.ops.u_mul_e_mean(graph, self.fc_neigh(src), 1 + self.fc_gain(a))   # (N_dst, h)
+        shift = self.fc_shift(dgl.ops.copy_e_mean(graph, a))                           # mean over no edge: 0
+        return self.fc_self(dst) + neigh + shift
+
+
+class HeteroConv(nn.Module):
+    """`layers` HeteroGraphConv layers, one convolution per relation (GeometryConv where the relation has
+    edge attributes and they are used, SAGEConv mean otherwise), summed per node type, ReLU and dropout
+    between: node type -> (nodes, h) embeddings in and out."""
+
+    def __init__(self, relations, hidden: int, layers: int, dropout: float, edge_attributes: bool):
+        super().__init__()
+        self.layers = nn.ModuleList(dglnn.HeteroGraphConv({r: self.conv(r, hidden, edge_attributes) for r in relations},
+                                                          aggregate="sum") for _ in range(layers))
+        self.dropout = nn.Dropout(dropout)
+
+    @staticmethod
+    def conv(relation: str, hidden: int, edge_attributes: bool) -> nn.Module:
+        if edge_attributes and relation in RELATION_ATTRIBUTES:
+            return GeometryConv(hidden, len(RELATION_ATTRIBUTES[relation]))
+        return dglnn.SAGEConv(hidden, hidden, "mean")
+
+    def forward(self, graph, h: dict) -> dict:
+        for i, layer in enumerate(self.layers):
+            out = layer(graph, h)
+            h = {nt: out.get(nt, h[nt]) for nt in h}       # a type nothing flows into keeps its embedding
+            if i != len(self.layers) - 1:
+                h = {nt: self.dropout(F.relu(x)) for nt, x in h.items()}
+        return h
+
+
+class HomogeneousSAGE(nn.Module):
+    """The homogeneous ablation: the `sage` baseline's SAGEConv stack on dgl.to_homogeneous of the graph, one
+    weight for every relation and no edge attributes; node type -> (nodes, h) in and out."""
+
+    def __init__(self, hidden: int, layers: int, dropout: float):
+        super().__init__()
+        self.sage = SAGE(hidden, layers, dropout)
+
+    def forward(self, graph, h: dict) -> dict:
+        x = torch.cat([h[nt] for nt in graph.ntypes])                                     # (N, h)
+        x = self.sage(homogeneous(graph, self_loops=False), x, edge_weight=None)
+        return dict(zip(graph.ntypes, torch.split(x, [graph.num_nodes(nt) for nt in graph.ntypes])))
+
+
 class StgNetwork(nn.Module):
     """STG and its ablations; `dims` are the input widths per node type."""
 
@@ -62,30 +142,32 @@ class StgNetwork(nn.Module):
         self.node_types = ntypes = config.node_types
         h = config.hidden
         self.encoder = NodeEncoder(dims, ntypes, h, config.dropout)
-        self.relations = [r for r in CANONICAL_ETYPES if r[0] in ntypes and r[2] in ntypes]
+        # cross-modal messages flow image -> clinical only, so the image nodes, and the image embedding that
+        # InfoNCE pairs with the clinical one, are computed from the image subgraph alone
+        self.relations = [r for r in CANONICAL_ETYPES if r[0] in ntypes and r[2] in ntypes
+                          and (r[0] != "clinical" or r[2] == "clinical")]
         passing = bool(self.relations and config.layers)
-        attributed = [r[1] for r in self.relations if r[1] in RELATION_ATTRIBUTES]
-        self.gates = EdgeGates(attributed) if config.edge_attributes and passing else None
-        # per layer, SAGEConv weights per relation (hetero) or one SAGEConv for every edge (homogeneous)
-        n_weights = len(self.relations) if config.graph == "hetero" else 1
-        self.gnn = ConvStack([RelationalSAGE(n_weights, h) for _ in range(config.layers)],
-                             config.dropout) if passing else None
+        if not passing:
+            self.gnn = None
+        elif config.graph == "hetero":
+            self.gnn = HeteroConv([r[1] for r in self.relations], h, config.layers, config.dropout,
+                                  config.edge_attributes)
+        else:
+            self.gnn = HomogeneousSAGE(h, config.layers, config.dropout)
         self.readout = GraphReadout(ntypes, h, config.dropout)
         if config.uses_contrastive:
             self.project_image = nn.Linear(h, config.projection)
             self.project_clinical = nn.Linear(h, config.projection)
         self.head = make_head(config.head, h, config.year_dim)
+        self.recurrence = RecurrenceHead(h) if config.recurrence else None
 
     def forward(self, graph):
         h0 = self.encoder(graph)                                      # node type -> (nodes, h)
-        h = h0
-        if self.gnn is not None:
-            hetero = self.config.graph == "hetero"
-            order = self.node_types if hetero else sorted(self.node_types)   # as DGL's homogeneous view
-            index = EdgeIndex.of(graph, order, self.relations, homogeneous=not hetero)
-            h = pass_messages(self.gnn, self.gates, index, h0, order)
+        h = self.gnn(keep_relations(graph, self.relations), h0) if self.gnn is not None else h0
         p, image = self.readout(graph, h)                             # (n, h), (n, h) or None
         output = self.head(p)                                         # logits (n, K)
+        if self.recurrence is not None:
+            output.recurrence = self.recurrence(p)                    # (n,) years
         if self.config.uses_contrastive:                              # (n, projection) each
             output.image, output.clinical = self.project_image(image), self.project_clinical(h0["clinical"])
         return output

@@ -95,7 +95,7 @@ def fake_cohort(drawn, name: str = "stg-test"):
     """A clinical-only Cohort from a synthetic draw, with fake imaging artefacts and its graphs (with and
     without lesion nodes)."""
     from benchmark.datasets.tcia import cohort_from_clinical
-    from stg import graphs
+    from benchmark.features import graphs
 
     cohort = cohort_from_clinical(drawn.clinical, name, None)
     cohort.truth = drawn.patients

@@ -13,8 +13,8 @@ import torch
 
 from baselines.coxph import CoxPH
 from benchmark import cli, methods
+from benchmark.methods.inputs import GraphInputs
 from benchmark.scoring import metrics
-from stg.inputs import GraphInputs
 
 pytestmark = pytest.mark.slow
 DATA_DIR = "data"   # the check's default: the cohort is generated once for the tests and the check

@@ -37,7 +37,7 @@ def test_the_bars_pass_and_fail_where_the_numbers_say():
 
 
 def test_the_graph_ablation_reports_what_message_passing_adds_per_scenario():
-    offsets = {"morphometry": 0.05, "stg": 0.02, "stg-no-message-passing": 0.0, "stg-lesions": 0.03}
+    offsets = {"morphometry": 0.05, "stg": 0.02, "stg-no-message-passing": 0.0, "stg-union-tumour": -0.01}
     table = image_bars.graph_table({"n=120": {"spatial": {s: draw(offsets, s) for s in range(3)}}})
     numbers = table.numbers.set_index("comparison")
     assert numbers.loc["stg − stg-no-message-passing", "value"] == pytest.approx(0.02, abs=0.01)

@@ -1,7 +1,7 @@
-"""DGL 2.1 on torch 2.13 through stg.dgl_import: every DGL feature the suite uses works."""
+"""DGL 2.1 on torch 2.13 through benchmark.dgl_import: every DGL feature the suite uses works."""
 import torch
 
-from stg.dgl_import import GRAPHBOLT_STAND_IN, dgl, graphbolt_library
+from benchmark.dgl_import import GRAPHBOLT_STAND_IN, dgl, graphbolt_library
 
 
 def test_stand_in_only_when_the_graphbolt_library_is_missing():

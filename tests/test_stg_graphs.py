@@ -6,8 +6,8 @@ import torch
 from stg_fakes import FEATURES, fake_features, fake_geometry, remove_mask
 
 from benchmark.data.imaging.prepared import NODE_NAMES
-from stg import graphs
-from stg.graphs import EDGE_ATTRIBUTES, GraphBuildError
+from benchmark.features import graphs
+from benchmark.features.graphs import EDGE_ATTRIBUTES, GraphBuildError
 
 IDS = [f"P{i}" for i in range(6)]
 

@@ -8,17 +8,19 @@ import pandas as pd
 import pytest
 import torch
 from stg_fakes import fake_cohort, fake_features, fake_geometry
+from torch import nn
 
 from benchmark.data import splits
 from benchmark.data.imaging import morphometry, tcia_reader
 from benchmark.data.imaging.prepared import NODE_NAMES
+from benchmark.dgl_import import dgl
+from benchmark.features import graphs
+from benchmark.features.graphs import DISTANCE_SCALE_MM, LESION_FEATURES, LESION_VESSEL_ATTRIBUTES
 from benchmark.methods import FoldData
+from benchmark.methods.inputs import GraphInputs
 from benchmark.methods.layers import n_trainable
-from stg import graphs
-from stg.graphs import DISTANCE_SCALE_MM, LESION_FEATURES, LESION_VESSEL_ATTRIBUTES
-from stg.inputs import GraphInputs
 from stg.methods import Stg
-from stg.model import StgNetwork
+from stg.model import GeometryConv, StgNetwork
 
 SPACING = (2.0, 1.0, 1.0)
 SHAPE = (12, 24, 24)
@@ -175,11 +177,30 @@ def test_the_lesion_count_reaches_the_readout():
 def test_no_message_passing_is_stg_without_its_message_passing_parts():
     full = StgNetwork(DIMS, CONFIG)
     bare = StgNetwork(DIMS, replace(CONFIG, layers=0))
-    assert bare.gnn is None and bare.gates is None
-    assert n_trainable(bare) == n_trainable(full) - n_trainable(full.gnn) - n_trainable(full.gates)
-    lesions = StgNetwork(DIMS, replace(CONFIG, lesions=True))
+    assert bare.gnn is None and n_trainable(bare) == n_trainable(full) - n_trainable(full.gnn)
     assert {"lesion_anatomy", "anatomy_lesion", "lesion_lesion", "lesion_ct", "ct_lesion"} <= {
-        name for _, name, _ in lesions.relations}
-    assert len(lesions.gnn.layers[0].bias) == len(lesions.relations)
-    assert set(lesions.gates.relations) == {"ct_anatomy", "anatomy_ct", "anatomy_anatomy", "lesion_anatomy",
-                                        "anatomy_lesion", "lesion_lesion"}
+        name for _, name, _ in full.relations}
+    assert ("ct", "ct_clinical", "clinical") in full.relations   # image -> clinical, never clinical -> image
+    assert not any(src == "clinical" and dst != "clinical" for src, _, dst in full.relations)
+    geometric = {r for r, conv in full.gnn.layers[0].mods.items() if isinstance(conv, GeometryConv)}
+    assert geometric == {"ct_anatomy", "anatomy_ct", "anatomy_anatomy", "lesion_anatomy", "anatomy_lesion",
+                         "lesion_lesion", "lesion_ct", "ct_lesion"}
+    union = StgNetwork(DIMS, replace(CONFIG, lesions=False))
+    assert "lesion" not in union.node_types and not any("lesion" in name for _, name, _ in union.relations)
+
+
+def test_the_geometry_enters_the_message(drawn_cohort):
+    """Two patients alike but for one lesion's distance to the portal vein: a GeometryConv whose edge weights
+    are not zero tells them apart after one layer, though nothing else differs."""
+    conv = GeometryConv(4, len(LESION_VESSEL_ATTRIBUTES))
+    nn.init.normal_(conv.fc_gain.weight)
+    nn.init.normal_(conv.fc_shift.weight)
+    graph = dgl.heterograph({("lesion", "lesion_anatomy", "anatomy"): ([0, 1], [0, 1])})
+    graph.edata["a"] = torch.tensor([[0.0, 1.0, 1.0], [0.8, 0.0, 1.0]])
+    x = torch.ones(2, 4)
+    out = conv(graph, (x, x))
+    assert not torch.allclose(out[0], out[1])
+    nn.init.zeros_(conv.fc_gain.weight)
+    nn.init.zeros_(conv.fc_shift.weight)
+    out = conv(graph, (x, x))
+    assert torch.allclose(out[0], out[1])

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from stg import losses
+from benchmark.methods import losses
 
 
 def test_censored_patient_contributes_only_the_years_it_survived():

@@ -7,19 +7,20 @@ from stg_fakes import fake_cohort
 from benchmark import methods
 from benchmark.data import splits
 from benchmark.methods import FoldData
+from benchmark.methods.inputs import GraphInputs
 from benchmark.methods.layers import n_trainable
 from benchmark.scoring.metrics import evaluate, median_survival_years, year_metrics, year_status_from_survival
-from stg.inputs import GraphInputs
 from stg.methods import LITE_RATIO, Stg
 from stg.model import StgNetwork, lite_config
 
-NEURAL = ["stg", "stg-lite", "stg-lesions", "stg-no-contrastive", "stg-no-temporal", "stg-no-edge-attributes",
+NEURAL = ["stg", "stg-lite", "stg-union-tumour", "stg-no-contrastive", "stg-no-temporal", "stg-no-edge-attributes",
           "stg-homogeneous", "stg-no-message-passing", "stg-clinical-only", "stg-image-only", "gcn", "gat", "sage",
           "mlp", "deepsurv"]
-#: Input widths of the CPU profile on the synthetic cohort: 107 radiomics features + present flag, 18 clinical.
-DIMS = {"anatomy": 108, "ct": 108, "clinical": 18}
-FULL_PARAMS = 169_395
-LITE_PARAMS = 36_573   # hidden 28, year embeddings 7, contrastive 14: 21.59 %
+#: Input widths of the CPU profile on the synthetic cohort: 107 radiomics features + present flag (the CT node
+#: also its 2 global scalars), 18 clinical, 6 per lesion.
+DIMS = {"anatomy": 108, "ct": 110, "clinical": 18, "lesion": 6}
+FULL_PARAMS = 236_003
+LITE_PARAMS = 51_593   # hidden 28, year embeddings 7, contrastive 14: 21.86 %
 #: STG's configuration from the method's default parameters (the widths do not depend on the inputs).
 CONFIG = Stg().network_config(DIMS)
 
@@ -46,7 +47,8 @@ def test_parameter_counts_full_and_lite():
 
 
 def test_lite_ratio_holds_for_other_input_widths():
-    for dims in ({"anatomy": 9, "ct": 9, "clinical": 30}, {"anatomy": 513, "ct": 513, "clinical": 15}):
+    for dims in ({"anatomy": 9, "ct": 11, "clinical": 30, "lesion": 6}, {"anatomy": 513, "ct": 515, "clinical": 15,
+                                                                         "lesion": 6}):
         ratio = n_trainable(StgNetwork(dims, lite_config(dims, CONFIG, LITE_RATIO))) / n_trainable(
             StgNetwork(dims, CONFIG))
         assert abs(ratio - LITE_RATIO) <= 0.01, dims
@@ -115,7 +117,7 @@ def test_standardisation_uses_training_patients_only(cohort, folds):
 def test_log_skewed_inputs_log_the_skewed_columns_fitted_on_training_rows_only():
     from scipy.stats import skew
 
-    from stg.inputs import Standardiser
+    from benchmark.methods.inputs import Standardiser
     rng = np.random.default_rng(0)
     train = np.column_stack([rng.lognormal(2.0, 1.2, 200), rng.normal(0.0, 1.0, 200)])
     train[::17, 0] = np.nan   # absent nodes
@@ -131,3 +133,37 @@ def test_log_skewed_inputs_log_the_skewed_columns_fitted_on_training_rows_only()
 def test_gat_width_must_split_into_its_heads():
     with pytest.raises(methods.MethodError, match="not a multiple of 4 heads"):
         methods.get("gat")(hidden=30)
+
+
+def test_the_contrastive_image_embedding_does_not_see_the_clinical_node(cohort, folds):
+    """The image side of InfoNCE comes from the image subgraph alone: other clinical vectors leave it as it
+    was (while the prediction, which reads the whole graph, moves), so the pair is not matched by a copy."""
+    from dataclasses import replace
+    train, _ = folds
+    inputs = GraphInputs(cohort.artefacts["graphs_radiomics_lesions"]).fit(train)
+    batch = inputs.transform(train)
+    network = StgNetwork(inputs.dims, replace(Stg().network_config(inputs.dims), dropout=0.0)).train()
+    first = network(batch.graph)
+    clinical = batch.graph.nodes["clinical"].data["h0"]
+    batch.graph.nodes["clinical"].data["h0"] = clinical.flip(0)
+    second = network(batch.graph)
+    assert torch.allclose(first.image, second.image, atol=1e-6)
+    assert not torch.allclose(first.clinical, second.clinical) and not torch.allclose(first.logits, second.logits)
+
+
+def test_the_two_tasks_train_together_each_on_its_endpoint(cohort, folds):
+    """Survival on the run's endpoint (here OS) and recurrence-risk regression on DFS, in one objective."""
+    from benchmark.methods.training import objective
+    train, _ = folds
+    os_fold = FoldData(cohort, train.ids, "os", "preoperative", seed=7)
+    batch = GraphInputs(cohort.artefacts["graphs_radiomics_lesions"]).fit(os_fold).transform(os_fold)
+    dfs, os_ = cohort.outcome("dfs", train.ids), cohort.outcome("os", train.ids)
+    assert np.allclose(batch.recurrence_years.numpy(), dfs["time"] / cohort.units_per_year, atol=1e-5)
+    assert np.allclose(batch.years.numpy(), os_["time"] / cohort.units_per_year, atol=1e-5)
+    model = methods.get("stg")(max_epochs=3).fit(os_fold)
+    output = model.model_.train()(batch.graph)
+    assert output.recurrence.shape == (len(train),) and output.logits.shape == (len(train), 12)
+    loss, parts = objective(output, batch, model.train_config())
+    assert set(parts) == {"survival", "regression", "contrastive"}
+    loss.backward()
+    assert model.model_.recurrence.years.weight.grad.abs().sum() > 0

@@ -1,6 +1,6 @@
 """Building blocks of every neural survival network (STG, its ablations and the neural baselines).
 
-A network takes the batched patient graph (node features ``h0``, see stg.inputs), restricted to its
+A network takes the batched patient graph (node features ``h0``, see benchmark.methods.inputs), restricted to its
 `node_types`, and returns an `Output`. The blocks here are the parts they share, written once:
 
     node encoders (one Linear per node type, + a structure embedding on anatomy nodes)
@@ -8,17 +8,17 @@ A network takes the batched patient graph (node features ``h0``, see stg.inputs)
       -> readout: image-graph embedding (the five anatomy nodes, in structure order, and the
          CT-global node, concatenated: every patient has the same structures, and pooling them
          would mix the tumour with the liver; lesion nodes, of which patients have different
-         numbers, pooled by sum and max) and the clinical node -> patient embedding
+         numbers, pooled by sum and attention) and the clinical node -> patient embedding
       -> head: the temporal module (12 learned year embeddings combined with the patient
          embedding -> per-year hazard logits), a single risk score + year baselines, or a Cox risk.
 
-Edge weights come from the edge attributes through a per-relation gate 2*sigmoid(w.a + b),
-initialised to 1, so "no edge attributes" is exactly the same network with the gates off.
+Message passing is DGL's (dgl.nn modules on the batched graph); the GNN baselines run theirs on the
+homogeneous view of the graph (`HomogeneousNetwork`), with edge weights from a per-relation gate
+2*sigmoid(w.a + b), initialised to 1.
 Shapes: n patients, N nodes of the batch, E edges, h hidden width, K = 12 years.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -26,10 +26,8 @@ from torch import nn
 
 from benchmark.data.cohort import N_YEARS
 from benchmark.data.imaging.prepared import NODE_NAMES
-from benchmark.methods.dropout import Dropout
-from benchmark.methods.message_passing import ConvStack, EdgeGates, EdgeIndex
-from stg.dgl_import import dgl
-from stg.graphs import ATTRIBUTE_EDGE_TYPES, EDGES, NODE_TYPES
+from benchmark.dgl_import import dgl
+from benchmark.features.graphs import ATTRIBUTE_EDGE_TYPES, NODE_TYPES, RELATION_ATTRIBUTES
 
 HEADS = ("temporal", "single", "cox")
 
@@ -58,6 +56,7 @@ class Output:
     risk: torch.Tensor | None = None       # (n,) Cox log relative risk (cox head)
     image: torch.Tensor | None = None      # (n, projection) image-graph embedding for InfoNCE
     clinical: torch.Tensor | None = None   # (n, projection) clinical embedding for InfoNCE
+    recurrence: torch.Tensor | None = None  # (n,) predicted years to recurrence (STG's regression head)
 
 
 class NodeEncoder(nn.Module):
@@ -67,7 +66,7 @@ class NodeEncoder(nn.Module):
         super().__init__()
         self.project = nn.ModuleDict({nt: nn.Linear(dims[nt], hidden) for nt in ntypes})
         self.structure = nn.Embedding(len(NODE_NAMES), hidden) if "anatomy" in ntypes else None
-        self.dropout = Dropout(dropout)
+        self.dropout = nn.Dropout(dropout)
 
     def forward(self, graph) -> dict[str, torch.Tensor]:
         """node type -> (nodes of that type, h)."""
@@ -82,15 +81,27 @@ class NodeEncoder(nn.Module):
 
 def fuse(width: int, hidden: int, dropout: float) -> nn.Sequential:
     """(n, width) concatenated patient parts -> (n, h) patient embedding."""
-    return nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), Dropout(dropout))
+    return nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout))
 
 
-def pool(graph, ntype: str, h: torch.Tensor) -> torch.Tensor:
-    """(N, h) embeddings of the `ntype` nodes -> (n, 2h): per patient their sum and their max (zeros for a
-    patient without such nodes). The sum grows with the number of nodes, so the count reaches the head;
-    the max keeps the most extreme node (the lesion nearest a vessel) from being averaged away."""
-    counts = graph.batch_num_nodes(ntype)
-    return torch.cat([dgl.ops.segment_reduce(counts, h, "sum"), dgl.ops.segment_reduce(counts, h, "max")], dim=1)
+class LesionPool(nn.Module):
+    """(N_lesion, h) lesion embeddings -> (n, 2h): per patient their sum and their attention-weighted sum
+    (dgl.softmax_nodes of a learned score over the patient's lesions; zeros without lesions). The sum grows
+    with the number of lesions, so the count reaches the head; attention lets the most threatening lesion
+    (the one against a vessel) stand out without being averaged away."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.score = nn.Linear(hidden, 1)
+
+    def forward(self, graph, h: torch.Tensor) -> torch.Tensor:
+        with graph.local_scope():
+            graph.nodes["lesion"].data["h"] = h
+            graph.nodes["lesion"].data["score"] = self.score(h)
+            graph.nodes["lesion"].data["attention"] = dgl.softmax_nodes(graph, "score", ntype="lesion")
+            total = dgl.readout_nodes(graph, "h", op="sum", ntype="lesion")                          # (n, h)
+            attended = dgl.readout_nodes(graph, "h", weight="attention", op="sum", ntype="lesion")  # (n, h)
+        return torch.cat([total, attended], dim=1)
 
 
 class GraphReadout(nn.Module):
@@ -101,21 +112,21 @@ class GraphReadout(nn.Module):
     def __init__(self, ntypes, hidden: int, dropout: float):
         super().__init__()
         has_image = "anatomy" in ntypes
-        self.lesions = "lesion" in ntypes
-        width = (len(NODE_NAMES) + 1 + 2 * self.lesions) * hidden
+        self.lesions = LesionPool(hidden) if "lesion" in ntypes else None
+        width = (len(NODE_NAMES) + 1 + 2 * (self.lesions is not None)) * hidden
         self.image = nn.Linear(width, hidden) if has_image else None
         self.fuse = fuse(hidden * (has_image + ("clinical" in ntypes)), hidden, dropout)
 
+    def embed_image(self, graph, h: dict) -> torch.Tensor:
+        """(n, h) image-graph embedding of the image nodes' embeddings `h`."""
+        nodes = [h["anatomy"].reshape(graph.batch_size, -1), h["ct"]]            # (n, 5h), (n, h)
+        if self.lesions is not None:
+            nodes.append(self.lesions(graph, h["lesion"]))                       # (n, 2h)
+        return torch.relu(self.image(torch.cat(nodes, dim=1)))
+
     def forward(self, graph, h: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
-        parts, image, n = [], None, graph.batch_size
-        if self.image is not None:
-            nodes = [h["anatomy"].reshape(n, -1), h["ct"]]                      # (n, 5h), (n, h)
-            if self.lesions:
-                nodes.append(pool(graph, "lesion", h["lesion"]))                # (n, 2h)
-            image = torch.relu(self.image(torch.cat(nodes, dim=1)))             # (n, h)
-            parts.append(image)
-        if "clinical" in h:
-            parts.append(h["clinical"])                                         # (n, h)
+        image = self.embed_image(graph, h) if self.image is not None else None   # (n, h)
+        parts = [x for x in (image, h.get("clinical")) if x is not None]        # (n, h) each
         return self.fuse(torch.cat(parts, dim=1)), image
 
 
@@ -156,6 +167,18 @@ class CoxHead(nn.Module):
         return Output(risk=self.risk(p)[:, 0])
 
 
+class RecurrenceHead(nn.Module):
+    """STG's second task, recurrence-risk regression: the years to recurrence, N_YEARS * sigmoid(w . p + b),
+    (n, h) -> (n,); trained on the recurrence endpoint beside the survival head on the run's endpoint."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.years = nn.Linear(hidden, 1)
+
+    def forward(self, p: torch.Tensor) -> torch.Tensor:
+        return N_YEARS * torch.sigmoid(self.years(p)[:, 0])
+
+
 def make_head(kind: str, hidden: int, year_dim: int) -> nn.Module:
     """The head named `kind` (one of HEADS) on an (n, h) patient embedding."""
     if kind == "temporal":
@@ -163,40 +186,59 @@ def make_head(kind: str, hidden: int, year_dim: int) -> nn.Module:
     return SingleRiskHead(hidden) if kind == "single" else CoxHead(hidden)
 
 
-def pass_messages(gnn: ConvStack, gates: EdgeGates | None, index: EdgeIndex, h: dict, order) -> dict:
-    """node type -> (nodes, h) embeddings after the convolutions of `gnn` on the edges of `index`, whose nodes
-    are the types of `order` one after the other, weighted by the gates (1 without them)."""
-    weight = gates(index) if gates is not None else torch.ones(len(index.src))   # (E,)
-    x = gnn(index, torch.cat([h[nt] for nt in order]), weight)                        # (N, h)
-    return dict(zip(order, torch.split(x, [len(h[nt]) for nt in order])))
+class EdgeGates(nn.Module):
+    """Per attributed relation, a scalar edge weight 2*sigmoid(w.a + b), 1 at initialisation."""
+
+    def __init__(self, relations):
+        super().__init__()
+        self.gates = nn.ModuleDict({r: nn.Linear(len(RELATION_ATTRIBUTES[r]), 1) for r in relations})
+        for gate in self.gates.values():
+            nn.init.zeros_(gate.weight)
+            nn.init.zeros_(gate.bias)
+
+    def forward(self, graph) -> torch.Tensor:
+        """(E,) weights of every edge of `graph`, in its canonical edge type order (dgl.to_homogeneous's);
+        edges of relations without a gate weigh 1."""
+        return torch.cat([2 * torch.sigmoid(self.gates[et](graph.edges[et].data["a"]))[:, 0] if et in self.gates
+                          else torch.ones(graph.num_edges(et), device=graph.device)
+                          for _, et, _ in graph.canonical_etypes])
+
+
+def homogeneous(graph, self_loops: bool):
+    """dgl.to_homogeneous of the batched graph (nodes and edges grouped by type, in `graph.ntypes` and
+    `graph.canonical_etypes` order), with a self loop per node appended last if asked; built once per batch."""
+    cache = graph.__dict__.setdefault("_homogeneous", {})
+    if self_loops not in cache:
+        flat = dgl.to_homogeneous(graph)
+        cache[self_loops] = dgl.add_self_loop(flat) if self_loops else flat
+    return cache[self_loops]
 
 
 class HomogeneousNetwork(nn.Module):
-    """The GNN baselines' network: node encoders -> `config.layers` convolutions on the homogeneous
-    patient graph, edge weights from the gates -> readout -> head. A baseline gives its convolution."""
+    """The GNN baselines' network: node encoders -> a baseline's `gnn` on the homogeneous patient graph,
+    edge weights from the gates -> readout -> head. The gnn maps (g, (N, h), edge_weight (E,)) -> (N, h)."""
 
     node_types = NODE_TYPES
-    relations = tuple(EDGES)
 
-    def __init__(self, dims: dict[str, int], config: NetworkConfig, conv: Callable[[], nn.Module],
-                 self_loops: bool = False):
+    def __init__(self, dims: dict[str, int], config: NetworkConfig, gnn: nn.Module | None, self_loops: bool = False):
         super().__init__()
         h = config.hidden
         self.encoder = NodeEncoder(dims, self.node_types, h, config.dropout)
         self.gates = EdgeGates(ATTRIBUTE_EDGE_TYPES)
-        convs = [conv() for _ in range(config.layers)]
-        self.gnn = ConvStack(convs, config.dropout) if convs else None
+        self.gnn = gnn
         self.self_loops = self_loops
         self.readout = GraphReadout(self.node_types, h, config.dropout)
         self.head = make_head(config.head, h, config.year_dim)
 
     def forward(self, graph) -> Output:
-        h = self.encoder(graph)                            # node type -> (nodes, h)
+        h = self.encoder(graph)                                                # node type -> (nodes, h)
         if self.gnn is not None:
-            order = sorted(self.node_types)   # DGL's homogeneous view orders node types by name
-            index = EdgeIndex.of(graph, order, self.relations, homogeneous=True, self_loops=self.self_loops)
-            h = pass_messages(self.gnn, self.gates, index, h, order)
-        p, _ = self.readout(graph, h)                      # (n, h)
+            g = homogeneous(graph, self.self_loops)
+            weight = self.gates(graph)                                         # (E,)
+            weight = torch.cat([weight, weight.new_ones(g.num_edges() - len(weight))])   # self loops weigh 1
+            x = self.gnn(g, torch.cat([h[nt] for nt in graph.ntypes]), weight)          # (N, h)
+            h = dict(zip(graph.ntypes, torch.split(x, [graph.num_nodes(nt) for nt in graph.ntypes])))
+        p, _ = self.readout(graph, h)                                          # (n, h)
         return self.head(p)
 
 

@@ -3,15 +3,17 @@
 A subclass builds its network in `build_network` (a small nn.Module made of the blocks in
 benchmark.methods.layers) and names its inputs in `requires`; everything else (profiles, the
 hyper-parameter defaults, standardisation on the training fold, the inner validation split, the
-training loop of stg.training, predictions on the suite's grid) is written once here.
+training loop of benchmark.methods.training, predictions on the suite's grid) is written once here.
 
 Profiles: ``cpu`` (default; radiomics node features, hidden width 64: ~1 s per fit on ~160
-patients) and ``paper`` (the paper's 4096-wide encoder features, hidden 512, for GPUs). Each
-result's notes say which profile produced it.
+patients) and ``paper`` (the paper's 4096-wide encoder features, hidden 512, for GPUs). Either runs on
+CUDA when a GPU is present (``device`` auto), else on the CPU. Each result's notes say which profile and
+device produced it.
 """
 from __future__ import annotations
 
 import abc
+import functools
 from dataclasses import fields, replace
 from typing import ClassVar
 
@@ -21,12 +23,12 @@ from sksurv.linear_model.coxph import BreslowEstimator
 from torch import nn
 
 from benchmark.data.cohort import N_YEARS
-from benchmark.methods import FoldData, Method, MethodError, step_functions_on_grid, survival_prediction
+from benchmark.dgl_import import dgl
+from benchmark.methods import FoldData, Method, MethodError, losses, step_functions_on_grid, survival_prediction
+from benchmark.methods.inputs import Batch, GraphInputs, keep_node_types
 from benchmark.methods.layers import NetworkConfig, n_trainable
+from benchmark.methods.training import TrainConfig, deterministic, inner_split, train
 from benchmark.scoring.metrics import Prediction
-from stg import losses
-from stg.inputs import Batch, GraphInputs, keep_node_types
-from stg.training import TrainConfig, deterministic, inner_split, train
 
 #: The neural methods' hyper-parameters: the one source of their defaults (the configs have none). The
 #: training settings (width, dropout, weight decay, learning rate, patience, epochs, logged inputs) were chosen
@@ -35,11 +37,11 @@ from stg.training import TrainConfig, deterministic, inner_split, train
 DEFAULTS = {"profile": "cpu", "features": "radiomics", "hidden": 64, "layers": 2, "year_dim": 16, "projection": 32,
             "dropout": 0.3, "lr": 5e-3, "weight_decay": 1e-3, "max_epochs": 150, "patience": 20,
             "val_fraction": 0.2, "contrastive_weight": 0.1, "regression_weight": 0.1, "temperature": 0.1,
-            "log_skewed": False, "device": "cpu", "threads": 1}
+            "log_skewed": False, "device": "auto", "threads": 1}
 PROFILES = {
     "cpu": {},
     "paper": {"features": "deep", "hidden": 512, "year_dim": 64, "projection": 128, "max_epochs": 300,
-              "patience": 30, "lr": 1e-3, "device": "auto"},
+              "patience": 30, "lr": 1e-3},
 }
 #: The discrete-time networks' own event-year read-out (losses.expected_years).
 OWN_READ_OUT = "restricted mean"
@@ -84,19 +86,19 @@ class NeuralSurvivalMethod(Method):
         return TrainConfig(**{k: v for k, v in self.params.items() if k in _TRAIN_FIELDS})
 
     def device(self) -> torch.device:
+        """``auto`` (the default): CUDA when a GPU is present and DGL was built for it, else the CPU."""
         wanted = self.params["device"]
-        return torch.device("cuda" if wanted == "auto" and torch.cuda.is_available() else
-                            "cpu" if wanted == "auto" else wanted)
+        return torch.device(("cuda" if cuda_usable() else "cpu") if wanted == "auto" else wanted)
 
     def fit(self, data: FoldData) -> "NeuralSurvivalMethod":
         graph_inputs = [r for r in self.inputs() if r.startswith("graphs_")]
         graphs = data.artefact(graph_inputs[0]) if graph_inputs else None
-        if graphs is not None:
-            self.notes = [f"profile {self.params['profile']}", f"{graphs.source} node features", *graphs.notes]
+        device = self.device()
+        self.notes = [f"profile {self.params['profile']}", f"device {device.type}",
+                      *([f"{graphs.source} node features", *graphs.notes] if graphs is not None else [])]
         self.inputs_ = GraphInputs(graphs, self.params["log_skewed"]).fit(data)
         self.config_ = self.network_config(self.inputs_.dims)
         train_positions, val_positions = inner_split(data.y["event"], self.params["val_fraction"], data.seed)
-        device = self.device()
         with deterministic(data.seed, self.params["threads"]):
             self.model_ = self.build_network(self.inputs_.dims, self.config_).to(device)
             self.history_ = train(self.model_, self._batch(data.subset(train_positions)),
@@ -141,6 +143,18 @@ class GraphBaseline(NeuralSurvivalMethod):
 
     family = "gnn"
     defaults = {**DEFAULTS, "head": "single"}
+
+
+@functools.cache
+def cuda_usable() -> bool:
+    """A GPU torch can see, and a DGL build that can put a graph on it (the CPU wheel cannot)."""
+    if not torch.cuda.is_available():
+        return False
+    try:
+        dgl.graph(([0], [0])).to("cuda")
+    except Exception:   # DGLError: DGL built without CUDA
+        return False
+    return True
 
 
 def survival_on_grid(at_year_ends: np.ndarray, years: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from benchmark.data import clinical
-from benchmark.harness.results import atomic_write_text
+from benchmark.files import atomic_write_text
 from benchmark.reporting import calibration
 from benchmark.reporting.plots import plt, save
 from benchmark.reporting.tables import Table

@@ -1,4 +1,4 @@
-"""The one place the project imports DGL (docs/design.md §6): ``from stg.dgl_import import dgl``.
+"""The one place the project imports DGL (docs/design.md §6): ``from benchmark.dgl_import import dgl``.
 
 DGL 2.1.0's ``import dgl`` always loads its compiled graphbolt library, built only for torch
 2.0-2.2; on torch 2.13 that load fails and takes the whole import down. When the library file for
@@ -35,7 +35,7 @@ def _stand_in_for_graphbolt() -> bool:
     if library is None or library.exists():
         return False
     stand_in = types.ModuleType("dgl.graphbolt")
-    stand_in.__doc__ = f"empty stand-in: {library.name} is not shipped for this torch (see stg.dgl_import)"
+    stand_in.__doc__ = f"empty stand-in: {library.name} is not shipped for this torch (see benchmark.dgl_import)"
     sys.modules["dgl.graphbolt"] = stand_in
     return True
 

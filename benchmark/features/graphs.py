@@ -10,10 +10,13 @@ Edge types (each relation and its reverse, so messages flow both ways):
                                       remnant-liver (both directions), with attributes
   ``clinical_ct`` / ``ct_clinical``, ``clinical_anatomy`` / ``anatomy_clinical``   cross-modal
 
+The CT-global node carries the patient's global scalars after its image features: GLOBAL_FEATURES
+[remnant volume / liver volume (NaN without either), number of lesions].
+
 Node data: ``x`` raw features (float32, NaN where a feature could not be computed), ``present``
 (1 when the mask was non-empty), on anatomy nodes ``structure`` (index into NODE_NAMES). A missing
 mask keeps its node, with present 0. Features are stored raw on purpose: standardisation and
-imputation are fitted inside each model's fit on training patients only (see stg.inputs).
+imputation are fitted inside each model's fit on training patients only (see benchmark.methods.inputs).
 The clinical node carries no stored features: the clinical vector depends on the run's feature set
 (pre- or post-operative) and is attached by the model at fit time.
 
@@ -33,9 +36,13 @@ per-lesion morphometry measured on the SEG's native grid (benchmark.data.imaging
               hepatic contact, in remnant], NaN where the SEG cannot show it (no such vessel, no remnant)
   ``lesion_anatomy`` / ``anatomy_lesion``   each lesion <-> the portal and the hepatic nodes,
               ``a`` (E, 3) LESION_VESSEL_ATTRIBUTES: [distance / 50 mm, contact, vessel imaged] (0 without it)
-  ``lesion_lesion``   every ordered pair of a patient's lesions, ``a`` (E, 1): centroid distance / 50 mm
-  ``lesion_ct`` / ``ct_lesion``   each lesion <-> the CT-global node, no attributes (weight 1)
-The lesion node features are stored at these fixed scales and standardised like the others (stg.inputs).
+  ``lesion_lesion``   every ordered pair of a patient's lesions, ``a`` (E, 3) LESION_PAIR_ATTRIBUTES: [centroid
+              distance / 50 mm, ln(volume ratio) / 5, same side of the resection plane (+1 same, -1 opposite,
+              0 unknown)]
+  ``lesion_ct`` / ``ct_lesion``   each lesion <-> the CT-global node (the whole liver), ``a`` (E, 2)
+              LESION_LIVER_ATTRIBUTES: [ln(lesion / liver volume) / 5, side of the resection plane (+1 remnant,
+              -1 resected, 0 unknown)]
+The lesion node features are stored at these fixed scales and standardised like the others (benchmark.methods.inputs).
 """
 from __future__ import annotations
 
@@ -51,10 +58,10 @@ import torch
 from benchmark.data.cohort import Cohort
 from benchmark.data.imaging.morphometry import VESSELS
 from benchmark.data.imaging.prepared import NODE_NAMES
+from benchmark.dgl_import import dgl
 from benchmark.features import artefacts, deep_features, radiomics_features  # noqa: F401 (their providers)
 from benchmark.features.feature_table import FeatureTable
 from benchmark.files import atomic_write_text
-from stg.dgl_import import dgl
 
 NODE_TYPES = ("anatomy", "ct", "clinical")
 IMAGE_NODE_TYPES = ("anatomy", "ct")
@@ -69,6 +76,11 @@ FEATURE_SOURCES = ("radiomics", "deep")
 LESION_FEATURES = ("log_volume", "portal_distance", "hepatic_distance", "portal_contact", "hepatic_contact",
                    "in_remnant")
 LESION_VESSEL_ATTRIBUTES = ("min_distance", "contact", "vessel_present")
+LESION_PAIR_ATTRIBUTES = ("centroid_distance", "log_volume_ratio", "same_side")
+LESION_LIVER_ATTRIBUTES = ("log_relative_volume", "side")
+GLOBAL_FEATURES = ("remnant_fraction", "n_tumours")
+#: Bumped when graph building changes what it stores, so caches built by older code are not reused.
+GRAPH_VERSION = 2
 #: The relations of lesion graphs only, as canonical edge types.
 LESION_EDGE_TYPES = (("lesion", "lesion_anatomy", "anatomy"), ("anatomy", "anatomy_lesion", "lesion"),
                      ("lesion", "lesion_lesion", "lesion"),
@@ -76,7 +88,8 @@ LESION_EDGE_TYPES = (("lesion", "lesion_anatomy", "anatomy"), ("anatomy", "anato
 #: The columns of each attributed relation's edge attributes ``a``.
 RELATION_ATTRIBUTES = {**{etype: EDGE_ATTRIBUTES for etype in ATTRIBUTE_EDGE_TYPES},
                        "lesion_anatomy": LESION_VESSEL_ATTRIBUTES, "anatomy_lesion": LESION_VESSEL_ATTRIBUTES,
-                       "lesion_lesion": ("centroid_distance",)}
+                       "lesion_lesion": LESION_PAIR_ATTRIBUTES, "lesion_ct": LESION_LIVER_ATTRIBUTES,
+                       "ct_lesion": LESION_LIVER_ATTRIBUTES}
 
 
 class GraphBuildError(ValueError):
@@ -173,14 +186,29 @@ def lesion_features(lesions: pd.DataFrame) -> np.ndarray:
                             contact, lesions["in_remnant"].to_numpy(dtype=float)]).astype(np.float32)
 
 
-def lesion_attributes(lesions: pd.DataFrame) -> dict[str, np.ndarray]:
+def lesion_attributes(lesions: pd.DataFrame, liver_volume_ml: float) -> dict[str, np.ndarray]:
     """Relation -> (E, width) attributes of a patient's lesion edges, in `_lesion_edges` order."""
     distance = lesions[[f"{vessel}_mm" for vessel in VESSELS]].to_numpy(dtype=float).reshape(-1)
     imaged = np.isfinite(distance)
     vessel = np.column_stack([np.where(imaged, distance / DISTANCE_SCALE_MM, 0.0), imaged & (distance == 0), imaged])
     centroids = lesions[["centroid_z_mm", "centroid_y_mm", "centroid_x_mm"]].to_numpy(dtype=float)
-    between = np.linalg.norm(centroids[:, None] - centroids[None], axis=-1)[~np.eye(len(lesions), dtype=bool)]
-    return {"lesion_anatomy": vessel, "anatomy_lesion": vessel, "lesion_lesion": between[:, None] / DISTANCE_SCALE_MM}
+    log_volume = np.log(lesions["volume_ml"].to_numpy(dtype=float))
+    side = np.nan_to_num(2 * lesions["in_remnant"].to_numpy(dtype=float) - 1)        # +1 remnant, -1 resected, 0
+    off_diagonal = ~np.eye(len(lesions), dtype=bool)
+    between = np.linalg.norm(centroids[:, None] - centroids[None], axis=-1)[off_diagonal] / DISTANCE_SCALE_MM
+    ratio = (log_volume[:, None] - log_volume[None])[off_diagonal] / LOG_RATIO_SCALE
+    pair = np.column_stack([between, ratio, (side[:, None] * side[None])[off_diagonal]])
+    relative = np.log(np.maximum(np.exp(log_volume) / max(liver_volume_ml, 1e-9), MIN_VOLUME_RATIO)) / LOG_RATIO_SCALE
+    liver = np.column_stack([np.nan_to_num(relative), side])
+    return {"lesion_anatomy": vessel, "anatomy_lesion": vessel, "lesion_lesion": pair, "lesion_ct": liver,
+            "ct_lesion": liver}
+
+
+def global_features(geometry: pd.Series) -> np.ndarray:
+    """(1, len(GLOBAL_FEATURES)) the CT node's global scalars of one patient's geometry row."""
+    liver, remnant = float(geometry["liver_volume_ml"]), float(geometry["remnant_volume_ml"])
+    usable = bool(geometry["liver_present"]) and bool(geometry["remnant_present"]) and liver > 0
+    return np.array([[remnant / liver if usable else np.nan, float(geometry["n_tumours"])]], dtype=np.float32)
 
 
 def _node_matrix(table: FeatureTable, pid: str, nodes, features: list[str]) -> np.ndarray:
@@ -212,7 +240,8 @@ def patient_graph(pid: str, table: FeatureTable, geometry: pd.Series, anatomy_fe
     graph.nodes["anatomy"].data["x"] = torch.from_numpy(_node_matrix(table, pid, NODE_NAMES, anatomy_features))
     graph.nodes["anatomy"].data["present"] = torch.tensor([[float(present[n])] for n in NODE_NAMES])
     graph.nodes["anatomy"].data["structure"] = torch.arange(len(NODE_NAMES))
-    graph.nodes["ct"].data["x"] = torch.from_numpy(_node_matrix(table, pid, ["ct_global"], ct_features))
+    ct = np.hstack([_node_matrix(table, pid, ["ct_global"], ct_features), global_features(geometry)])
+    graph.nodes["ct"].data["x"] = torch.from_numpy(ct)
     graph.nodes["ct"].data["present"] = torch.tensor([[float(present["ct_global"])]])
     for etype in ATTRIBUTE_EDGE_TYPES:
         canonical = graph.to_canonical_etype(etype)
@@ -221,7 +250,7 @@ def patient_graph(pid: str, table: FeatureTable, geometry: pd.Series, anatomy_fe
         graph.edges[etype].data["a"] = torch.tensor(rows, dtype=torch.float32)
     if lesions is not None:
         graph.nodes["lesion"].data["x"] = torch.from_numpy(lesion_features(lesions))
-        for etype, attributes in lesion_attributes(lesions).items():
+        for etype, attributes in lesion_attributes(lesions, float(geometry["liver_volume_ml"])).items():
             graph.edges[etype].data["a"] = torch.tensor(attributes, dtype=torch.float32)
     return graph
 
@@ -258,7 +287,7 @@ def _feature_names(table: FeatureTable, nodes) -> list[str]:
 
 def fingerprint(table: FeatureTable, geometry: pd.DataFrame, ids, lesions: pd.DataFrame | None = None) -> str:
     """Hash of the inputs, so a cache built from other features, geometry or lesions is never reused."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(f"graphs v{GRAPH_VERSION}".encode())
     frames = [table.values.loc[ids], table.present.loc[ids].astype(float), geometry.loc[ids]]
     if lesions is not None:
         frames.append(lesions[lesions.index.isin(ids)])

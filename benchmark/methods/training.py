@@ -6,6 +6,7 @@ CPU: the seed is set at the start of every fit and torch runs its deterministic 
 from __future__ import annotations
 
 import copy
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -14,9 +15,9 @@ import torch
 from sklearn.model_selection import train_test_split
 from torch import nn
 
+from benchmark.methods import losses
+from benchmark.methods.inputs import Batch
 from benchmark.methods.layers import Output
-from stg import losses
-from stg.inputs import Batch
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ def deterministic(seed: int, threads: int = 1):
     """
     previous, previous_threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")   # cuBLAS's deterministic mode, on a GPU
+    torch.use_deterministic_algorithms(True, warn_only=torch.cuda.is_available())   # CUDA lacks a few
     torch.set_num_threads(threads)
     try:
         yield
@@ -67,15 +69,19 @@ def inner_split(event: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarr
 
 
 def objective(output: Output, batch: Batch, config: TrainConfig) -> tuple[torch.Tensor, dict]:
-    """(total loss, parts). Survival: discrete-time NLL + event-year regression, or Cox partial NLL."""
+    """(total loss, parts). Survival: discrete-time NLL, or Cox partial NLL. Regression: of the recurrence time
+    by STG's recurrence head where the network has one, else of the event year read off the survival head."""
     parts = {}
     if output.risk is not None:
         parts["survival"] = losses.cox_partial_nll(output.risk, batch.time, batch.event)
     else:
         parts["survival"] = losses.discrete_time_nll(output.logits, batch.year, batch.event)
-        if config.regression_weight:
-            predicted = losses.expected_years(output.logits)
-            parts["regression"] = config.regression_weight * losses.event_year_loss(predicted, batch.years, batch.event)
+    if config.regression_weight and output.recurrence is not None:
+        parts["regression"] = config.regression_weight * losses.event_year_loss(
+            output.recurrence, batch.recurrence_years, batch.recurrence_event)
+    elif config.regression_weight and output.logits is not None:
+        predicted = losses.expected_years(output.logits)
+        parts["regression"] = config.regression_weight * losses.event_year_loss(predicted, batch.years, batch.event)
     if output.image is not None and config.contrastive_weight:
         parts["contrastive"] = config.contrastive_weight * losses.info_nce(output.image, output.clinical,
                                                                            config.temperature)

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 
 from benchmark.data.imaging.prepared import NODE_NAMES
+from benchmark.dgl_import import dgl
+from benchmark.features.graphs import PatientGraphs
 from benchmark.features.preprocessing import LogSkewed, tabular_pipeline
 from benchmark.methods import FoldData
-from stg.dgl_import import dgl
-from stg.graphs import PatientGraphs
 
 CLIP = 5.0
 
@@ -49,20 +49,28 @@ class Standardiser:
         return np.clip(np.nan_to_num(scaled, nan=0.0, posinf=CLIP, neginf=-CLIP), -CLIP, CLIP)
 
 
+#: The endpoint of STG's second task, recurrence-risk regression (docs/design.md, STG: the two tasks).
+RECURRENCE_ENDPOINT = "dfs"
+
+
 @dataclass
 class Batch:
-    """The inputs of n patients: their batched graph with features ``h0``, and their outcomes."""
+    """The inputs of n patients: their batched graph with features ``h0``, their outcomes on the run's endpoint,
+    and their recurrence outcome (RECURRENCE_ENDPOINT, or the run's endpoint where the cohort lacks it)."""
 
     graph: object
     n: int
-    year: torch.Tensor    # (n,) long, event/censoring year bin
-    years: torch.Tensor   # (n,) float, follow-up in years
-    time: torch.Tensor    # (n,) float, follow-up in the cohort's unit (Cox)
-    event: torch.Tensor   # (n,) bool
+    year: torch.Tensor               # (n,) long, event/censoring year bin
+    years: torch.Tensor              # (n,) float, follow-up in years
+    time: torch.Tensor               # (n,) float, follow-up in the cohort's unit (Cox)
+    event: torch.Tensor              # (n,) bool
+    recurrence_years: torch.Tensor   # (n,) float, recurrence-free follow-up in years
+    recurrence_event: torch.Tensor   # (n,) bool, recurrence (or death) observed
+
+    OUTCOMES = ("year", "years", "time", "event", "recurrence_years", "recurrence_event")
 
     def to(self, device) -> "Batch":
-        return Batch(self.graph.to(device), self.n, self.year.to(device), self.years.to(device),
-                     self.time.to(device), self.event.to(device))
+        return Batch(self.graph.to(device), self.n, *(getattr(self, f).to(device) for f in self.OUTCOMES))
 
 
 def _anatomy(graph) -> tuple[np.ndarray, np.ndarray]:
@@ -117,11 +125,17 @@ class GraphInputs:
         graph.create_formats_()   # sparse formats once per batch, not once per relation per epoch
         graph.nodes["clinical"].data["h0"] = _tensor(self.clinical_.transform(data.X.to_numpy(dtype=float)))
         outcome = data.cohort.outcome(data.endpoint, data.ids)
-        years = outcome["time"].to_numpy(dtype=float) / data.units_per_year
+        endpoint = RECURRENCE_ENDPOINT if RECURRENCE_ENDPOINT in data.cohort.outcomes else data.endpoint
+        recurrence = data.cohort.outcome(endpoint, data.ids)
+        known = recurrence["time"].notna().to_numpy()
         return Batch(graph=graph, n=len(data),
                      year=torch.as_tensor(data.cohort.year_bins(data.endpoint, data.ids), dtype=torch.long),
-                     years=_tensor(years), time=_tensor(outcome["time"].to_numpy(dtype=float)),
-                     event=torch.as_tensor(outcome["event"].to_numpy().astype(bool)))
+                     years=_tensor(outcome["time"].to_numpy(dtype=float) / data.units_per_year),
+                     time=_tensor(outcome["time"].to_numpy(dtype=float)),
+                     event=torch.as_tensor(outcome["event"].to_numpy().astype(bool)),
+                     recurrence_years=_tensor(np.nan_to_num(recurrence["time"].to_numpy(dtype=float))
+                                              / data.units_per_year),
+                     recurrence_event=torch.as_tensor(recurrence["event"].to_numpy().astype(bool) & known))
 
     def _image_features(self, ids):
         """The patients' batched graph with standardised image features ``h0`` (raw ``x`` dropped)."""
@@ -168,3 +182,20 @@ def keep_node_types(graph, ntypes):
     sub.set_batch_num_nodes({nt: graph.batch_num_nodes(nt) for nt in sub.ntypes})
     sub.set_batch_num_edges({et: graph.batch_num_edges(et) for et in sub.canonical_etypes})
     return sub
+
+
+def keep_relations(graph, relations):
+    """The batched graph with only these canonical edge types (its node types and per-patient batch sizes
+    kept); built once per batch."""
+    kept = [r for r in graph.canonical_etypes if r in set(relations)]
+    if len(kept) == len(graph.canonical_etypes):
+        return graph
+    cache = graph.__dict__.setdefault("_kept_relations", {})
+    if tuple(kept) not in cache:
+        sub = dgl.edge_type_subgraph(graph, kept)
+        if set(sub.ntypes) != set(graph.ntypes):
+            raise ValueError(f"relations {kept} leave out node types of {graph.ntypes}")
+        sub.set_batch_num_nodes({nt: graph.batch_num_nodes(nt) for nt in sub.ntypes})
+        sub.set_batch_num_edges({et: graph.batch_num_edges(et) for et in sub.canonical_etypes})
+        cache[tuple(kept)] = sub
+    return cache[tuple(kept)]
