@@ -1,19 +1,18 @@
 """The regression guard against the project's own mutants, on the committed reference.
 
 Each test breaks the suite the way a real change could and asserts what `benchmark check` says:
-a flattering metric, a shifted C-index and leakage fail; STG losing its image input fails; a change
-of the model seeds (what another CPU's rounding amounts to) passes. They run the real CI profile for
-the few methods concerned (`check --only`), so they share the data directory, and its cached cohort,
-with `python -m benchmark check`.
+a flattering metric, a shifted C-index and leakage fail; STG losing its image input (shown other
+patients' images) fails; a change of the model seeds (what another CPU's rounding amounts to) passes.
+They run the real CI profile for the few methods concerned (`check --only`), so they share the data
+directory, and its cached cohort, with `python -m benchmark check`.
 """
 from __future__ import annotations
 
 import pytest
-import torch
 
 from baselines.coxph import CoxPH
 from benchmark import cli, methods
-from benchmark.methods.inputs import GraphInputs
+from benchmark.features.graphs import PatientGraphs
 from benchmark.scoring import metrics
 
 pytestmark = pytest.mark.slow
@@ -77,16 +76,15 @@ def test_training_on_the_test_patients_is_refused_naming_the_fold(capsys, monkey
     assert "/coxph r0 f0: the method read the outcomes of" in out and "test patient(s)" in out
 
 
-def test_stg_without_its_image_input_fails(capsys, monkeypatch):
-    transform = GraphInputs.transform
+def test_stg_shown_other_patients_images_fails(capsys, monkeypatch):
+    """Lost image input: every patient's graph (node features, edge geometry, lesion count) is another
+    patient's, so nothing STG sees in the images belongs to the patient it predicts."""
+    batch = PatientGraphs.batch
 
-    def imageless(self, data):
-        batch = transform(self, data)
-        for ntype in batch.graph.ntypes:
-            if ntype != "clinical":
-                batch.graph.nodes[ntype].data["h0"] = torch.zeros_like(batch.graph.nodes[ntype].data["h0"])
-        return batch
-    monkeypatch.setattr(GraphInputs, "transform", imageless)
+    def someone_elses(self, ids):
+        shift = {pid: self.ids[(i + len(self.ids) // 2) % len(self.ids)] for i, pid in enumerate(self.ids)}
+        return batch(self, [shift[pid] for pid in ids])
+    monkeypatch.setattr(PatientGraphs, "batch", someone_elses)
     status, out = guard(capsys, "stg")
     assert status == 1, out
     assert moved(out, "stg", "cindex_harrell"), out
