@@ -13,7 +13,7 @@ import pytest
 from baselines.coxph import CoxPH
 from benchmark import cli, methods
 from benchmark.features.graphs import PatientGraphs
-from benchmark.scoring import metrics
+from benchmark.scoring import metrics, year_metrics
 
 pytestmark = pytest.mark.slow
 DATA_DIR = "data"   # the check's default: the cohort is generated once for the tests and the check
@@ -44,7 +44,7 @@ def test_the_unmutated_deterministic_methods_pass(capsys):
 
 
 def test_a_flattering_taa_window_fails_in_the_better_direction(capsys, monkeypatch):
-    monkeypatch.setattr(metrics, "TAA_WINDOW_YEARS", 2)
+    monkeypatch.setattr(year_metrics, "TAA_WINDOW_YEARS", 2)
     status, out = guard(capsys, "coxph")
     assert status == 1, out
     assert "check FAILED for: coxph" in out

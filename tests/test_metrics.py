@@ -10,13 +10,10 @@ from sksurv.metrics import (
 from SurvivalEVAL import SurvivalEvaluator
 
 from benchmark.data.cohort import structured as make_outcome
-from benchmark.scoring.metrics import (
-    Prediction,
+from benchmark.scoring.metrics import Prediction, cumulative_aucs, evaluate, median_survival_years
+from benchmark.scoring.year_metrics import (
     censored_at,
     censoring_survival,
-    cumulative_aucs,
-    evaluate,
-    median_survival_years,
     patient_scores,
     window_scores,
     year_metrics,

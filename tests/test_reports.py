@@ -363,7 +363,7 @@ def null_table_marks(seed: int, n_patients: int = 150, n_methods: int = 3) -> tu
 
     from benchmark.data import splits
     from benchmark.data.cohort import Cohort, structured, year_bin
-    from benchmark.scoring.metrics import year_metrics
+    from benchmark.scoring.year_metrics import year_metrics
 
     rng = np.random.default_rng(seed)
     ids = np.array([f"p{i:03d}" for i in range(n_patients)])

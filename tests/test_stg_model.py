@@ -9,7 +9,8 @@ from benchmark.data import splits
 from benchmark.methods import FoldData
 from benchmark.methods.inputs import GraphInputs
 from benchmark.methods.layers import n_trainable
-from benchmark.scoring.metrics import evaluate, median_survival_years, year_metrics, year_status_from_survival
+from benchmark.scoring.metrics import evaluate, median_survival_years, year_status_from_survival
+from benchmark.scoring.year_metrics import year_metrics
 from stg.methods import LITE_RATIO, Stg
 from stg.model import StgNetwork, lite_config
 

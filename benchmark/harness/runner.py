@@ -27,7 +27,8 @@ from benchmark.features.encoder_options import EncoderOptions
 from benchmark.harness import backends, defaults, leakage, results, tuning
 from benchmark.harness.resources import measure
 from benchmark.progress import bar, counted_warnings, shown
-from benchmark.scoring.metrics import evaluate, patient_scores, year_status_from_survival
+from benchmark.scoring.metrics import evaluate, year_status_from_survival
+from benchmark.scoring.year_metrics import patient_scores
 
 
 @dataclass

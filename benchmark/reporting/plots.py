@@ -31,7 +31,8 @@ from sksurv.compare import compare_survival  # noqa: E402
 from sksurv.nonparametric import kaplan_meier_estimator  # noqa: E402
 
 from benchmark.data.cohort import N_YEARS, structured, year_bin  # noqa: E402
-from benchmark.scoring.metrics import MIN_FOLLOW_UP_YEARS, within  # noqa: E402
+from benchmark.scoring.metrics import MIN_FOLLOW_UP_YEARS  # noqa: E402
+from benchmark.scoring.year_metrics import within  # noqa: E402
 
 # constrained layout fits titles, legends and labels into the figure, so saving needs no second, "tight" draw
 plt.rcParams.update({"svg.hashsalt": "stg-bench", "font.size": 9, "axes.spines.top": False,

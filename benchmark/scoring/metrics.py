@@ -1,11 +1,8 @@
 """Every metric of the suite, computed on one test fold (docs/design.md §3, docs/metrics.md).
 
-Year metrics score the predicted event time (the median of the predicted curve, for every method)
-through its bin, floor(years) clipped to 0..11, the rule that makes the true year. Every test patient
-enters every method's number: TAA ±1y and the exact-bin accuracy weight the patients whose outcome
-is known by the inverse probability of censoring (`window_scores`); MAE is SurvivalEVAL's
-pseudo-observation MAE in years (Qi et al., ICML 2023), with its hinge and events-only MAEs beside.
-The ``*_events`` variants use only patients with an observed event, the reading closest to the paper.
+Year metrics (`benchmark.scoring.year_metrics`) score the predicted event time (the median of the
+predicted curve, for every method) through its bin, floor(years) clipped to 0..11, the rule that makes
+the true year, every test patient entering every method's number.
 
 Survival metrics use scikit-survival; the IPCW ones (Uno's C, AUC, IBS) up to the last training
 time with a positive censoring survival, on the test fold censored there. Calibration uses
@@ -23,26 +20,28 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from sksurv.metrics import (
     concordance_index_censored,
     concordance_index_ipcw,
     cumulative_dynamic_auc,
     integrated_brier_score,
 )
-from sksurv.nonparametric import CensoringDistributionEstimator
-from SurvivalEVAL import SurvivalEvaluator, mean_error
-from SurvivalEVAL.nonparametric_estimator.single_event import KaplanMeierArea
+from SurvivalEVAL import SurvivalEvaluator
 
-from benchmark.data.cohort import N_YEARS, year_bin
+from benchmark.data.cohort import N_YEARS
+from benchmark.scoring.year_metrics import (
+    MAE_METHODS,
+    censored_at,
+    censoring_survival,
+    ipcw_limit,
+    nan_because,
+    year_metrics,
+    yearwise_accuracy,
+)
 
 AUC_HORIZONS_YEARS = (1, 3, 5)
 #: One-time calibration horizons (years).
 CALIBRATION_HORIZONS_YEARS = (1, 3)
-#: The read-out's cap (a curve above 0.5 throughout predicts 12 years): MAE-PO truncates times there.
-HORIZON_YEARS = float(N_YEARS)
-#: SurvivalEVAL's MAE under each of its censoring methods; mae_po is the headline MAE.
-MAE_METHODS = {"mae_po": "Pseudo_obs", "mae_hinge": "Hinge", "mae_uncensored": "Uncensored"}
 METRIC_NAMES = (
     "taa_pm1_ipcw", "taa_yearwise", "acc_exact_ipcw", *MAE_METHODS,
     "taa_pm1_events", "acc_exact_events",
@@ -130,145 +129,6 @@ def year_status_from_survival(surv: np.ndarray, time_grid: np.ndarray, units_per
     return np.stack([np.interp(ends, time_grid, row) for row in surv])
 
 
-def _nan(reasons: dict, name: str, reason: str) -> float:
-    reasons[name] = reason
-    return float("nan")
-
-
-#: Time-adjacent accuracy counts a predicted year bin within this many bins of the true one.
-TAA_WINDOW_YEARS = 1
-
-
-def window_scores(pred_years, censoring: CensoringDistributionEstimator, y_test, units_per_year: float,
-                  width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per patient: is the true year bin within ±`width` of the predicted one (NaN where censoring hides
-    it), and its inverse-probability-of-censoring weight (0 there).
-
-    The IPCW estimator of Graf et al. (1999, Stat Med 18:2529) for a binary outcome, as scikit-survival's
-    Brier score: the outcome is known once the patient has the event or is followed past the time that
-    settles it (the window's end; its start when the window is open-ended, as the last bin is), and a
-    known outcome is weighted by 1 / G at that time, G (`censoring`) being the Kaplan-Meier survival of
-    the censoring fitted on the training fold (the suite's Uno C, AUC and IBS use the same G; the test fold is too
-    small to estimate it). As there, times run up to `ipcw_limit`, the last training time with G > 0: a
-    window reaching past it is open-ended, which no time observed before it can tell apart.
-    """
-    limit = ipcw_limit(censoring)
-    y = censored_at(y_test, limit)
-    time, event = y["time"] / units_per_year, y["event"]
-    predicted = year_bin(pred_years)
-    start = np.minimum(np.maximum(predicted - width, 0), limit / units_per_year).astype(float)
-    end = (predicted + width + 1).astype(float)
-    end[(predicted + width >= N_YEARS - 1) | (end > limit / units_per_year)] = np.inf
-    settles = np.where(np.isfinite(end), end, start)
-    event_first = event & (time < settles)
-    survived = time >= settles
-    hit = np.full(len(time), np.nan)
-    hit[event_first] = (time[event_first] >= start[event_first]) & (time[event_first] < end[event_first])
-    hit[survived] = np.isinf(end[survived])
-    at = np.minimum(np.where(event_first, time, settles) * units_per_year, limit)   # no rounding past the limit
-    weight = np.where(event_first | survived, 1 / censoring.predict_proba(at), 0.0)
-    return hit, weight
-
-
-def po_errors(pred_years, y_train, y_test, units_per_year: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per patient: absolute error (years) of the pseudo-observation MAE, and its weight: MAE-PO is
-    their weighted mean. SurvivalEVAL scores one patient at a time (its surrogate time for a censored
-    patient does not depend on the other test patients) and its Kaplan-Meier gives the weight,
-    1 - S(censoring time), it gives a censored patient (1 for an event)."""
-    train_time, train_event = y_train["time"] / units_per_year, y_train["event"]
-    time, event = y_test["time"] / units_per_year, y_test["event"]
-    pred_years = np.asarray(pred_years, dtype=float)
-    errors = np.array([mean_error(pred_years[i:i + 1], time[i:i + 1], event[i:i + 1], train_time, train_event,
-                                  method="Pseudo_obs", weighted=False, truncation_time=HORIZON_YEARS)
-                       for i in range(len(time))])
-    weights = np.ones(len(time))
-    weights[~event] = 1 - KaplanMeierArea(train_time, train_event).predict(time[~event])
-    return errors, weights
-
-
-def patient_scores(pred_years, y_train, y_test, units_per_year: float) -> pd.DataFrame:
-    """What each test patient adds to TAA ±1y and MAE-PO, stored with the predictions for the single
-    split's bootstrap over patients (`stats.patient_bootstrap`): each is sum(weight * score) / sum(weight)."""
-    hit, weight = window_scores(pred_years, censoring_survival(y_train), y_test, units_per_year, TAA_WINDOW_YEARS)
-    errors, error_weights = po_errors(pred_years, y_train, y_test, units_per_year)
-    return pd.DataFrame({"taa_pm1_ipcw_score": hit, "taa_pm1_ipcw_weight": weight,
-                         "mae_po_score": errors, "mae_po_weight": error_weights})
-
-
-def weighted_mean(score: np.ndarray, weight: np.ndarray) -> float:
-    """sum(weight * score) / sum(weight), scores of weight 0 (NaN where unknown) left out."""
-    used = weight > 0
-    return float(np.sum(weight[used] * score[used]) / np.sum(weight[used])) if used.any() else float("nan")
-
-
-def within(pred_years, time_years, width: int) -> np.ndarray:
-    """|predicted year bin - true year bin| <= width, the events-only reading."""
-    return np.abs(year_bin(pred_years) - year_bin(time_years)) <= width
-
-
-def year_metrics(pred_years, y_train, y_test, units_per_year: float) -> tuple[dict, dict]:
-    """TAA ±1y and exact-bin accuracy (IPCW, and on the events alone), and MAE in years (SurvivalEVAL:
-    pseudo-observations, hinge, events alone), every test patient scored for every method."""
-    reasons: dict[str, str] = {}
-    pred_years = np.asarray(pred_years, dtype=float)
-    time, event = y_test["time"] / units_per_year, y_test["event"].astype(bool)
-    out = {"n_scored": float(len(time)), "n_events": float(event.sum())}
-    censoring = censoring_survival(y_train)
-    for name, width in (("taa_pm1", TAA_WINDOW_YEARS), ("acc_exact", 0)):
-        out[f"{name}_ipcw"] = weighted_mean(*window_scores(pred_years, censoring, y_test, units_per_year, width))
-        if np.isnan(out[f"{name}_ipcw"]):
-            reasons[f"{name}_ipcw"] = "no patient followed long enough to tell"
-        out[f"{name}_events"] = (float(within(pred_years[event], time[event], width).mean()) if event.any()
-                                 else _nan(reasons, f"{name}_events", "no event in the test fold"))
-    train_time, train_event = y_train["time"] / units_per_year, y_train["event"]
-    for name, method in MAE_METHODS.items():
-        if method == "Uncensored" and not event.any():
-            out[name] = _nan(reasons, name, "no event in the test fold")
-            continue
-        try:
-            out[name] = float(mean_error(pred_years, time, event, train_time, train_event, method=method,
-                                         weighted=method == "Pseudo_obs", truncation_time=HORIZON_YEARS))
-        except (ValueError, ZeroDivisionError) as error:
-            out[name] = _nan(reasons, name, f"SurvivalEVAL: {error}")
-    return out, reasons
-
-
-def yearwise_accuracy(year_status, time_years, event) -> tuple[float, str | None]:
-    """Accuracy of the 12 event-free calls (status >= 0.5) over the known (patient, year) cells.
-
-    An event at time t means not event-free at t (an event exactly at the end of year k counts
-    against year k); a patient censored at t survived to t, so is event-free at every year end up
-    to and including t, and unknown after it.
-    """
-    ends = np.arange(1, N_YEARS + 1)[None, :]
-    time_years = np.asarray(time_years, dtype=float)[:, None]
-    event = np.asarray(event).astype(bool)[:, None]
-    truth_event_free = ~event | (time_years > ends)
-    known = event | (time_years >= ends)
-    if not known.any():
-        return float("nan"), "no known (patient, year) cell"
-    return float(((year_status >= 0.5) == truth_event_free)[known].mean()), None
-
-
-def censoring_survival(y_train) -> CensoringDistributionEstimator:
-    """G, the Kaplan-Meier estimate of the training fold's censoring survival, behind every IPCW metric."""
-    return CensoringDistributionEstimator().fit(y_train)
-
-
-def ipcw_limit(censoring: CensoringDistributionEstimator) -> float:
-    """The last training time at which G is > 0."""
-    return float(censoring.unique_time_[censoring.prob_ > 0].max())
-
-
-def censored_at(y, limit: float) -> np.ndarray:
-    """`y` with every time after `limit` censored at `limit`."""
-    out = y.copy()
-    beyond = out["time"] > limit
-    out["event"][beyond] = False
-    out["time"][beyond] = limit
-    return out
-
-
 def harrell_c(event, time, risk) -> float:
     """Harrell's C (scikit-survival's): the one computation the cells and the calibration checks share."""
     return float(concordance_index_censored(event, time, risk)[0])
@@ -281,7 +141,7 @@ def survival_metrics(pred: Prediction, y_train, y_test, time_grid, units_per_yea
     event, time = y_test["event"], y_test["time"]
     train_max = y_train["time"][y_train["event"]].max() if y_train["event"].any() else y_train["time"].max()
     if event.sum() == 0:
-        out["cindex_harrell"] = _nan(reasons, "cindex_harrell", "no event in the test fold")
+        out["cindex_harrell"] = nan_because(reasons, "cindex_harrell", "no event in the test fold")
     else:
         out["cindex_harrell"] = harrell_c(event, time, pred.risk)
     # Uno's C, the AUC and the IBS weight test patients by the training fold's censoring survival G,
@@ -295,27 +155,27 @@ def survival_metrics(pred: Prediction, y_train, y_test, time_grid, units_per_yea
             warnings.simplefilter("ignore")
             out["cindex_uno"] = float(concordance_index_ipcw(y_train, y_test, pred.risk, tau=tau)[0])
     except ValueError as error:
-        out["cindex_uno"] = _nan(reasons, "cindex_uno", str(error))
+        out["cindex_uno"] = nan_because(reasons, "cindex_uno", str(error))
     low, high = time.min(), min(time.max(), train_max, limit)
     horizons = {}   # name -> horizon of the AUCs that can be computed
     for years in AUC_HORIZONS_YEARS:
         name, horizon = f"auc_{years}y", years * units_per_year
         if not low <= horizon < high:
-            out[name] = _nan(reasons, name, f"{years}y outside the follow-up both folds cover")
+            out[name] = nan_because(reasons, name, f"{years}y outside the follow-up both folds cover")
         elif not ((time <= horizon) & event).any():
-            out[name] = _nan(reasons, name, f"no event before {years}y in the test fold")
+            out[name] = nan_because(reasons, name, f"no event before {years}y in the test fold")
         else:
             out[name], horizons[name] = np.nan, horizon   # the place of its value, in horizon order
     out.update(cumulative_aucs(pred.surv, time_grid, y_train, y_test, horizons, reasons))
     grid = time_grid[(time_grid >= low) & (time_grid < high)]
     if len(grid) < 2:
-        out["ibs"] = _nan(reasons, "ibs", "fewer than two grid times inside the follow-up both folds cover")
+        out["ibs"] = nan_because(reasons, "ibs", "fewer than two grid times inside the follow-up both folds cover")
     else:
         columns = np.searchsorted(time_grid, grid)
         try:
             out["ibs"] = float(integrated_brier_score(y_train, y_test, pred.surv[:, columns], grid))
         except ValueError as error:
-            out["ibs"] = _nan(reasons, "ibs", str(error))
+            out["ibs"] = nan_because(reasons, "ibs", str(error))
     return out, reasons
 
 
@@ -337,7 +197,7 @@ def cumulative_aucs(surv, time_grid, y_train, y_test, horizons: dict[str, float]
             try:
                 out[name] = float(cumulative_dynamic_auc(y_train, y_test, estimates[:, column], [horizon])[0][0])
             except ValueError as error:
-                out[name] = _nan(reasons, name, str(error))
+                out[name] = nan_because(reasons, name, str(error))
         return out
 
 
@@ -349,19 +209,20 @@ def calibration_metrics(pred: Prediction, y_train, y_test, time_grid, units_per_
     try:
         out = {"dcal_p": float(evaluator.d_calibration()[0])}
     except ValueError as error:
-        out = {"dcal_p": _nan(reasons, "dcal_p", f"SurvivalEVAL: {error}")}
+        out = {"dcal_p": nan_because(reasons, "dcal_p", f"SurvivalEVAL: {error}")}
     time, event = y_test["time"] / units_per_year, y_test["event"]
     for years in CALIBRATION_HORIZONS_YEARS:
         name = f"onecal_{years}y_p"
         if not (event & (time <= years)).any() or time.max() < years:
-            out[name] = _nan(reasons, name, f"no event before {years}y, or follow-up ends before it, in the test fold")
+            out[name] = nan_because(reasons, name,
+                                    f"no event before {years}y, or follow-up ends before it, in the test fold")
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
                 out[name] = float(evaluator.one_calibration(target_time=years, adjust_variance=False)[0])
             except (ValueError, ZeroDivisionError, np.linalg.LinAlgError) as error:
-                out[name] = _nan(reasons, name, f"SurvivalEVAL: {error}")
+                out[name] = nan_because(reasons, name, f"SurvivalEVAL: {error}")
         if np.isnan(out[name]) and name not in reasons:
             reasons[name] = "SurvivalEVAL: undefined (a bin with zero variance)"
     return out, reasons
@@ -405,6 +266,6 @@ def evaluate(pred: Prediction, y_train, y_test, time_grid, units_per_year) -> tu
     too_short = short_follow_up(y_train, y_test, units_per_year)
     if too_short:
         for name in [name for name in values if name.removesuffix("_own") in YEAR_METRICS]:
-            values[name] = _nan(reasons, name, too_short)
+            values[name] = nan_because(reasons, name, too_short)
     own = [name for name in values if name.endswith("_own")]
     return {name: values[name] for name in (*METRIC_NAMES, *own)}, reasons

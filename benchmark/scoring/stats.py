@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from benchmark.scoring.metrics import within
+from benchmark.scoring.year_metrics import within
 
 N_RESAMPLES = 2000
 LEVEL = 0.95
@@ -108,7 +108,7 @@ def holm(p) -> np.ndarray:
 
 #: Metrics that `patient_bootstrap` recomputes from the per-patient predictions.
 PATIENT_METRICS = ("taa_pm1_ipcw", "taa_pm1_events", "mae_po", "cindex_harrell")
-#: Of those, the ones whose per-patient score and weight the runner stores (`metrics.patient_scores`).
+#: Of those, the ones whose per-patient score and weight the runner stores (`year_metrics.patient_scores`).
 WEIGHTED_METRICS = ("taa_pm1_ipcw", "mae_po")
 
 
