@@ -113,7 +113,7 @@ def measure_methods(data_dir: Path, n_jobs: int, model_seeds: int = MODEL_SEEDS,
                     continue
                 config = replace(profile_config(profile, names, Path(output) / f"seed{k}", data_dir, n_jobs),
                                  model_seed=first_seed + k)
-                summary = runner.execute(config, progress=False)
+                summary = runner.execute(config)   # its bars on stderr: a check takes minutes
                 frames.append(results.read_all(config.output).assign(model_seed=k))
                 if k == 0 and not profile.get("endpoints"):
                     for _, name, reason in summary.not_applicable:
