@@ -2,9 +2,9 @@
 
 A neural fit depends on its seed twice: the weight initialisation (and dropout) and the inner
 validation split that stops it early. The main tables use one seed per cell; this study refits
-every neural method of the main table on the same outer 5 × 5 splits with model seeds 0..K-1 (seed 0
-is the main table's cell seed, the others shift the cell seed: `RunConfig.seed` offsets the model
-seed only when the splits are given) and reports the spread of the mean C-index over seeds.
+every neural method of the main table on the same outer 5 × 5 splits with model seeds 0..K-1
+(`RunConfig.model_seed`: seed 0 is the main table's cell seed, the others shift the cells' generators,
+not the splits) and reports the spread of the mean C-index over seeds.
 
 `python -m benchmark seeds` runs it (-j processes; cells are written atomically under
 <data-dir>/studies/seed-spread/seed<k>/, so a rerun resumes) and writes
@@ -45,7 +45,7 @@ def run(dataset: datasets.Dataset, data_dir: Path, n_jobs: int = 1, model_seeds:
     the_plan.write_splits()
     roots = {k: config.output / f"seed{k}" for k in range(model_seeds)}
     runner.prepare_inputs(the_plan, the_plan.cells, config)
-    jobs = [(cell, the_plan.specs[cell.dataset], the_plan.split(cell), replace(config, seed=k))
+    jobs = [(cell, the_plan.specs[cell.dataset], the_plan.split(cell), replace(config, model_seed=k))
             for k, root in roots.items() for cell in the_plan.cells if not the_plan.is_finished(cell, root)]
     bar = tqdm(total=len(jobs), desc="seeded cells", unit="cell", disable=not progress or not jobs)
     for model_seed, output in backends.imap_unordered(_computed, jobs, n_jobs=n_jobs):
@@ -59,7 +59,7 @@ def run(dataset: datasets.Dataset, data_dir: Path, n_jobs: int = 1, model_seeds:
 
 
 def _computed(cell, spec, split, config) -> tuple[int, runner.CellOutput]:
-    return config.seed, runner.compute_cell(cell, spec, split, config)
+    return config.model_seed, runner.compute_cell(cell, spec, split, config)
 
 
 def spread(cells: pd.DataFrame) -> pd.DataFrame:
