@@ -6,7 +6,6 @@ pandas, torch or scikit-survival, so parsing, and every --help, answers at once.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from benchmark import datasets
@@ -43,16 +42,11 @@ def existing_file(text: str) -> Path:
     return Path(text)
 
 
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity, which containers and taskset narrow)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def study_options(parser: argparse.ArgumentParser) -> None:
     """The options every study command shares: where results and data go, and the workers."""
     parser.add_argument("--output", type=Path, default=Path("results"), help="results root (default results/)")
     parser.add_argument("--data-dir", type=Path, default=Path("data"), help="generated data and caches (default data/)")
-    parser.add_argument("-j", "--jobs", type=positive_int, default=available_cores(),
+    parser.add_argument("-j", "--jobs", type=positive_int, default=defaults.available_cores(),
                         help="worker processes (default: the cores available)")
     parser.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)
 
@@ -93,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"cv: repeats of the K-fold split, each reshuffled (default {defaults.REPEATS})")
     run.add_argument("--seed", type=int, default=defaults.SEED,
                      help=f"seed of the outer splits and of every cell's model (default {defaults.SEED})")
-    run.add_argument("-j", "--jobs", type=positive_int, default=available_cores(),
+    run.add_argument("-j", "--jobs", type=positive_int, default=defaults.available_cores(),
                      help="cores to use: cell workers, image preparation and radiomics processes "
                           "(default: the cores this process may use)")
     run.add_argument("--output", type=Path, default=Path("results"), help="results root (default results/)")
@@ -125,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="leave out the patients whose CT slices are thicker than MM (tcia:PATH only)")
     prepare.add_argument("--data-dir", type=Path, default=Path("data"),
                          help="where generated data and prepared images go (default data/)")
-    prepare.add_argument("-j", "--jobs", type=positive_int, default=available_cores(),
+    prepare.add_argument("-j", "--jobs", type=positive_int, default=defaults.available_cores(),
                          help="processes generating and preparing patients (default: the cores available)")
 
     check = commands.add_parser("check", help="CI regression guard on metrics, or the smoke test of one method")
@@ -142,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="first model seed of the stochastic methods (default 0); a seed change must pass")
     check.add_argument("--reference", type=Path, default=defaults.CI_REFERENCE,
                        help=f"reference metrics (default {defaults.CI_REFERENCE})")
-    check.add_argument("-j", "--jobs", type=positive_int, default=available_cores(),
+    check.add_argument("-j", "--jobs", type=positive_int, default=defaults.available_cores(),
                        help="cell worker processes (default: the cores available)")
     check.add_argument("--data-dir", type=Path, default=Path("data"), help="generated data and caches (default data/)")
 

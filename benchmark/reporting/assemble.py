@@ -5,7 +5,6 @@ the quick start's run alone leaves the tables and the calibration checks the REA
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from joblib import Parallel, delayed
 
 from benchmark import datasets
 from benchmark.datasets import mskcc
+from benchmark.harness import defaults
 from benchmark.progress import bar
 from benchmark.reporting import calibration, calibration_report, cohorts, groups, html_report, plots, scenarios, tables
 
@@ -84,8 +84,7 @@ def last_grid(output: Path) -> html_report.Section:
 def draw(output: Path, drawn: list[groups.Group]) -> list[list[Path]]:
     """Each group's figures (`plots.write_plots`), the groups shared among the available cores: drawing
     is most of a report's time."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    parallel = Parallel(n_jobs=max(1, min(cores, len(drawn))), return_as="generator")
+    parallel = Parallel(n_jobs=max(1, min(defaults.available_cores(), len(drawn))), return_as="generator")
     return list(bar(parallel(delayed(plots.write_plots)(output, group) for group in drawn), total=len(drawn),
                     desc="plots", unit="group"))
 
