@@ -213,6 +213,18 @@ def command_seeds(args) -> int:
     return 0
 
 
+def command_capacity(args) -> int:
+    from benchmark.harness import capacity_study
+
+    cells = capacity_study.run(args.data_dir, args.jobs, progress=not args.no_progress)
+    summary = capacity_study.summarise(cells)
+    capacity_study.write_tables(summary, args.output)
+    print(summary[["scenario", "method", "cindex", "difference", "ci_low", "ci_high"]].to_string(
+        index=False, float_format="%.3f"))
+    print(f"table: {args.output / 'tables' / capacity_study.TABLE}.md")
+    return 0
+
+
 def command_check(args) -> int:
     from benchmark.harness import check as ci
 
@@ -245,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
 
     handlers = {"list": lambda a: command_list(), "run": command_run, "prepare": command_prepare,
                 "report": command_report, "check": command_check, "defaults": command_defaults,
-                "seeds": command_seeds}
+                "seeds": command_seeds, "capacity": command_capacity}
     try:
         with shown(not getattr(args, "no_progress", False)):
             return handlers[args.command](args)

@@ -152,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"model seeds 0..K-1 (default {defaults.MODEL_SEEDS})")
     study_options(seeds)
 
+    capacity = commands.add_parser("capacity", help="fit STG, the graph baselines and morphometry on a 3,000-patient "
+                                   "draw of each image scenario (writes results/tables/capacity.md)")
+    study_options(capacity)
+
     report = commands.add_parser("report", help="tables, plots and the HTML report from finished cells")
     report.add_argument("--output", type=Path, default=Path("results"), help="results root (default results/)")
     report.add_argument("--data-dir", type=Path, default=Path("data"),

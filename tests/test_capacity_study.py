@@ -1,0 +1,59 @@
+"""Capacity study: one 80/20 split of each image scenario, differences to the oracle on the same patients."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark.harness import capacity_study
+
+
+def predictions(risk: np.ndarray, time: np.ndarray, event: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"patient_id": [f"P{k}" for k in range(len(risk))], "time": time, "event": event,
+                         "risk": risk})
+
+
+def simulated(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    true_risk = rng.normal(size=n)
+    time = rng.exponential(np.exp(-true_risk))
+    return true_risk, time, rng.random(n) < 0.7
+
+
+def test_the_oracle_against_itself_differs_by_nothing():
+    true_risk, time, event = simulated()
+    oracle = predictions(true_risk, time, event)
+    assert capacity_study.difference_interval(oracle, oracle) == (0.0, 0.0, 0.0)
+
+
+def test_a_noisier_ranking_is_below_the_oracle_with_an_interval_around_it():
+    true_risk, time, event = simulated()
+    noisy = true_risk + np.random.default_rng(1).normal(scale=1.5, size=len(true_risk))
+    point, low, high = capacity_study.difference_interval(predictions(noisy, time, event),
+                                                          predictions(true_risk, time, event))
+    assert low < point < high < 0
+    # the rows are matched by patient, not by position
+    shuffled = predictions(noisy, time, event).sample(frac=1.0, random_state=3)
+    assert capacity_study.difference_interval(shuffled, predictions(true_risk, time, event))[0] == pytest.approx(point)
+
+
+def test_the_table_marks_a_method_beyond_the_margin_and_shows_failures():
+    summary = pd.DataFrame([
+        {"scenario": "burden", "method": "oracle", "n_train": 2400, "n_test": 600, "cindex": 0.72, "status": "ok"},
+        {"scenario": "burden", "method": "stg", "n_train": 2400, "n_test": 600, "cindex": 0.71, "status": "ok",
+         "difference": -0.01, "ci_low": -0.02, "ci_high": 0.0, "within_margin": True},
+        {"scenario": "burden", "method": "gcn", "n_train": 2400, "n_test": 600, "cindex": 0.65, "status": "ok",
+         "difference": -0.07, "ci_low": -0.09, "ci_high": -0.05, "within_margin": False},
+        {"scenario": "burden", "method": "gat", "n_train": 2400, "n_test": 600, "cindex": np.nan, "status": "error"},
+    ])
+    text = capacity_study.markdown(summary)
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
+    assert "✗" in rows["gcn"] and "✗" not in rows["stg"]
+    assert "0.710 (-0.010 [-0.020, +0.000])" in rows["stg"]
+    assert "failed (error)" in rows["gat"]
+    assert "2400 training and 600 test patients" in text
+
+
+def test_the_study_draws_every_image_scenario_and_no_table_seed():
+    specs = capacity_study.capacity_datasets()
+    assert [d.scenario for d in specs] == ["mixed", "burden", "spatial"]
+    assert {d.n_patients for d in specs} == {3000} and {d.seed for d in specs} == {capacity_study.SEED}
+    assert capacity_study.SEED not in (0, 1, 2, 100)   # grid draws and the defaults study's development draws
