@@ -152,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"model seeds 0..K-1 (default {defaults.MODEL_SEEDS})")
     study_options(seeds)
 
+    inputs = commands.add_parser("inputs", help="how much of each synthetic scenario's true recurrence log-hazard "
+                                 "each method family's inputs explain (writes results/tables/scenario_inputs.md)")
+    inputs.add_argument("-d", "--dataset", default=defaults.INPUTS_DATASET,
+                        help=f"a {datasets.DEFAULT_DATASET} draw; every scenario of it is scored "
+                             f"(default {defaults.INPUTS_DATASET})")
+    study_options(inputs)
+
     report = commands.add_parser("report", help="tables, plots and the HTML report from finished cells")
     report.add_argument("--output", type=Path, default=Path("results"), help="results root (default results/)")
     report.add_argument("--data-dir", type=Path, default=Path("data"),

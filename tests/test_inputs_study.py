@@ -8,6 +8,7 @@ import pytest
 from sklearn.neighbors import KNeighborsRegressor
 from stg_fakes import fake_features, fake_geometry
 
+from benchmark import cli
 from benchmark.data import clinical, scenarios
 from benchmark.data.cohort import Cohort
 from benchmark.data.imaging.morphometry import LESION_COLUMNS, MORPHOMETRY_COLUMNS
@@ -126,3 +127,7 @@ def test_the_families_read_their_methods_inputs_without_the_clinical_columns(ima
         assert tables[name].index.equals(imaged_cohort.clinical.index)
     assert all(column.startswith("morphometry:") for column in tables["morphometry"].columns)
 
+
+def test_the_command_refuses_a_cohort_without_a_true_log_hazard(capsys):
+    assert cli.main(["inputs", "-d", "gbsg2", "--no-progress"]) == 2
+    assert "only synthetic cohorts have a true log-hazard" in capsys.readouterr().err
