@@ -225,6 +225,16 @@ def command_capacity(args) -> int:
     return 0
 
 
+def command_inputs(args) -> int:
+    from benchmark.harness import inputs_study
+
+    table = inputs_study.run(datasets.parse_spec(args.dataset), args.data_dir, args.jobs, progress=not args.no_progress)
+    inputs_study.write_tables(table, args.output)
+    print(inputs_study.wide(table).to_string())
+    print(f"table: {args.output / 'tables' / inputs_study.TABLE}.md")
+    return 0
+
+
 def command_check(args) -> int:
     from benchmark.harness import check as ci
 
@@ -257,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
 
     handlers = {"list": lambda a: command_list(), "run": command_run, "prepare": command_prepare,
                 "report": command_report, "check": command_check, "defaults": command_defaults,
-                "seeds": command_seeds, "capacity": command_capacity}
+                "seeds": command_seeds, "capacity": command_capacity, "inputs": command_inputs}
     try:
         with shown(not getattr(args, "no_progress", False)):
             return handlers[args.command](args)

@@ -155,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     capacity = commands.add_parser("capacity", help="fit STG, the graph baselines and morphometry on a 3,000-patient "
                                    "draw of each image scenario (writes results/tables/capacity.md)")
     study_options(capacity)
+    inputs = commands.add_parser("inputs", help="how much of each synthetic scenario's true recurrence log-hazard "
+                                 "each method family's inputs explain (writes results/tables/scenario_inputs.md)")
+    inputs.add_argument("-d", "--dataset", default=defaults.INPUTS_DATASET,
+                        help=f"a {datasets.DEFAULT_DATASET} draw; every scenario of it is scored "
+                             f"(default {defaults.INPUTS_DATASET})")
+    study_options(inputs)
 
     report = commands.add_parser("report", help="tables, plots and the HTML report from finished cells")
     report.add_argument("--output", type=Path, default=Path("results"), help="results root (default results/)")
