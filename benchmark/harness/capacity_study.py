@@ -63,7 +63,8 @@ def run(data_dir: Path, n_jobs: int = 1, progress: bool = True) -> pd.DataFrame:
     bar.close()
     wanted = {(c.dataset, c.method) for c in cells}
     frame = results.read_all(root)
-    return frame[[(d, m) in wanted for d, m in zip(frame["dataset"], frame["method"])] & (frame["fold"] == 0)]
+    planned = np.array([(d, m) in wanted for d, m in zip(frame["dataset"], frame["method"])])
+    return frame[planned & (frame["fold"] == 0).to_numpy()]
 
 
 def difference_interval(method: pd.DataFrame, oracle: pd.DataFrame, seed: int = 0) -> tuple[float, float, float]:
