@@ -1,6 +1,6 @@
 """The image methods on the scenario grid, compared as a simulation study reports a comparison (Morris,
 White & Crowther, Stat Med 2019): with three draws per setting, a mean difference is only as good as its
-Monte Carlo error, so each verdict reads off the interval over the draws, not off a fixed margin. And
+Monte Carlo error, so each verdict reads off the interval over the draws, not off the mean alone. And
 what the graph adds: STG against the same network without message passing and against morphometry.
 
 Per setting (scenario × cohort size, endpoint, feature set), every image method against
