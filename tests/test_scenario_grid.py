@@ -66,7 +66,8 @@ def test_a_bad_grid_request_is_one_line_and_exit_2(argv, message, capsys):
 #: Per-cell deviations from a method's draw mean (3 folds × 2 repeats; they sum to zero).
 OFFSETS = (0.01, -0.01, 0.02, -0.02, 0.0, 0.0)
 #: Per-draw mean C-index of each method on draws 0, 1, 2 of the null scenario.
-NULL_MEANS = {"oracle": (0.80, 0.78, 0.82), "coxph": (0.72, 0.72, 0.72), "rsf": (0.70, 0.74, 0.75)}
+NULL_MEANS = {"oracle": (0.80, 0.78, 0.82), "coxph": (0.72, 0.72, 0.72), "rsf": (0.70, 0.74, 0.75),
+              "stg": (0.72, 0.73, 0.74)}
 
 
 def write_draw(root, dataset: SyntheticCrlm, means: dict[str, float]) -> None:
@@ -115,6 +116,25 @@ def test_mcse_is_the_sd_over_draws_over_root_draws(tree):
     table = (tree / "tables" / "scenario-null-n197__dfs__cv__preoperative__simulation.md").read_text()
     assert "0.730 ± 0.026 (MCSE 0.015)" in table
     assert (tree / "plots" / "scenarios" / "cindex__n197__dfs__preoperative.svg").is_file()
+
+
+def test_the_summary_compares_each_image_method_with_its_references_over_draws(tree):
+    report = scenarios.write_report(tree, groups.collect(tree), "python -m benchmark report")
+    numbers = pd.read_csv(tree / "tables" / "scenarios__image_bars.csv", keep_default_na=False, na_values=[""])
+    stg = numbers.set_index("comparison")
+    assert list(numbers["method"]) == ["stg", "stg"] and list(numbers["setting"]) == ["null n=197"] * 2
+    # stg − coxph per draw 0.00, 0.01, 0.02: mean 0.01, sd 0.01; t(0.975, 2) = 4.303
+    half = 4.302653 * 0.01 / np.sqrt(3)
+    assert stg.loc["coxph", "mean_difference"] == pytest.approx(0.01)
+    assert stg.loc["coxph", ["ci_low", "ci_high"]].tolist() == pytest.approx([0.01 - half, 0.01 + half], abs=1e-6)
+    assert stg.loc["coxph", "verdict"] == "not distinguishable"
+    # stg − oracle per draw −0.08, −0.05, −0.08: mean −0.07, sd √0.0003, MCSE 0.01
+    assert stg.loc["oracle", "mcse"] == pytest.approx(0.01) and stg.loc["oracle", "verdict"] == "lower"
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in report.summary.read_text().splitlines()
+            if line.startswith("| null n=197 | stg")]
+    assert rows == [["null n=197", "stg", "− oracle", "-0.070", "0.010", "[-0.113, -0.027]", "3", "lower"],
+                    ["null n=197", "stg", "− coxph", "+0.010", "0.006", "[-0.015, +0.035]", "3",
+                     "not distinguishable"]]
 
 
 def test_only_the_default_cohort_is_no_grid(tmp_path):

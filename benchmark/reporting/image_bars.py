@@ -1,34 +1,35 @@
-"""The image methods against their bars on the scenario grid: do they learn what the scan shows? And
+"""The image methods on the scenario grid, compared as a simulation study reports a comparison (Morris,
+White & Crowther, Stat Med 2019): with three draws per setting, a mean difference is only as good as its
+Monte Carlo error, so each verdict reads off the interval over the draws, not off the mean alone. And
 what the graph adds: STG against the same network without message passing and against morphometry.
 
-Three bars, per setting of the grid (cohort size, endpoint, feature set):
-  - where the hazard lives in the images (`burden`, `spatial`), STG, STG-lite and the radiomics
-    baselines each at least match `morphometry`, ridge Cox on the segmentation's measurements (C-index
-    not lower by more than MATCH_MARGIN, mean over draws of the per-draw difference);
-  - there, STG within ORACLE_MARGIN of the oracle (the true risk);
-  - where the images carry nothing (`clinical`, `null`), no image method significantly worse than
-    clinical Cox-PH: per draw, the corrected resampled t-test on the paired folds, Holm over the image
-    methods of the draw, counted as a failure when the adjusted p < 0.05 and the difference is negative.
+Per setting (scenario × cohort size, endpoint, feature set), every image method against
+  - `morphometry`, ridge Cox on the segmentation's measurements: does it learn more than the measurements?
+  - the oracle (the true risk): how far below the ceiling, ≤ 0 in expectation by construction;
+  - clinical Cox-PH: what the images add to, or cost against, the clinical table.
+Each draw gives the paired difference of the two methods' mean C-index over that draw's folds; over the
+draws, its mean, MCSE = sd/√draws and the t interval with draws − 1 degrees of freedom.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from benchmark import methods
-from benchmark.reporting.groups import Group
+from benchmark.reporting.groups import Group, in_family_order, method_families
 from benchmark.reporting.tables import Table
 from benchmark.scoring import stats
 
-MATCH_MARGIN = 0.01
-ORACLE_MARGIN = 0.05
-IMAGE_SCENARIOS = ("burden", "spatial")
-EMPTY_SCENARIOS = ("clinical", "null")
-CHALLENGERS = ("stg", "stg-lite", "radiomics_coxnet", "radiomics_clinical_coxnet", "radiomics_rsf")
-BAR = "morphometry"
+MORPHOMETRY = "morphometry"
 CLINICAL = "coxph"
 ORACLE = "oracle"
+#: What every image method is compared with, in table order.
+COMPARATORS = (MORPHOMETRY, ORACLE, CLINICAL)
 METRIC = "cindex_harrell"
+ONE_DRAW = "one draw: no Monte Carlo interval"
+VERDICTS = ("higher", "lower", "not distinguishable")
 
 
 def is_image_method(name: str) -> bool:
@@ -43,90 +44,105 @@ def draw_means(draws: dict[int, Group]) -> pd.DataFrame:
     return pd.DataFrame({seed: group.ok.groupby("method")[METRIC].mean() for seed, group in draws.items()}).T
 
 
-def difference(means: pd.DataFrame, method: str, other: str) -> tuple[float, float, int]:
-    """(mean over draws of method − other, its MCSE, draws where both finished)."""
+@dataclass(frozen=True)
+class Difference:
+    """A paired difference over draws: its mean, MCSE and 95 % t interval (NaN from fewer than two draws)."""
+
+    mean: float
+    mcse: float
+    low: float
+    high: float
+    draws: int
+
+    @property
+    def verdict(self) -> str:
+        """Where the interval lies against 0; from one draw, why there is no verdict."""
+        if self.draws < 2:
+            return ONE_DRAW if self.draws else "no draw"
+        return "higher" if self.low > 0 else "lower" if self.high < 0 else "not distinguishable"
+
+
+def difference(means: pd.DataFrame, method: str, other: str) -> Difference:
+    """`method` − `other` over the draws where both finished (see `Difference`)."""
     if method not in means or other not in means:
-        return np.nan, np.nan, 0
+        return Difference(np.nan, np.nan, np.nan, np.nan, 0)
     values = (means[method] - means[other]).dropna()
-    mcse = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else np.nan
-    return float(values.mean()) if len(values) else np.nan, mcse, len(values)
+    n = len(values)
+    mean = float(values.mean()) if n else np.nan
+    if n < 2:
+        return Difference(mean, np.nan, np.nan, np.nan, n)
+    mcse = float(values.std(ddof=1) / np.sqrt(n))
+    half = stats.t_quantile((1 + stats.LEVEL) / 2, n - 1) * mcse
+    return Difference(mean, mcse, mean - half, mean + half, n)
 
 
-def worse_draws(draws: dict[int, Group]) -> dict[str, tuple[int, int]]:
-    """Per image method: (draws where it is significantly worse than Cox-PH after Holm, draws tested)."""
-    counts: dict[str, list[int]] = {}
-    for group in draws.values():
-        cells = group.ok
-        image = [m for m in cells["method"].unique() if is_image_method(m)]
-        if CLINICAL not in set(cells["method"]) or not image:
-            continue
-        tests = stats.paired_tests(cells[cells["method"].isin([*image, CLINICAL])], CLINICAL, [METRIC])
-        adjusted = stats.holm(tests["p"])
-        for (_, test), p in zip(tests.iterrows(), adjusted):
-            worse, tested = counts.setdefault(test["method"], [0, 0])
-            counts[test["method"]] = [worse + int(p < stats.SIGNIFICANCE and test["mean_difference"] < 0), tested + 1]
-    return {method: (worse, tested) for method, (worse, tested) in counts.items()}
-
-
-def verdict(passed: bool | None) -> str:
-    return "—" if passed is None else ("yes" if passed else "**no**")
+def image_methods(names) -> list[str]:
+    """The image methods among `names`, in table order."""
+    families = method_families()
+    found = pd.DataFrame({"method": [name for name in names if is_image_method(name)]})
+    return list(in_family_order(found.assign(family=found["method"].map(families)))["method"])
 
 
 def rows_for(setting: str, studies: dict[str, dict[int, Group]]) -> list[dict]:
-    """The bars' rows of one setting; `studies` maps scenario -> its draws."""
+    """The comparisons of one setting; `studies` maps scenario -> its draws."""
     rows = []
-    for scenario in IMAGE_SCENARIOS:
-        if scenario not in studies:
-            continue
-        means = draw_means(studies[scenario])
-        for method in CHALLENGERS:
-            mean, mcse, draws = difference(means, method, BAR)
-            rows.append({"setting": setting, "scenario": scenario, "method": method,
-                         "bar": f"C − {BAR} C ≥ −{MATCH_MARGIN}", "value": mean, "mcse": mcse, "draws": draws,
-                         "passed": None if not draws else bool(mean >= -MATCH_MARGIN)})
-        mean, mcse, draws = difference(means, "stg", ORACLE)
-        rows.append({"setting": setting, "scenario": scenario, "method": "stg",
-                     "bar": f"C − oracle C ≥ −{ORACLE_MARGIN}", "value": mean, "mcse": mcse, "draws": draws,
-                     "passed": None if not draws else bool(mean >= -ORACLE_MARGIN)})
-    for scenario in EMPTY_SCENARIOS:
-        if scenario not in studies:
-            continue
-        means = draw_means(studies[scenario])
-        for method, (worse, tested) in sorted(worse_draws(studies[scenario]).items()):
-            mean, mcse, _ = difference(means, method, CLINICAL)
-            rows.append({"setting": setting, "scenario": scenario, "method": method,
-                         "bar": f"not significantly worse than {CLINICAL} (draws worse / tested)",
-                         "value": mean, "mcse": mcse, "draws": tested, "worse_draws": worse,
-                         "passed": bool(worse == 0)})
+    for scenario, draws in studies.items():
+        means = draw_means(draws)
+        for method in image_methods(means.columns):
+            for other in (c for c in COMPARATORS if c != method):
+                found = difference(means, method, other)
+                if found.draws:
+                    rows.append({"setting": f"{scenario} {setting}", "scenario": scenario, "method": method,
+                                 "comparison": other, "mean_difference": found.mean, "mcse": found.mcse,
+                                 "ci_low": found.low, "ci_high": found.high, "draws": found.draws,
+                                 "verdict": found.verdict})
     return rows
 
 
+def number_text(value: float, signed: bool = True) -> str:
+    return "n/a" if pd.isna(value) else f"{value:+.3f}" if signed else f"{value:.3f}"
+
+
+def counts_text(numbers: pd.DataFrame) -> str:
+    """Per comparator, how many rows got each verdict."""
+    parts = []
+    for other in COMPARATORS:
+        verdicts = numbers.loc[numbers["comparison"] == other, "verdict"].value_counts()
+        if verdicts.sum():
+            parts.append(f"against {other}: " + ", ".join(f"{verdicts.get(word, 0)} {word}" for word in VERDICTS))
+    return "; ".join(parts) + "."
+
+
 def bars_table(by_setting: dict[str, dict[str, dict[int, Group]]]) -> Table | None:
-    """Every bar of every setting (label -> scenario -> draws); None when no study of these scenarios finished."""
+    """Every comparison of every setting (label -> scenario -> draws); None when no image method finished
+    beside a comparator."""
     rows = [row for setting, studies in by_setting.items() for row in rows_for(setting, studies)]
     if not rows:
         return None
     numbers = pd.DataFrame(rows)
-    worse = numbers.get("worse_draws", pd.Series(np.nan, index=numbers.index))
+    level = f"{100 * stats.LEVEL:g} %"
     shown = pd.DataFrame({
-        "Setting": numbers["setting"], "Scenario": numbers["scenario"], "Method": numbers["method"],
-        "Bar": numbers["bar"],
-        "Difference (MCSE)": [f"{v:+.3f}" + ("" if pd.isna(m) else f" ({m:.3f})") if pd.notna(v) else "n/a"
-                              for v, m in zip(numbers["value"], numbers["mcse"])],
-        "Draws": [f"{int(w)} / {d}" if pd.notna(w) else str(d) for w, d in zip(worse, numbers["draws"])],
-        "Met": [verdict(p) for p in numbers["passed"]]})
-    met = int(numbers["passed"].fillna(False).astype(bool).sum())
-    footer = [f"{met} of {numbers['passed'].notna().sum()} bars met. Differences: mean over draws of the per-draw "
-              "difference of mean C-indices (MCSE over draws).",
-              f"Significantly worse: Nadeau–Bengio corrected resampled t-test against {CLINICAL} on the paired folds "
-              f"of a draw, Holm over that draw's image methods, adjusted p < {stats.SIGNIFICANCE} with a negative "
-              "difference; 'Draws' then counts draws worse / draws tested."]
-    return Table("image_bars", "Image methods against their bars", shown, numbers, footer)
+        "Setting": numbers["setting"], "Method": numbers["method"],
+        "Comparison": [f"− {other}" for other in numbers["comparison"]],
+        "Mean difference": [number_text(v) for v in numbers["mean_difference"]],
+        "MCSE": [number_text(v, signed=False) for v in numbers["mcse"]],
+        f"{level} interval": ["n/a" if pd.isna(low) else f"[{low:+.3f}, {high:+.3f}]"
+                              for low, high in zip(numbers["ci_low"], numbers["ci_high"])],
+        "Draws": numbers["draws"].astype(str), "Verdict": numbers["verdict"]})
+    footer = ["Difference: Harrell's C-index of the method minus that of the comparison, each the draw's mean over "
+              "its folds × repeats, paired within a draw; mean over the draws where both finished, MCSE = sd/√draws, "
+              f"{level} interval mean ± t({(1 + stats.LEVEL) / 2:g}, draws − 1) · MCSE.",
+              "Verdict: higher or lower when the interval lies above or below 0, else not distinguishable (the draws "
+              "cannot tell the two apart, which is not the same as equal). The oracle ranks by the true risk, so "
+              f"the difference to it is ≤ 0 in expectation; with one draw there is no interval ({ONE_DRAW}).",
+              "Verdicts " + counts_text(numbers)]
+    return Table("image_bars", f"Image methods against {', '.join(COMPARATORS)} (difference over draws)", shown,
+                 numbers, footer)
 
 
 #: (method, compared with) pairs of the graph ablation: message passing, lesion nodes, the measurement bar.
-GRAPH_PAIRS = (("stg", "stg-no-message-passing"), ("stg", "stg-union-tumour"), ("stg", BAR),
-               ("stg-union-tumour", BAR))
+GRAPH_PAIRS = (("stg", "stg-no-message-passing"), ("stg", "stg-union-tumour"), ("stg", MORPHOMETRY),
+               ("stg-union-tumour", MORPHOMETRY))
 
 
 def graph_table(by_setting: dict[str, dict[str, dict[int, Group]]]) -> Table | None:
@@ -136,10 +152,10 @@ def graph_table(by_setting: dict[str, dict[str, dict[int, Group]]]) -> Table | N
         for scenario, draws in studies.items():
             means = draw_means(draws)
             for method, other in GRAPH_PAIRS:
-                mean, mcse, count = difference(means, method, other)
-                if count:
+                found = difference(means, method, other)
+                if found.draws:
                     rows.append({"setting": setting, "scenario": scenario, "comparison": f"{method} − {other}",
-                                 "value": mean, "mcse": mcse, "draws": count})
+                                 "value": found.mean, "mcse": found.mcse, "draws": found.draws})
     if not rows:
         return None
     numbers = pd.DataFrame(rows)

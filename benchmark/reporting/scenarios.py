@@ -341,7 +341,9 @@ def preamble(studies: dict[Study, dict[int, Group]]) -> str:
         "summarised the same way.",
         f"- **Methods.** Every method of the run: {', '.join(methods['method'])}.",
         "- **Performance measures.** Over the draws: mean, sd, Monte Carlo standard error (MCSE = sd/√draws) of "
-        "each estimate; the oracle gap (C − oracle C per draw: mean, MCSE); under `null`, the share of tests "
+        "each estimate; the oracle gap (C − oracle C per draw: mean, MCSE); each image method's paired C-index "
+        f"difference to {', '.join(image_bars.COMPARATORS)} (mean, MCSE, {100 * stats.LEVEL:g} % t interval over the "
+        "draws, its verdict read off the interval); under `null`, the share of tests "
         f"with raw and with Holm-adjusted p < {stats.SIGNIFICANCE} and of draws with any mark.", ""])
 
 
@@ -383,7 +385,7 @@ def write_report(root: Path, groups: Iterable[Group], command: str) -> ScenarioR
     closing = f"\nOne table per study: `scenario-*__simulation.md` beside this file; table: `{command}`.\n"
     atomic_write_text(path, preamble(studies) + "\n" + "\n".join(markdown_text(t.title, t) for t in summary) + closing)
     atomic_write_text(path.with_suffix(".csv"), summary[0].numbers.to_csv(index=False, float_format="%.6g"))
-    for table in summary[2:]:   # the null marks, the image bars and the graph ablation, each with its own numbers
+    for table in summary[2:]:   # the null marks, the image comparisons, the graph ablation, each with its own numbers
         atomic_write_text(path.with_name(f"scenarios__{table.name}.csv"), table.numbers.to_csv(index=False))
     settings: dict[tuple, list[Study]] = defaultdict(list)
     for study in studies:
