@@ -33,10 +33,12 @@ VERDICTS = ("higher", "lower", "not distinguishable")
 
 
 def is_image_method(name: str) -> bool:
+    """A method of the main table that reads the images; STG's ablations are compared in `graph_table`."""
     try:
-        return "images" in methods.get(name).requires
+        method = methods.get(name)
     except methods.MethodError:   # a method no longer registered: judged by nothing
         return False
+    return "images" in method.requires and method.family != "ablation"
 
 
 def draw_means(draws: dict[int, Group]) -> pd.DataFrame:
