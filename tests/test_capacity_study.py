@@ -57,3 +57,18 @@ def test_the_study_draws_every_image_scenario_and_no_table_seed():
     assert [d.scenario for d in specs] == ["mixed", "burden", "spatial"]
     assert {d.n_patients for d in specs} == {3000} and {d.seed for d in specs} == {capacity_study.SEED}
     assert capacity_study.SEED not in (0, 1, 2, 100)   # grid draws and the defaults study's development draws
+
+
+def test_the_study_fits_the_first_fold_of_each_scenario_and_tabulates_it(tmp_path, monkeypatch):
+    """A small draw stands in for the 3,000 patients: one fold per scenario and method, read back and tabulated."""
+    monkeypatch.setattr(capacity_study, "SIZE", 40)
+    monkeypatch.setattr(capacity_study, "SCENARIOS", ("burden",))
+    monkeypatch.setattr(capacity_study, "METHODS", ("morphometry", "oracle"))
+    cells = capacity_study.run(tmp_path / "data", progress=False)
+    assert sorted(cells["method"]) == ["morphometry", "oracle"] and set(cells["fold"]) == {0}
+    assert (cells["status"] == "ok").all() and set(cells["n_test"]) == {8}
+    summary = capacity_study.summarise(cells)
+    morphometry = summary.set_index("method").loc["morphometry"]
+    oracle_c = summary.set_index("method").loc["oracle", "cindex"]
+    assert morphometry["difference"] == pytest.approx(morphometry["cindex"] - oracle_c)
+    assert morphometry["ci_low"] <= morphometry["difference"] <= morphometry["ci_high"]
