@@ -157,9 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     study_options(capacity)
     inputs = commands.add_parser("inputs", help="how much of each synthetic scenario's true recurrence log-hazard "
                                  "each method family's inputs explain (writes results/tables/scenario_inputs.md)")
-    inputs.add_argument("-d", "--dataset", default=defaults.INPUTS_DATASET,
+    inputs.add_argument("-d", "--dataset", default=defaults.LARGE_DRAW,
                         help=f"a {datasets.DEFAULT_DATASET} draw; every scenario of it is scored "
-                             f"(default {defaults.INPUTS_DATASET})")
+                             f"(default {defaults.LARGE_DRAW})")
     study_options(inputs)
 
     report = commands.add_parser("report", help="tables, plots and the HTML report from finished cells")

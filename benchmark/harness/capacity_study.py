@@ -1,10 +1,11 @@
 """Capacity apart from sample size: can a method represent the signal when patients are plentiful?
 
 At 120-197 patients every method is limited by its sample; this study asks what each can learn at
-all. One large draw (SIZE patients, cohort seed SEED, which neither the scenario grid, seeds
-0..draws-1, nor the defaults study draws), every scenario with an image term, DFS, one stratified
-80/20 split (the first fold of a 5-fold split): each method is fitted with its defaults on the
-training patients and scored on the test patients, where the oracle ranks them by the true risk.
+all. One large draw (DRAW: 3,000 patients, a cohort seed that neither the scenario grid, seeds
+0..draws-1, nor the defaults study draws; the scenario-inputs study reads it too), every scenario
+with an image term, DFS, one stratified 80/20 split (the first fold of a 5-fold split): each method
+is fitted with its defaults on the training patients and scored on the test patients, where the
+oracle ranks them by the true risk.
 The table gives Harrell's C-index and each method's difference to the oracle on the same test
 patients, with a paired bootstrap interval over those patients.
 
@@ -13,6 +14,7 @@ patients, with a paired bootstrap interval over those patients.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +24,9 @@ from tqdm.auto import tqdm
 from benchmark import datasets, files
 from benchmark.data import scenarios
 from benchmark.harness import backends, results, runner
+from benchmark.harness.defaults import LARGE_DRAW as DRAW
 from benchmark.scoring.stats import LEVEL, harrell_cindex
 
-SIZE = 3000
-SEED = 200
 ENDPOINT = "dfs"
 FOLDS = 5              # the split's test share is 1 / FOLDS; only its first fold is fitted
 SCENARIOS = tuple(s for s in scenarios.SCENARIOS if s not in ("clinical", "null"))   # those with an image term
@@ -38,8 +39,8 @@ TABLE = "capacity"
 
 
 def capacity_datasets() -> list[datasets.Dataset]:
-    return [datasets.parse_spec(f"{datasets.DEFAULT_DATASET}:scenario={scenario},n={SIZE},seed={SEED}")
-            for scenario in SCENARIOS]
+    draw = datasets.parse_spec(DRAW)
+    return [replace(draw, scenario=scenario) for scenario in SCENARIOS]
 
 
 def run(data_dir: Path, n_jobs: int = 1, progress: bool = True) -> pd.DataFrame:
@@ -126,7 +127,7 @@ def markdown(summary: pd.DataFrame) -> str:
     return "\n".join([
         "# Capacity: what each method learns when patients are plentiful",
         "",
-        f"One draw of {SIZE:,} synthetic patients (cohort seed {SEED}, drawn by no other table), {ENDPOINT.upper()}, "
+        f"One synthetic draw, `{DRAW}` (a seed no table of `run` draws), {ENDPOINT.upper()}, "
         f"pre-operative features, one stratified split: {first.n_train} training and {first.n_test} test patients. "
         "Each method with its defaults. Cells: Harrell C-index on the test patients (difference to the oracle on the "
         f"same patients [{LEVEL:.0%} paired bootstrap interval, {N_RESAMPLES} resamples]); ✗: more than "

@@ -12,7 +12,8 @@ SEED = 0
 TRIALS = 20                                      # Optuna trials per cell with --tune
 MODEL_SEEDS = 3                                  # `seeds`: model seeds 0..K-1
 CI_REFERENCE = Path("results/reference/ci.json")   # `check`: the committed metrics a change is compared with
-INPUTS_DATASET = "crlm-synthetic:n=3000,seed=200"   # `inputs`: a large draw the main tables do not use
+#: `capacity` and `inputs`: one large synthetic draw (3,000 patients) whose seed no table and no other study draws
+LARGE_DRAW = "crlm-synthetic:n=3000,seed=200"
 
 
 def available_cores() -> int:

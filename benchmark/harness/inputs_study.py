@@ -48,7 +48,7 @@ from benchmark.datasets.synthetic import SyntheticCrlm
 from benchmark.features import artefacts
 from benchmark.features.graphs import GLOBAL_FEATURES, LESION_FEATURES, RELATION_ATTRIBUTES, PatientGraphs
 from benchmark.features.preprocessing import tabular_pipeline
-from benchmark.harness.defaults import INPUTS_DATASET as DATASET
+from benchmark.harness.defaults import LARGE_DRAW as DATASET
 from benchmark.methods import FoldData
 from benchmark.progress import bar, shown
 
