@@ -172,5 +172,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="method every other is tested against (default: stg, else coxph, else no tests)")
     report.add_argument("--grid-detail", action="store_true",
                         help="also draw every scenario-grid draw's figures (linked from the report, not embedded)")
+    report.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)
     parser.description = f"{DESCRIPTION}. Commands: {', '.join(commands.choices)}."
     return parser

@@ -488,3 +488,14 @@ def test_without_the_grid_cells_the_report_shows_the_grid_summary_its_last_repor
     assert 'href="tables/scenarios__summary.md"' in grid
     assert 'href="tables/scenario-null-n197__dfs__cv__preoperative__simulation.md"' in grid
     assert (copy / "plots" / "scenarios" / "cindex__n197__dfs__preoperative.png").read_bytes() == b"png"
+
+
+def test_the_report_links_the_studies_tables_that_exist(tree, monkeypatch):
+    copy = tree.parent / "with-studies"
+    shutil.copytree(tree, copy)
+    (copy / "tables" / "capacity.md").write_text("# Capacity\n")
+    monkeypatch.setattr(plots, "write_plots", lambda root, group: [])
+    assert cli.main(["report", "--output", str(copy), "--data-dir", str(tree.parent / "data")]) == 0
+    studies = (copy / "report.html").read_text().split('<section id="studies">')[1].split("</section>")[0]
+    assert 'href="tables/capacity.md"' in studies and "python -m benchmark capacity" in studies
+    assert "scenario_inputs.md" not in studies   # a study never run is not linked

@@ -19,6 +19,12 @@ from benchmark.reporting import calibration, calibration_report, cohorts, groups
 
 GRID_DETAIL_COMMAND = "python -m benchmark report --grid-detail"
 GRID_HEADING = "Scenario grid (simulation study)"
+#: The studies' tables (each written by its own command, not by `run`), linked from the report when present.
+STUDY_TABLES = {"capacity": "Capacity apart from sample size (python -m benchmark capacity)",
+                "scenario_inputs": "How much of the true log-hazard each family's inputs explain "
+                                   "(python -m benchmark inputs)",
+                "neural_defaults": "How the neural training defaults were chosen (python -m benchmark defaults)",
+                "seed_spread": "Neural methods over model seeds (python -m benchmark seeds)"}
 #: The datasets the calibration checks set side by side: a run of both (`run --all`) writes the checks.
 CALIBRATED = {mskcc.NAME, datasets.DEFAULT_DATASET}
 
@@ -89,6 +95,14 @@ def draw(output: Path, drawn: list[groups.Group]) -> list[list[Path]]:
                     desc="plots", unit="group"))
 
 
+def studies_section(output: Path) -> html_report.Section | None:
+    """Links to the studies' tables under tables/, None when there is none."""
+    links = [(title, f"tables/{stem}.md") for stem, title in STUDY_TABLES.items()
+             if (Path(output) / "tables" / f"{stem}.md").is_file()]
+    note = "Each study's table as its command last wrote it:"
+    return html_report.Section("studies", "Studies", [], [], links, note) if links else None
+
+
 def write_report(output: Path, data_dir: Path, specs: list[str] = (), reference: str | None = None,
                  grid_detail: bool = False) -> Written | None:
     """Record the cohorts' exclusions, then write every table, the figures, the calibration checks and
@@ -122,6 +136,7 @@ def write_report(output: Path, data_dir: Path, specs: list[str] = (), reference:
     figures += calibration_pngs
     sections.append(html_report.Section("calibration", calibration_report.TITLE,
                                         [calibration_report.report_table(checks)], calibration_pngs))
+    sections += [section for section in [studies_section(output)] if section]
     kept = {p.with_suffix(s) for p in figures for s in (".png", ".svg")}
     drawn_folders = {p.parent for p in figures}   # only the folders this pass drew: a draw's detail stays
     tables.remove_stale([p for folder in drawn_folders for p in folder.glob("*") if p.suffix in (".png", ".svg")],
