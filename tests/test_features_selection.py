@@ -154,7 +154,7 @@ def test_radiomics_methods_contract(name, clinical_cohort):
     train = FoldData(cohort, np.array(split.train), "dfs", "preoperative", seed=0)
     test = FoldData(cohort, np.array(split.test), "dfs", "preoperative", seed=0)
     method = methods.get(name)
-    assert method.requires == ("images", "radiomics")
+    assert method.requires == ("images", "geometry", "radiomics")
     assert method.applicable(cohort) == "needs CT images; the dataset has none"
     columns = method().features(train).columns
     assert {"tumour:f0", "geometry:n_tumours"} <= set(columns)

@@ -16,7 +16,7 @@ class RadiomicsInputs:
     of the right-skewed non-negative columns (volumes, counts, energies), without which the filter and
     the ranking follow the few largest tumours and drop the tumour volume."""
 
-    requires = ("images", "radiomics")
+    requires = ("images", "geometry", "radiomics")
     with_clinical = False
     log_skewed = True
     selection_defaults = {"max_correlation": 0.9, "n_selected": 30}
