@@ -19,17 +19,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from benchmark import datasets, files
 from benchmark.data import scenarios
-from benchmark.harness import backends, results, runner
+from benchmark.harness import results, runner
 from benchmark.harness.defaults import LARGE_DRAW as DRAW
+from benchmark.progress import shown
 from benchmark.scoring.stats import LEVEL, harrell_cindex
 
 ENDPOINT = "dfs"
 FOLDS = 5              # the split's test share is 1 / FOLDS; only its first fold is fitted
-SCENARIOS = tuple(s for s in scenarios.SCENARIOS if s not in ("clinical", "null"))   # those with an image term
+SCENARIOS = scenarios.WITH_IMAGE_TERM
 METHODS = ("stg", "stg-lite", "gcn", "gat", "sage", "morphometry", "oracle")
 #: The claim the table tests: a method that can represent the signal comes this close to the oracle.
 MARGIN = 0.02
@@ -49,19 +49,11 @@ def run(data_dir: Path, n_jobs: int = 1, progress: bool = True) -> pd.DataFrame:
     config = runner.RunConfig(datasets=capacity_datasets(), methods=list(METHODS), endpoints=[ENDPOINT],
                               protocols=["cv"], folds=FOLDS, repeats=1, n_jobs=n_jobs, data_dir=Path(data_dir),
                               output=root)
-    the_plan = runner.plan(config)
-    the_plan.write_splits()
-    cells = [c for c in the_plan.cells if c.fold == 0]
-    pending = [c for c in cells if not the_plan.is_finished(c, root)]
-    runner.prepare_inputs(the_plan, pending, config)
-    jobs = [(cell, the_plan.specs[cell.dataset], the_plan.split(cell), config) for cell in pending]
-    bar = tqdm(total=len(jobs), desc="capacity cells", unit="cell", disable=not progress or not jobs)
-    for output in backends.imap_unordered(runner.compute_cell, jobs, n_jobs=n_jobs):
-        output.write(root)
-        bar.update()
-        if output.status != "ok":
-            bar.write(f"error in {output.cell.label()}: {output.record['error']}")
-    bar.close()
+    with shown(progress):
+        the_plan = runner.plan(config)
+        the_plan.write_splits()
+        cells = [c for c in the_plan.cells if c.fold == 0]
+        runner.compute(the_plan, [c for c in cells if not the_plan.is_finished(c, root)], config, runner.Summary())
     wanted = {(c.dataset, c.method) for c in cells}
     frame = results.read_all(root)
     planned = np.array([(d, m) in wanted for d, m in zip(frame["dataset"], frame["method"])])

@@ -325,6 +325,13 @@ def _execute(config: RunConfig) -> Summary:
     summary = Summary(not_applicable=the_plan.skipped, protocols_not_run=the_plan.protocols_not_run)
     pending = [c for c in the_plan.cells if config.force or not the_plan.is_finished(c, config.output)]
     summary.skipped_finished = len(the_plan.cells) - len(pending)
+    compute(the_plan, pending, config, summary)
+    return summary
+
+
+def compute(the_plan: Plan, pending: list[results.Cell], config: RunConfig, summary: Summary) -> None:
+    """Build the inputs of `pending` (cells of `the_plan`), compute them and write each under config.output,
+    counting them and their errors in `summary`."""
     prepare_inputs(the_plan, pending, config)
     jobs = [(cell, the_plan.specs[cell.dataset], the_plan.split(cell), config) for cell in pending]
     cells_bar = bar(total=len(jobs), desc="cells", unit="cell")
@@ -337,4 +344,3 @@ def _execute(config: RunConfig) -> Summary:
             summary.errors.append((output.cell.label(), output.record["error"]))
             cells_bar.write(f"error in {output.cell.label()}: {output.record['error']}")
     cells_bar.close()
-    return summary

@@ -16,12 +16,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from benchmark import datasets, files, methods
-from benchmark.harness import backends, results, runner
+from benchmark.harness import results, runner
 from benchmark.harness.defaults import MODEL_SEEDS
 from benchmark.methods.neural import NeuralSurvivalMethod
+from benchmark.progress import shown
 
 ENDPOINT = "dfs"   # where the cohort has it, else its primary endpoint
 STUDY = "seed-spread"
@@ -41,25 +41,15 @@ def run(dataset: datasets.Dataset, data_dir: Path, n_jobs: int = 1, model_seeds:
     endpoint = ENDPOINT if ENDPOINT in cohort.outcomes else cohort.primary_endpoint
     config = runner.RunConfig(datasets=[dataset], methods=neural_methods(), endpoints=[endpoint], protocols=["cv"],
                               n_jobs=n_jobs, data_dir=Path(data_dir), output=Path(data_dir) / "studies" / STUDY)
-    the_plan = runner.plan(config)
-    the_plan.write_splits()
     roots = {k: config.output / f"seed{k}" for k in range(model_seeds)}
-    runner.prepare_inputs(the_plan, the_plan.cells, config)
-    jobs = [(cell, the_plan.specs[cell.dataset], the_plan.split(cell), replace(config, model_seed=k))
-            for k, root in roots.items() for cell in the_plan.cells if not the_plan.is_finished(cell, root)]
-    bar = tqdm(total=len(jobs), desc="seeded cells", unit="cell", disable=not progress or not jobs)
-    for model_seed, output in backends.imap_unordered(_computed, jobs, n_jobs=n_jobs):
-        output.write(roots[model_seed])
-        bar.update()
-        if output.status != "ok":
-            bar.write(f"error in {output.cell.label()} (model seed {model_seed}): {output.record['error']}")
-    bar.close()
+    with shown(progress):
+        the_plan = runner.plan(config)
+        the_plan.write_splits()
+        for k, root in roots.items():   # each seed's cells in parallel, written under its own root
+            pending = [cell for cell in the_plan.cells if not the_plan.is_finished(cell, root)]
+            runner.compute(the_plan, pending, replace(config, model_seed=k, output=root), runner.Summary())
     frames = [results.read_all(root).assign(model_seed=k) for k, root in roots.items()]
     return pd.concat(frames, ignore_index=True)
-
-
-def _computed(cell, spec, split, config) -> tuple[int, runner.CellOutput]:
-    return config.model_seed, runner.compute_cell(cell, spec, split, config)
 
 
 def spread(cells: pd.DataFrame) -> pd.DataFrame:
