@@ -135,3 +135,8 @@ def test_clinical_cox_scores_on_the_default_scenario_what_it_scores_on_the_real_
                        endpoint, tmp_path, repeats=1)
         for draw in range(6)])
     assert synthetic_c == pytest.approx(real, abs=0.03)
+
+
+def test_the_scenarios_with_an_image_term_are_those_whose_image_score_varies(drawn_cohort):
+    varies = {s for s in scenarios.SCENARIOS if drawn_cohort.patients[f"image_score_{s}"].std() > 0}
+    assert varies == set(scenarios.WITH_IMAGE_TERM)

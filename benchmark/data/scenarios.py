@@ -11,3 +11,5 @@ Kept apart from the generator, which needs pandas and scipy, so the command line
 """
 SCENARIOS = ("mixed", "clinical", "burden", "spatial", "null")
 DEFAULT_SCENARIO = "mixed"
+#: The scenarios whose hazard has an image term (the others have none to find in the images).
+WITH_IMAGE_TERM = ("mixed", "burden", "spatial")
