@@ -68,7 +68,8 @@ def random_lesions(ids, seed: int = 0) -> pd.DataFrame:
     table = pd.DataFrame({"segment": np.arange(k, dtype=float), "volume_ml": rng.lognormal(1, 1, k),
                           "centroid_z_mm": rng.normal(0, 40, k), "centroid_y_mm": rng.normal(0, 40, k),
                           "centroid_x_mm": rng.normal(0, 40, k), "portal_mm": rng.uniform(0, 40, k),
-                          "hepatic_mm": rng.uniform(0, 40, k), "in_remnant": rng.integers(0, 2, k).astype(float)},
+                          "hepatic_mm": rng.uniform(0, 40, k), "in_remnant": rng.integers(0, 2, k).astype(float),
+                          "lobe_side": rng.choice([-1.0, 1.0], k)},
                          index=pd.Index(owners, name="patient_id"))
     return table[LESION_COLUMNS]
 

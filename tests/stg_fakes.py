@@ -67,7 +67,7 @@ def fake_lesions(tumours: pd.DataFrame) -> pd.DataFrame:
         "segment": tumours["tumour_index"] - 1, "volume_ml": 4 / 3 * np.pi * tumours["radius_mm"] ** 3 / 1000,
         "centroid_z_mm": tumours["z"], "centroid_y_mm": tumours["y"], "centroid_x_mm": tumours["x"],
         "portal_mm": tumours["dist_portal_mm"], "hepatic_mm": tumours["dist_hepatic_mm"],
-        "in_remnant": tumours["in_remnant"]})
+        "in_remnant": tumours["in_remnant"], "lobe_side": np.where(tumours["x"] >= 0, 1.0, -1.0)})
     return table.set_index(pd.Index(tumours["patient_id"], name="patient_id"))[LESION_COLUMNS].astype(float)
 
 

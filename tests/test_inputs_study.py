@@ -94,7 +94,8 @@ def imaged_cohort():
     counts = {ids[0]: 2, ids[2]: 1, ids[3]: 3}
     lesions = pd.DataFrame(
         [{"segment": k, "volume_ml": 1.0 + k, "centroid_z_mm": 10.0 * k, "centroid_y_mm": 0.0, "centroid_x_mm": 5.0,
-          "portal_mm": 4.0 * k, "hepatic_mm": 0.0, "in_remnant": k % 2}
+          "portal_mm": 4.0 * k, "hepatic_mm": 0.0, "in_remnant": k % 2,
+          "lobe_side": 1.0 - 2 * (k % 2)}
          for pid, count in counts.items() for k in range(count)],
         index=pd.Index([pid for pid, count in counts.items() for _ in range(count)], name="patient_id"))[LESION_COLUMNS]
     cohort.artefacts.update(geometry=geometry, radiomics=fake_features(geometry), lesions=lesions,

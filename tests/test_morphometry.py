@@ -105,6 +105,15 @@ def test_one_row_per_lesion_with_its_own_distances(shapes_case):
     assert row["lesion_volume_max_ml"] == lesions["volume_ml"].max()
 
 
+def test_lobe_side_is_the_side_of_the_livers_midplane(shapes_case):
+    """The liver ellipsoid is centred at x = 44 mm: the lesions at x = 62 and 52 mm lie on its +x side, those at
+    35.5 and 42 mm on its -x side, whatever the distance from the plane."""
+    lesions = pd.DataFrame(shapes_case.lesions)
+    sides = [1.0 if centre[0] > LIVER_CENTRE[0] else -1.0 for centre, _ in TUMOURS]
+    assert sides == [1.0, -1.0, -1.0, 1.0]
+    assert list(lesions["lobe_side"]) == sides
+
+
 def test_what_the_seg_does_not_show_is_nan():
     _, _, segments = known_shapes()
     lesion = segments["Tumor_1"]
@@ -132,7 +141,8 @@ def test_native_grid_agrees_with_the_latent_truth(tmp_path, monkeypatch):
     for pid in ("CRLM-CT-1005", "CRLM-CT-1006", "CRLM-CT-1010"):
         truth, tumours = drawn.patients.loc[pid], drawn.tumours[drawn.tumours["patient_id"] == pid]
         image = phantom.render(pid, truth, tumours, drawn.vessels[drawn.vessels["patient_id"] == pid], "fine", 5)
-        row = read_back(tmp_path, pid, image.hu, image.geometry, image.segments).morphometry
+        case = read_back(tmp_path, pid, image.hu, image.geometry, image.segments)
+        row = case.morphometry
         assert row["n_tumours"] == truth["n_tumours"], pid
         assert row["tumour_volume_ml"] == pytest.approx(truth["total_tumour_volume_ml"], rel=0.15), pid
         assert row["liver_volume_ml"] == pytest.approx(truth["liver_volume_ml"], rel=0.05), pid
@@ -142,6 +152,11 @@ def test_native_grid_agrees_with_the_latent_truth(tmp_path, monkeypatch):
         near_plane = (tumours["x"] - truth["remnant_plane_x_mm"]).abs() < image.geometry.spacing[2]
         clear = tumours["in_remnant"] & ~near_plane
         assert clear.sum() <= row["n_tumours_in_remnant"] <= clear.sum() + near_plane.sum(), pid
+        lesions = pd.DataFrame(case.lesions)
+        drawn_x = tumours["x"].to_numpy()[lesions["segment"].astype(int)]     # the liver frame: 0 at its centre
+        off_midplane = np.abs(drawn_x) > 2 * voxel
+        assert off_midplane.any(), pid
+        np.testing.assert_array_equal(lesions["lobe_side"][off_midplane], np.sign(drawn_x[off_midplane]), err_msg=pid)
 
 
 @pytest.fixture(scope="module")

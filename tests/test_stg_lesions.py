@@ -104,6 +104,21 @@ def test_lesion_vessel_attributes_are_the_lesion_morphometry(measured):
                                rtol=1e-5)
 
 
+def test_the_lobe_enters_the_lesion_edges(measured):
+    """P2's lesions lie at x = 16, 18 and 9 voxels of a liver filling x = 0..23 (midplane 11.5): the first two on
+    its +x side, the third on its -x side; the liver edges carry each lesion's side, the pair edges their product."""
+    lesions, _, _, built = measured
+    assert list(lesions.loc["P2", "lobe_side"]) == [1.0, 1.0, -1.0]
+    p2 = built.graphs[2]
+    lobe = graphs.LESION_LIVER_ATTRIBUTES.index("lobe")
+    for etype in ("lesion_ct", "ct_lesion"):
+        assert p2.edges[etype].data["a"][:, lobe].tolist() == [1.0, 1.0, -1.0]
+    src, dst = p2.edges(etype="lesion_lesion")
+    same = p2.edges["lesion_lesion"].data["a"][:, graphs.LESION_PAIR_ATTRIBUTES.index("same_lobe")]
+    sides = torch.tensor([1.0, 1.0, -1.0])
+    assert same.tolist() == (sides[src] * sides[dst]).tolist() and -1.0 in same.tolist()
+
+
 def test_lesion_graph_cache_keys_on_the_lesions(tmp_path, measured):
     lesions, table, geometry, built = measured
     ids = list(SEGS)
@@ -157,7 +172,7 @@ def test_the_lesion_count_reaches_the_readout():
     table = fake_features(geometry, seed=4)
     table.values.loc[["B", "C"]] = table.values.loc[["A", "A"]].to_numpy()
     lesion = {"segment": 0, "volume_ml": 3.0, "centroid_z_mm": 10, "centroid_y_mm": 20, "centroid_x_mm": 30,
-              "portal_mm": 4.0, "hepatic_mm": 0.0, "in_remnant": 0}
+              "portal_mm": 4.0, "hepatic_mm": 0.0, "in_remnant": 0, "lobe_side": 1.0}
     lesions = pd.DataFrame([lesion] * 4, index=pd.Index(["A", "B", "B", "C"], name="patient_id"))
     graph = graphs.build(ids, table, geometry, lesions).batch(ids)
     for ntype in ("anatomy", "ct"):

@@ -36,12 +36,13 @@ per-lesion morphometry measured on the SEG's native grid (benchmark.data.imaging
               hepatic contact, in remnant], NaN where the SEG cannot show it (no such vessel, no remnant)
   ``lesion_anatomy`` / ``anatomy_lesion``   each lesion <-> the portal and the hepatic nodes,
               ``a`` (E, 3) LESION_VESSEL_ATTRIBUTES: [distance / 50 mm, contact, vessel imaged] (0 without it)
-  ``lesion_lesion``   every ordered pair of a patient's lesions, ``a`` (E, 3) LESION_PAIR_ATTRIBUTES: [centroid
-              distance / 50 mm, ln(volume ratio) / 5, same side of the resection plane (+1 same, -1 opposite,
-              0 unknown)]
-  ``lesion_ct`` / ``ct_lesion``   each lesion <-> the CT-global node (the whole liver), ``a`` (E, 2)
+  ``lesion_lesion``   every ordered pair of a patient's lesions, ``a`` (E, 4) LESION_PAIR_ATTRIBUTES: [centroid
+              distance / 50 mm, ln(volume ratio) / 5, same side of the resection plane, same lobe (each +1 same,
+              -1 opposite, 0 unknown)]
+  ``lesion_ct`` / ``ct_lesion``   each lesion <-> the CT-global node (the whole liver), ``a`` (E, 3)
               LESION_LIVER_ATTRIBUTES: [ln(lesion / liver volume) / 5, side of the resection plane (+1 remnant,
-              -1 resected, 0 unknown)]
+              -1 resected, 0 unknown), lobe (+1 left, -1 right of the liver's midplane, 0 unknown)]
+The lobe is morphometry's ``lobe_side``: the side of the sagittal plane through the liver's centroid.
 The lesion node features are stored at these fixed scales and standardised like the others (benchmark.methods.inputs).
 """
 from __future__ import annotations
@@ -76,11 +77,11 @@ FEATURE_SOURCES = ("radiomics", "deep")
 LESION_FEATURES = ("log_volume", "portal_distance", "hepatic_distance", "portal_contact", "hepatic_contact",
                    "in_remnant")
 LESION_VESSEL_ATTRIBUTES = ("min_distance", "contact", "vessel_present")
-LESION_PAIR_ATTRIBUTES = ("centroid_distance", "log_volume_ratio", "same_side")
-LESION_LIVER_ATTRIBUTES = ("log_relative_volume", "side")
+LESION_PAIR_ATTRIBUTES = ("centroid_distance", "log_volume_ratio", "same_side", "same_lobe")
+LESION_LIVER_ATTRIBUTES = ("log_relative_volume", "side", "lobe")
 GLOBAL_FEATURES = ("remnant_fraction", "n_tumours")
 #: Bumped when graph building changes what it stores, so caches built by older code are not reused.
-GRAPH_VERSION = 2
+GRAPH_VERSION = 3
 #: The relations of lesion graphs only, as canonical edge types.
 LESION_EDGE_TYPES = (("lesion", "lesion_anatomy", "anatomy"), ("anatomy", "anatomy_lesion", "lesion"),
                      ("lesion", "lesion_lesion", "lesion"),
@@ -194,12 +195,14 @@ def lesion_attributes(lesions: pd.DataFrame, liver_volume_ml: float) -> dict[str
     centroids = lesions[["centroid_z_mm", "centroid_y_mm", "centroid_x_mm"]].to_numpy(dtype=float)
     log_volume = np.log(lesions["volume_ml"].to_numpy(dtype=float))
     side = np.nan_to_num(2 * lesions["in_remnant"].to_numpy(dtype=float) - 1)        # +1 remnant, -1 resected, 0
+    lobe = np.nan_to_num(lesions["lobe_side"].to_numpy(dtype=float))                  # +1 left, -1 right, 0
     off_diagonal = ~np.eye(len(lesions), dtype=bool)
     between = np.linalg.norm(centroids[:, None] - centroids[None], axis=-1)[off_diagonal] / DISTANCE_SCALE_MM
     ratio = (log_volume[:, None] - log_volume[None])[off_diagonal] / LOG_RATIO_SCALE
-    pair = np.column_stack([between, ratio, (side[:, None] * side[None])[off_diagonal]])
+    pair = np.column_stack([between, ratio, (side[:, None] * side[None])[off_diagonal],
+                            (lobe[:, None] * lobe[None])[off_diagonal]])
     relative = np.log(np.maximum(np.exp(log_volume) / max(liver_volume_ml, 1e-9), MIN_VOLUME_RATIO)) / LOG_RATIO_SCALE
-    liver = np.column_stack([np.nan_to_num(relative), side])
+    liver = np.column_stack([np.nan_to_num(relative), side, lobe])
     return {"lesion_anatomy": vessel, "anatomy_lesion": vessel, "lesion_lesion": pair, "lesion_ct": liver,
             "ct_lesion": liver}
 

@@ -34,6 +34,10 @@ summaries above are read off them:
   {portal,hepatic}_mm       distance to the vessel as above (0 when touching; NaN without voxels of that vessel)
   in_remnant                1 with more than half of its voxels in the remnant, else 0 (NaN without a remnant
                             segment)
+  lobe_side                 +1 or -1: which side of the sagittal plane through the Liver segment's centroid the
+                            lesion's centroid lies on, along the grid's x axis (+1 towards the patient's left in
+                            an axial CT of standard orientation); NaN without a liver segment. A stand-in for the
+                            lobe: a SEG without Couinaud labels cannot show Cantlie's line itself
 """
 from __future__ import annotations
 
@@ -54,7 +58,7 @@ MORPHOMETRY_COLUMNS = [
     *(f"lesion_{vessel}_min_mm" for vessel in VESSELS), "n_tumours_near_vessel", "n_tumours_in_remnant",
 ]
 LESION_COLUMNS = ["segment", "volume_ml", "centroid_z_mm", "centroid_y_mm", "centroid_x_mm",
-                  *(f"{vessel}_mm" for vessel in VESSELS), "in_remnant"]
+                  *(f"{vessel}_mm" for vessel in VESSELS), "in_remnant", "lobe_side"]
 _NEIGHBOURS = np.ones((3, 3, 3), dtype=bool)
 Box = tuple[slice, slice, slice]
 
@@ -121,6 +125,12 @@ def lesion_rows(seg: SegMasks, lesions: list[Lesion], segments: list[int], spaci
     remnant = seg.nodes["remnant"]
     if remnant is not None:
         table["in_remnant"] = [float(remnant[box][mask].mean() > 0.5) for box, mask in lesions]
+    liver = seg.nodes["liver"]
+    if liver is not None and lesions:
+        profile = liver.sum(axis=(0, 1), dtype=np.int64)          # liver voxels per x index
+        if profile.any():
+            midplane = float(profile @ np.arange(len(profile)) / profile.sum()) * spacing[2]
+            table["lobe_side"] = np.where(table["centroid_x_mm"] >= midplane, 1.0, -1.0)
     return table
 
 

@@ -46,7 +46,7 @@ from benchmark.files import atomic_write_bytes, atomic_write_text
 from benchmark.progress import bar
 
 #: Bump when the prepared output changes for the same input, so old cache entries are not reused.
-PREPARE_VERSION = 4
+PREPARE_VERSION = 5
 INDEX_NAME, MANIFEST_NAME = "index.json", "manifest.csv"
 NO_IMAGES = "no images in the download"
 MANIFEST_COLUMNS = ["patient_id", "status", "reason", "file", "content_hash", "slice_mm", "n_tumours", "notes"]
