@@ -69,9 +69,9 @@ class GeometryConv(nn.Module):
         m_uv = W_n x_u * (1 + G a_uv) + B a_uv,      x'_v = W_s x_v + mean_{u -> v} m_uv + b
 
     so a lesion touching the portal vein sends another message than one 4 cm away, channel by channel.
-    One fused DGL kernel for the product (dgl.ops.u_mul_e_mean); the shift's mean is B times the mean
-    attributes (dgl.ops.copy_e_mean on the narrow attributes). G and B start at 0, where it is SAGEConv. NNConv's
-    (width -> h * h) edge network would carry ~20 k parameters per relation on cohorts of ~200.
+    One fused DGL kernel for the product (dgl.ops.u_mul_e_sum, divided by the in-degree); the shift's mean is
+    B times the mean attributes. G and B start at 0, where it is SAGEConv. NNConv's (width -> h * h) edge
+    network would carry ~20 k parameters per relation on cohorts of ~200.
     (N_src, h), (N_dst, h) -> (N_dst, h).
     """
 
@@ -88,9 +88,22 @@ class GeometryConv(nn.Module):
     def forward(self, graph, feat):
         src, dst = feat
         a = graph.edata["a"]                                                            # (E, width)
-        neigh = dgl.ops.u_mul_e_mean(graph, self.fc_neigh(src), 1 + self.fc_gain(a))   # (N_dst, h)
-        shift = self.fc_shift(dgl.ops.copy_e_mean(graph, a))                           # mean over no edge: 0
-        return self.fc_self(dst) + neigh + shift
+        mean_a, inverse_degree = self.graph_terms(graph)                                 # (N_dst, width), (N_dst, 1)
+        neigh = dgl.ops.u_mul_e_sum(graph, self.fc_neigh(src), 1 + self.fc_gain(a)) * inverse_degree   # (N_dst, h)
+        return self.fc_self(dst) + neigh + self.fc_shift(mean_a)
+
+    @staticmethod
+    def graph_terms(graph) -> tuple[torch.Tensor, torch.Tensor]:
+        """The relation's mean attributes per destination (0 without edges) and 1 / in-degree (0 without edges).
+        They depend on the graph alone, so they are computed on its first pass and kept in its destination node
+        data (shared with the batched graph the view was cut from), as DGL's GCN example keeps its normaliser:
+        a training fit passes the same graph every epoch."""
+        key = f"geometry:{graph.canonical_etypes[0][1]}"
+        if f"{key}:mean_a" not in graph.dstdata:
+            degree = graph.in_degrees().float().clamp(min=1)[:, None]
+            graph.dstdata[f"{key}:mean_a"] = dgl.ops.copy_e_sum(graph, graph.edata["a"]) / degree
+            graph.dstdata[f"{key}:inverse_degree"] = (graph.in_degrees() > 0).float()[:, None] / degree
+        return graph.dstdata[f"{key}:mean_a"], graph.dstdata[f"{key}:inverse_degree"]
 
 
 class HeteroConv(nn.Module):

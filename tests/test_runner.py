@@ -61,6 +61,7 @@ def test_cells_are_written_with_metrics_and_skipped_on_rerun(tmp_path):
     assert record["versions"]["scikit-survival"] == "0.28.0"
     predictions = next((tmp_path / "out").rglob("*.predictions.csv")).read_text().splitlines()
     assert predictions[0].startswith("patient_id,time,event,risk,year,surv_1y")
+    assert "mae_po_score" not in predictions[0]   # cross-validated: the intervals come from the folds
     again = runner.execute(config(tmp_path), progress=False)
     assert again.done == 0 and again.skipped_finished == 3
     assert result_files(tmp_path / "out") == files
@@ -262,3 +263,27 @@ def test_run_records_its_cohorts_so_its_footers_say_who_was_left_out(tmp_path, c
     assert (out / "cohorts" / "veterans.json").is_file()
     footer = next((out / "tables").glob("veterans__*__main.md")).read_text()
     assert "Excluded patients: none." in footer and "not recorded" not in footer
+
+
+def test_the_fixed_split_stores_what_each_patient_adds_to_taa_and_mae(tmp_path):
+    """The single split's bootstrap over patients reads each patient's score and weight; their weighted mean is
+    the fold's metric, of the own read-out too."""
+    from benchmark.scoring.metrics import Prediction
+    from benchmark.scoring.year_metrics import weighted_mean, year_metrics
+    cohort = runner.load_cohort(parse_spec("veterans"), tmp_path / "data")
+    rng = np.random.default_rng(0)
+    side = dict(cohort=cohort, endpoint=cohort.primary_endpoint, feature_set=next(iter(cohort.feature_sets)), seed=0)
+    data, held = (methods.FoldData(ids=cohort.patient_ids[rows], **side) for rows in (slice(0, 100), slice(100, None)))
+    test = held.ids
+    surv = np.sort(rng.uniform(0, 1, (len(test), len(held.time_grid))), axis=1)[:, ::-1]
+    prediction = Prediction(risk=rng.normal(size=len(test)), surv=surv, year=rng.uniform(0, 5, len(test)),
+                            own_year=rng.uniform(0, 5, len(test)), own_year_label="random")
+    prediction.year_status = runner.year_status_from_survival(surv, held.time_grid, held.units_per_year)
+    frame = runner.prediction_frame(held.ids, data.y, held.y, prediction, cohort, patient_scores_too=True)
+    for prefix, year in (("", prediction.year), ("own_", prediction.own_year)):
+        metrics, _ = year_metrics(year, data.y, held.y, held.units_per_year)
+        for metric in ("taa_pm1_ipcw", "mae_po"):
+            mean = weighted_mean(frame[f"{prefix}{metric}_score"].to_numpy(), frame[f"{prefix}{metric}_weight"].to_numpy())
+            assert np.isfinite(mean) and mean == pytest.approx(metrics[metric], rel=1e-9), (prefix, metric)
+    plain = runner.prediction_frame(held.ids, data.y, held.y, prediction, cohort, patient_scores_too=False)
+    assert not plain.columns.str.endswith(("_score", "_weight")).any() and "own_year" in plain

@@ -156,9 +156,11 @@ def plan(config: RunConfig) -> Plan:
     return Plan(cells, skipped, specs, outer, protocols_not_run, inputs, resolved)
 
 
-def prediction_frame(ids, y_train, y_test, prediction, cohort: Cohort) -> pd.DataFrame:
-    """Per-patient predictions of one test fold and what each patient adds to TAA ±1y and MAE-PO (of
-    the own read-out too, as own_*), for reports and re-scoring."""
+def prediction_frame(ids, y_train, y_test, prediction, cohort: Cohort, patient_scores_too: bool) -> pd.DataFrame:
+    """Per-patient predictions of one test fold, for reports and re-scoring; with `patient_scores_too`, what each
+    patient adds to TAA ±1y and MAE-PO (of the own read-out too, as own_*), which the fixed split's bootstrap over
+    patients reads (SurvivalEVAL scores the MAE-PO of one patient per call: some 15 ms a fold that the
+    cross-validated protocol, whose intervals come from the folds, would spend for nothing)."""
     frame = pd.DataFrame({"patient_id": ids, "time": y_test["time"], "event": y_test["event"].astype(int),
                           "risk": prediction.risk, "year": prediction.year})
     grid = cohort.time_grid()
@@ -166,11 +168,13 @@ def prediction_frame(ids, y_train, y_test, prediction, cohort: Cohort) -> pd.Dat
         frame[f"surv_{years}y"] = [np.interp(years * cohort.units_per_year, grid, row) for row in prediction.surv]
     for k in range(N_YEARS):
         frame[f"event_free_end_y{k}"] = prediction.year_status[:, k]
-    frame = frame.join(patient_scores(prediction.year, y_train, y_test, cohort.units_per_year))
+    if patient_scores_too:
+        frame = frame.join(patient_scores(prediction.year, y_train, y_test, cohort.units_per_year))
     if prediction.own_year is not None:
         frame["own_year"] = prediction.own_year
-        own = patient_scores(prediction.own_year, y_train, y_test, cohort.units_per_year)
-        frame = frame.join(own.add_prefix("own_"))
+        if patient_scores_too:
+            own = patient_scores(prediction.own_year, y_train, y_test, cohort.units_per_year)
+            frame = frame.join(own.add_prefix("own_"))
     return frame
 
 
@@ -257,7 +261,9 @@ def _compute(output: CellOutput, spec: datasets.Dataset, split: splits.Split, co
                         "peak_mem_mb": max(fit_usage.peak_mb, predict_usage.peak_mb),
                         "mem_increase_mb": max(fit_usage.increase_mb, predict_usage.increase_mb)},
         }
-        output.record, output.predictions = record, prediction_frame(test.ids, train.y, test.y, prediction, cohort)
+        output.record = record
+        output.predictions = prediction_frame(test.ids, train.y, test.y, prediction, cohort,
+                                              patient_scores_too=cell.protocol == "paper")
     except leakage.LeakageError:
         raise   # never recorded as a result: the run stops
     except Exception as error:  # recorded in the cell, the run goes on
