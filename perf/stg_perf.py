@@ -92,7 +92,7 @@ def fold(args) -> methods.FoldData:
 
 
 def epoch_seconds(model: nn.Module, batch, epochs: int, config: TrainConfig) -> float:
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def step():
         optimiser.zero_grad()

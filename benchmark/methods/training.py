@@ -95,9 +95,8 @@ def monitored(parts: dict) -> float:
 
 def train(model: nn.Module, train_batch: Batch, val_batch: Batch, config: TrainConfig) -> History:
     """Adam on the whole training batch per epoch; stop after `patience` epochs without a better
-    validation loss and keep the best weights. Torch's fused Adam: one kernel for every parameter tensor, where
-    the for-each one costs STG's ~100 tensors a few milliseconds an epoch."""
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    validation loss and keep the best weights."""
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     history = History()
     best, best_state, waited = np.inf, copy.deepcopy(model.state_dict()), 0
     for epoch in range(config.max_epochs):
