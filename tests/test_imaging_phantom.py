@@ -54,6 +54,31 @@ def test_render_uses_the_latent_anatomy(drawn):
     np.testing.assert_array_equal(again.hu, image.hu)
 
 
+def test_the_texture_latents_set_the_heterogeneity_inside_tumours_and_parenchyma(drawn, monkeypatch):
+    """The HU sd inside the tumours and inside the parenchyma (liver without vessels and tumours) is
+    sqrt(latent^2 + noise^2), on the small grid and on the real one; nothing else in the CT changes."""
+    pid = max(drawn.patients.index, key=lambda p: drawn.patients.loc[p, "total_tumour_volume_ml"])
+    patient, tumours, vessels = latents(drawn, pid)
+    monkeypatch.setitem(phantom.SIZES, "fine", (256, 1.5))   # 1-2 mm voxels: the field spans several
+    for size in ("small", "fine"):
+        sds = {}
+        for tumour_hu, parenchyma_hu in ((5.0, 30.0), (40.0, 2.0)):
+            textured = patient.copy()
+            textured[["tumour_texture_hu", "parenchyma_texture_hu"]] = tumour_hu, parenchyma_hu
+            image = phantom.render(pid, textured, tumours, vessels, size=size, seed=5)
+            tumour = np.logical_or.reduce([m for label, m in image.segments.items() if label.startswith("Tumor_")])
+            parenchyma = image.segments["Liver"] & ~tumour & ~image.segments["Portal"] & ~image.segments["Hepatic"]
+            sds[tumour_hu, parenchyma_hu] = (np.std(image.hu[tumour]), np.std(image.hu[parenchyma]))
+            outside = ~image.segments["Liver"]
+            if tumour_hu == 5.0:
+                first = image.hu[outside]
+            else:
+                np.testing.assert_array_equal(image.hu[outside], first)
+        for (tumour_hu, parenchyma_hu), (tumour_sd, parenchyma_sd) in sds.items():
+            assert tumour_sd == pytest.approx(np.hypot(tumour_hu, phantom.NOISE_HU), rel=0.2)
+            assert parenchyma_sd == pytest.approx(np.hypot(parenchyma_hu, phantom.NOISE_HU), rel=0.2)
+
+
 def test_prone_and_supine_renderings_prepare_to_the_same_masks(drawn, tmp_path):
     pid = "CRLM-CT-1002"
     prepared = []

@@ -45,7 +45,7 @@ def test_scenarios_share_the_patients_and_differ_only_in_outcomes():
     assert mixed.tumours.equals(null.tumours)
     assert not mixed.clinical["months_to_DFS_progression"].equals(null.clinical["months_to_DFS_progression"])
     with pytest.raises(ValueError, match="unknown scenario"):
-        synthetic.assign_outcomes(drawn, "texture", seed=4)
+        synthetic.assign_outcomes(drawn, "lesion-shape", seed=4)
 
 
 def test_anatomy_agrees_with_the_clinical_columns(drawn_cohort):

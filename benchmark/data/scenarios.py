@@ -5,11 +5,13 @@ Each adds an image term to the recurrence and post-recurrence hazards:
   burden    total tumour volume and tumour count;
   spatial   per-lesion relations: each tumour's proximity to the portal and hepatic veins (summed
             over lesions), lesions spread over both lobes, a small future liver remnant;
-  mixed     burden and spatial together (the default);
+  texture   the heterogeneity of the enhancement inside the tumours and in the liver parenchyma, rendered
+            into the CT: invisible to volumes and distances;
+  mixed     burden, spatial and texture together (the default);
   null      no term at all, and no clinical one either: outcomes independent of every input.
 Kept apart from the generator, which needs pandas and scipy, so the command line can name them at once.
 """
-SCENARIOS = ("mixed", "clinical", "burden", "spatial", "null")
+SCENARIOS = ("mixed", "clinical", "burden", "spatial", "texture", "null")
 DEFAULT_SCENARIO = "mixed"
 #: The scenarios whose hazard has an image term (the others have none to find in the images).
-WITH_IMAGE_TERM = ("mixed", "burden", "spatial")
+WITH_IMAGE_TERM = ("mixed", "burden", "spatial", "texture")

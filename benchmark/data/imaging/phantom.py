@@ -11,7 +11,11 @@ classified:
   liver parenchyma                                110 HU
   portal / hepatic vessels (contrast)             190 / 170 HU
   tumours (hypodense)                             45 HU
-plus Gaussian noise (sd 12 HU). The SEG holds the TCIA segments in TCIA order: Liver (including
+plus a heterogeneous enhancement inside the liver: a smooth Gaussian field (correlation at the 6-8 mm scale,
+Gaussian kernel sd TEXTURE_SCALE_MM) scaled to the patient's texture latents, tumour_texture_hu inside the
+tumours and parenchyma_texture_hu in the parenchyma (vessels keep their contrast), plus Gaussian noise
+(sd 12 HU). On the small grid the field is near the voxel scale; at size real it is a texture of several
+voxels that a 4 mm resampling blurs away. The SEG holds the TCIA segments in TCIA order: Liver (including
 tumours), Liver Remnant (some patients spelled Liver_Remnant, as in the real release), Hepatic,
 Portal (both clipped to the liver ellipsoid), Tumor_1..N.
 
@@ -30,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from scipy import ndimage
 
 from benchmark.data.imaging import writer
 from benchmark.progress import bar
@@ -38,6 +43,8 @@ SIZES = {"small": (64, 5.0), "real": (512, None)}  # name -> (pixels per side, s
 PRONE_PATIENTS = {"CRLM-CT-1074"}
 LIVER_Z_MM = -150.0
 NOISE_HU = 12.0
+#: The texture field's Gaussian kernel sd (mm): a full width at half maximum of 7 mm.
+TEXTURE_SCALE_MM = 3.0
 HU = {"air": -1000.0, "fat": -100.0, "soft": 45.0, "bone": 450.0, "liver": 110.0, "portal": 190.0,
       "hepatic": 170.0, "tumour": 45.0}
 
@@ -140,6 +147,10 @@ def render(patient_id: str, patient: pd.Series, tumours: pd.DataFrame, vessels: 
             mask[tuple(np.clip(np.round(index).astype(int), 0, np.array(shape) - 1))] = True
     tumour_union = np.logical_or.reduce(tumour_masks) if tumour_masks else np.zeros(shape, dtype=bool)
     hu[tumour_union] = HU["tumour"]
+    parenchyma = ellipsoid & ~tumour_union & ~np.logical_or.reduce(list(vessel_masks.values()))
+    hu += texture_field(patient_id, seed, geometry.spacing, shape) * np.where(
+        tumour_union, float(patient["tumour_texture_hu"]),
+        np.where(parenchyma, float(patient["parenchyma_texture_hu"]), 0.0)).astype(np.float32)
     hu += rng.normal(0.0, NOISE_HU, shape).astype(np.float32)
     hu[hu < writer.PADDING_HU + 500] = writer.PADDING_HU  # keep the padding exact under noise
 
@@ -149,6 +160,20 @@ def render(patient_id: str, patient: pd.Series, tumours: pd.DataFrame, vessels: 
                 "Portal": vessel_masks["portal"]}
     segments.update({f"Tumor_{i + 1}": mask for i, mask in enumerate(tumour_masks)})
     return Phantom(hu, geometry, segments)
+
+
+def texture_field(patient_id: str, seed: int, spacing, shape) -> np.ndarray:
+    """A stationary Gaussian field of unit sd on the CT grid (z, y, x), smooth at TEXTURE_SCALE_MM in every
+    direction whatever the voxel size: white noise filtered by a Gaussian kernel, divided by the sd the
+    filter leaves (the sum of its squared weights), so its amplitude does not depend on the grid. From a
+    stream of its own, so the CT's noise is as it was without it."""
+    rng = np.random.default_rng([seed, int(patient_id.rsplit("-", 1)[-1]), 1])
+    sigma = TEXTURE_SCALE_MM / np.asarray(spacing, dtype=float)
+    field = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma, mode="wrap")
+    impulse = np.zeros([2 * int(np.ceil(4 * s)) + 1 for s in sigma], dtype=np.float64)
+    impulse[tuple(n // 2 for n in impulse.shape)] = 1.0
+    kernel = ndimage.gaussian_filter(impulse, sigma, mode="constant")
+    return field / np.float32(np.sqrt(np.sum(kernel**2)))
 
 
 def write_patient(root: Path, patient_id: str, phantom: Phantom, seed: int) -> None:
