@@ -5,7 +5,8 @@ left as in DICOM LPS, y posterior, z superior). The liver is an ellipsoid of the
 vessels canonical centrelines jittered per patient, the future remnant the part of the liver beyond
 a plane; the tumours are spheres placed in one lobe, or both when the disease is bilobar, the largest
 sized from max_tumor_size, the satellites smaller. Each tumour's gap to the nearest vessel of each
-kind feeds the spatial image score.
+kind feeds the spatial image score; the distribution score reads the lesions one by one (the worst
+lesion's size against its gap to a vessel) and among themselves (how far apart they lie).
 """
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ REMNANT_BETA, REMNANT_BETA_PVE = (9.5, 6.0), (5.0, 6.0)
 #: Real CT slice spacings (mm): the 50 measured scans plus the nine 7.5 mm scans they leave out.
 SLICE_MIX = {1.5: 25, 2.5: 1, 5.0: 24, 7.5: 9}
 SLICE_PROBABILITIES = np.array(list(SLICE_MIX.values())) / sum(SLICE_MIX.values())
+#: The distribution score's scales (mm): a lesion's diameter per unit of weight, and the gap to a vessel over
+#: which its weight falls by e.
+WORST_LESION_DIAMETER_MM, WORST_LESION_GAP_MM = 20.0, 5.0
 #: Canonical vessel centrelines in unit-ellipsoid coordinates: (name, start, end, radius in mm).
 PORTAL_SEGMENTS = [
     ("trunk", (0.05, 0.10, -0.75), (0.0, 0.10, -0.25), 6.0),
@@ -126,6 +130,10 @@ def draw_anatomy(rng: np.random.Generator, pid: str, covariates: pd.Series,
         for tumour, gap in zip(tumours, gaps):
             tumour[f"dist_{vessel}_mm"] = float(max(gap, 0.0))
 
+    gaps = np.minimum([t["dist_portal_mm"] for t in tumours], [t["dist_hepatic_mm"] for t in tumours])
+    worst = np.max(2 * radii / WORST_LESION_DIAMETER_MM * np.exp(-gaps / WORST_LESION_GAP_MM))
+    pairs = np.triu_indices(n_tumours, 1)
+    apart = np.linalg.norm(centres[:, None] - centres[None], axis=2)[pairs]
     lobes = [t["lobe"] for t in tumours]
     proximity = [np.exp(-t["dist_portal_mm"] / 10) + np.exp(-t["dist_hepatic_mm"] / 10) for t in tumours]
     patient = {
@@ -138,6 +146,8 @@ def draw_anatomy(rng: np.random.Generator, pid: str, covariates: pd.Series,
         "min_dist_portal_mm": min(t["dist_portal_mm"] for t in tumours),
         "min_dist_hepatic_mm": min(t["dist_hepatic_mm"] for t in tumours),
         "vessel_contact": float(np.sum(proximity)),
+        "worst_lesion_vessel": float(worst),
+        "lesion_dispersion_mm": float(apart.mean()) if len(apart) else 0.0,
         "bilobar": bilobar,
         "lobe_spread": min(lobes.count("left"), lobes.count("right")) / n_tumours,
         "ct_slice_mm": float(rng.choice(list(SLICE_MIX), p=SLICE_PROBABILITIES)),

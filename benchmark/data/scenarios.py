@@ -1,17 +1,19 @@
 """The hazard scenarios of the synthetic cohort, by name (benchmark.data.synthetic draws them).
 
 Each adds an image term to the recurrence and post-recurrence hazards:
-  clinical  none: the calibrated clinical hazard alone;
-  burden    total tumour volume and tumour count;
-  spatial   per-lesion relations: each tumour's proximity to the portal and hepatic veins (summed
-            over lesions), lesions spread over both lobes, a small future liver remnant;
-  texture   the heterogeneity of the enhancement inside the tumours and in the liver parenchyma, rendered
-            into the CT: invisible to volumes and distances;
-  mixed     burden, spatial and texture together (the default);
-  null      no term at all, and no clinical one either: outcomes independent of every input.
+  clinical      none: the calibrated clinical hazard alone;
+  burden        total tumour volume and tumour count;
+  spatial       per-lesion relations: each tumour's proximity to the portal and hepatic veins (summed
+                over lesions), lesions spread over both lobes, a small future liver remnant;
+  texture       the heterogeneity of the enhancement inside the tumours and in the liver parenchyma, rendered
+                into the CT: invisible to volumes and distances;
+  distribution  the lesions one by one and among themselves: the worst lesion's size times its closeness
+                to a vessel, and how far apart the lesions lie (no per-patient sum or mean is either);
+  mixed         all of the above together (the default);
+  null          no term at all, and no clinical one either: outcomes independent of every input.
 Kept apart from the generator, which needs pandas and scipy, so the command line can name them at once.
 """
-SCENARIOS = ("mixed", "clinical", "burden", "spatial", "texture", "null")
+SCENARIOS = ("mixed", "clinical", "burden", "spatial", "texture", "distribution", "null")
 DEFAULT_SCENARIO = "mixed"
 #: The scenarios whose hazard has an image term (the others have none to find in the images).
-WITH_IMAGE_TERM = ("mixed", "burden", "spatial", "texture")
+WITH_IMAGE_TERM = ("mixed", "burden", "spatial", "texture", "distribution")

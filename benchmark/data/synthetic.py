@@ -56,7 +56,12 @@ CLINICAL_SCALE_ALONE = 0.85
 #: the size of the published CT-texture association: Beckers et al. (Eur J Radiol 2018;102:15-21, 70 CRLM
 #: patients) report HR 1.90 (p = 0.07, multivariable) for overall survival by the metastases-to-liver entropy
 #: ratio, read here as above against below the median (1.6 sd apart): log(1.90) / 1.6 = 0.40.
-MIXED_WEIGHTS = pd.Series({"burden": 0.25, "spatial": 1.0, "texture": 0.5})
+MIXED_WEIGHTS = pd.Series({"burden": 0.25, "spatial": 1.0, "texture": 0.5, "distribution": 0.5})
+#: The distribution score: the worst lesion, its size times its closeness to a vessel (a large lesion on a
+#: major vessel: the margin that fails), plus how far apart the lesions lie (scattered against clustered
+#: disease; anatomy.draw_anatomy measures both). No per-patient sum or mean of the morphometry table is
+#: either of them: they are a maximum over lesions of a product, and a mean over lesion pairs.
+DISTRIBUTION_DISPERSION_WEIGHT, DISPERSION_SCALE_MM = 0.5, 20.0
 #: Texture latents (HU sd of the heterogeneous enhancement rendered into the CT, benchmark.data.imaging.phantom):
 #: log-normal (median, sd of the log) for the tumours and for the liver parenchyma, each drawn apart from the
 #: anatomy and the clinical covariates, so no volume, distance or clinical column can stand in for them.
@@ -104,7 +109,10 @@ def _raw_image_scores(anatomy: pd.DataFrame) -> pd.DataFrame:
     spatial = (np.log1p(anatomy["vessel_contact"]) + 1.5 * anatomy["lobe_spread"]
                - 3.0 * anatomy["remnant_fraction"])
     texture = sum(weight * np.log(anatomy[column]) for column, weight in TEXTURE_WEIGHTS.items())
-    return pd.DataFrame({"burden": burden, "spatial": spatial, "texture": texture}, index=anatomy.index)
+    distribution = (np.log(0.05 + anatomy["worst_lesion_vessel"])
+                    + DISTRIBUTION_DISPERSION_WEIGHT * np.log1p(anatomy["lesion_dispersion_mm"] / DISPERSION_SCALE_MM))
+    return pd.DataFrame({"burden": burden, "spatial": spatial, "texture": texture, "distribution": distribution},
+                        index=anatomy.index)
 
 
 @lru_cache(maxsize=1)
@@ -121,7 +129,8 @@ def image_scores(anatomy: pd.DataFrame) -> pd.DataFrame:
     mean, sd, mixed_sd = _score_reference()
     standard = (_raw_image_scores(anatomy) - mean) / sd
     return pd.DataFrame({"clinical": 0.0, "burden": standard["burden"], "spatial": standard["spatial"],
-                         "texture": standard["texture"], "mixed": standard @ MIXED_WEIGHTS / mixed_sd, "null": 0.0},
+                         "texture": standard["texture"], "distribution": standard["distribution"],
+                         "mixed": standard @ MIXED_WEIGHTS / mixed_sd, "null": 0.0},
                         index=anatomy.index)
 
 
