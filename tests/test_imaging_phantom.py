@@ -105,3 +105,11 @@ def test_default_path_generates_reads_and_caches(tmp_path):
     ratio = geometry["liver_volume_ml"] / truth.loc[geometry.index, "liver_volume_ml"]
     assert ratio.between(0.85, 1.2).all()
     assert (geometry["tumour_present"] == 1).all()
+    # a tree written before a scenario existed gets that scenario's outcomes on first use, images untouched
+    spec = datasets.parse_spec("crlm-synthetic:n=10,seed=2,scenario=mixed-half")
+    spec.truth_file(tmp_path).unlink()
+    spec.clinical_file(tmp_path).unlink()
+    images = sorted(p.stat().st_mtime_ns for p in spec.root(tmp_path).rglob("*.dcm"))
+    half = datasets.load(spec, tmp_path)
+    assert sorted(p.stat().st_mtime_ns for p in spec.root(tmp_path).rglob("*.dcm")) == images
+    assert half.truth["true_risk_dfs"].corr(truth["true_risk_dfs"], method="spearman") > 0.9

@@ -140,6 +140,20 @@ def test_clinical_cox_scores_what_it_scores_on_the_real_table(scenario, endpoint
     assert synthetic_c == pytest.approx(real, abs=0.03)
 
 
+def test_the_rescaled_scenarios_scale_the_default_image_term_and_nothing_else(drawn_cohort):
+    patients = drawn_cohort.patients
+    mixed = synthetic.scenario_log_hazards(patients, "mixed")
+    for name, (base, factor) in scenarios.RESCALED.items():
+        assert base == "mixed"
+        rescaled = synthetic.scenario_log_hazards(patients, name)
+        for transition in ("recurrence", "post"):
+            clinical_part = patients[f"clinical_lp_{transition}"]
+            np.testing.assert_allclose(rescaled[f"true_lp_{transition}"] - clinical_part,
+                                       factor * (mixed[f"true_lp_{transition}"] - clinical_part))
+        np.testing.assert_array_equal(rescaled["true_lp_death"], mixed["true_lp_death"])
+
+
 def test_the_scenarios_with_an_image_term_are_those_whose_image_score_varies(drawn_cohort):
-    varies = {s for s in scenarios.SCENARIOS if drawn_cohort.patients[f"image_score_{s}"].std() > 0}
+    base = {s: scenarios.RESCALED.get(s, (s,))[0] for s in scenarios.SCENARIOS}
+    varies = {s for s in scenarios.SCENARIOS if drawn_cohort.patients[f"image_score_{base[s]}"].std() > 0}
     assert varies == set(scenarios.WITH_IMAGE_TERM)

@@ -10,10 +10,16 @@ Each adds an image term to the recurrence and post-recurrence hazards:
   distribution  the lesions one by one and among themselves: the worst lesion's size times its closeness
                 to a vessel, and how far apart the lesions lie (no per-patient sum or mean is either);
   mixed         all of the above together (the default);
+  mixed-half, mixed-double   the default's image term at half and twice its strength: the sensitivity of
+                every comparison to the one number the literature cannot pin down;
   null          no term at all, and no clinical one either: outcomes independent of every input.
 Kept apart from the generator, which needs pandas and scipy, so the command line can name them at once.
 """
-SCENARIOS = ("mixed", "clinical", "burden", "spatial", "texture", "distribution", "null")
+SCENARIOS = ("mixed", "clinical", "burden", "spatial", "texture", "distribution", "mixed-half", "mixed-double", "null")
 DEFAULT_SCENARIO = "mixed"
 #: The scenarios whose hazard has an image term (the others have none to find in the images).
-WITH_IMAGE_TERM = ("mixed", "burden", "spatial", "texture", "distribution")
+WITH_IMAGE_TERM = ("mixed", "burden", "spatial", "texture", "distribution", "mixed-half", "mixed-double")
+#: The scenarios that rescale another's image term: name -> (scenario, factor on its image term).
+RESCALED = {"mixed-half": ("mixed", 0.5), "mixed-double": ("mixed", 2.0)}
+#: The image mechanisms themselves (the rescaled scenarios repeat one of them).
+MECHANISMS = tuple(s for s in WITH_IMAGE_TERM if s not in RESCALED)

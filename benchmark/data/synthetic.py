@@ -37,7 +37,7 @@ import pandas as pd
 from benchmark.data import clinical
 from benchmark.data.anatomy import draw_anatomy
 from benchmark.data.calibration import DEATH_COLUMNS, DRAWN_COLUMNS, Calibration, calibration, design
-from benchmark.data.scenarios import DEFAULT_SCENARIO, SCENARIOS
+from benchmark.data.scenarios import DEFAULT_SCENARIO, RESCALED, SCENARIOS
 
 #: The image term's strength (log hazard ratio per reference sd of the scenario's image score).
 IMAGE_STRENGTH = 0.90
@@ -125,7 +125,8 @@ def _score_reference() -> tuple[pd.Series, pd.Series, float]:
 
 
 def image_scores(anatomy: pd.DataFrame) -> pd.DataFrame:
-    """The image term of each scenario in reference sd units (clinical and null: zero)."""
+    """The image term of each scenario in reference sd units (clinical and null: zero; a rescaled scenario
+    reads its base scenario's)."""
     mean, sd, mixed_sd = _score_reference()
     standard = (_raw_image_scores(anatomy) - mean) / sd
     return pd.DataFrame({"clinical": 0.0, "burden": standard["burden"], "spatial": standard["spatial"],
@@ -189,7 +190,8 @@ def scenario_log_hazards(patients: pd.DataFrame, scenario: str) -> pd.DataFrame:
         zeros = np.zeros(len(patients))
         return pd.DataFrame({"true_lp_recurrence": zeros, "true_lp_death": zeros, "true_lp_post": zeros},
                             index=patients.index)
-    image = patients[f"image_score_{scenario}"]
+    scenario, factor = RESCALED.get(scenario, (scenario, 1.0))
+    image = factor * patients[f"image_score_{scenario}"]
     alone = scenario == "clinical"
     recurrence = CLINICAL_SCALE_ALONE / CLINICAL_SCALE if alone else 1.0
     post = CLINICAL_SCALE_ALONE / CLINICAL_SCALE_POST if alone else 1.0

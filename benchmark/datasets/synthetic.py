@@ -125,9 +125,12 @@ class SyntheticCrlm(Dataset):
 
     def ensure(self, data_dir: Path, n_jobs: int = 1) -> Path:
         """Generate the cohort on disk once (`n_jobs` patients rendered in parallel); a half-written
-        tree never looks finished."""
+        tree never looks finished. A finished tree written before this scenario existed gets its outcomes
+        added (the patients and images are the draw's, so nothing else is redrawn)."""
         root = self.root(data_dir)
         if self.present(data_dir):
+            if not self.truth_file(data_dir).is_file():
+                self._write_outcomes(synthetic.draw_patients(self.n_patients, seed=self.seed), root)
             return root
         root.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=root.name + ".", dir=root.parent))
@@ -141,11 +144,7 @@ class SyntheticCrlm(Dataset):
                 for scenario in scenarios.SCENARIOS:
                     steps.update()
                     steps.set_postfix_str(f"{scenario} outcomes")
-                    outcome = replace(self, scenario=scenario)
-                    staged = staging / outcome.clinical_file(data_dir).relative_to(root)
-                    followed = synthetic.assign_outcomes(drawn, scenario, seed=self.seed)
-                    clinical.write_clinical_xlsx(followed.clinical, staged)
-                    followed.patients.to_csv(staging / outcome.truth_file(data_dir).relative_to(root))
+                    replace(self, scenario=scenario)._write_outcomes(drawn, staging)
                 steps.update()
             from benchmark.data import imaging  # imported late: the DICOM stack is only needed here
             imaging.write_synthetic_tree(drawn, staging, size=self.image_size, seed=self.seed, n_jobs=n_jobs)
@@ -155,6 +154,14 @@ class SyntheticCrlm(Dataset):
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return root
+
+    def _write_outcomes(self, drawn: synthetic.SyntheticCohort, root: Path) -> None:
+        """This scenario's clinical xlsx and truth table under the tree `root`, each written atomically."""
+        followed = synthetic.assign_outcomes(drawn, self.scenario, seed=self.seed)
+        in_tree = self.root(Path())   # the file names relative to a tree, wherever it is staged
+        clinical.write_clinical_xlsx(followed.clinical, root / self.clinical_file(Path()).relative_to(in_tree))
+        # the truth table last: a tree has this scenario once it has its truth table
+        files.atomic_write_text(root / self.truth_file(Path()).relative_to(in_tree), followed.patients.to_csv())
 
     def load(self, data_dir: Path, n_jobs: int = 1) -> Cohort:
         root = self.ensure(data_dir, n_jobs)
