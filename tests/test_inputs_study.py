@@ -69,15 +69,15 @@ def test_every_prediction_comes_from_a_fit_without_its_row():
 
 def test_the_markdown_has_one_row_per_scenario_and_the_null_row_says_why(signal_and_noise, tmp_path):
     signal, noise, target = signal_and_noise
-    targets = {scenario: target * (scenario != "null") for scenario in scenarios.SCENARIOS}
+    targets = {scenario: target * (scenario != "null") for scenario in inputs_study.SCENARIOS}
     table = inputs_study.score_table([signal, noise], targets).assign(dataset="fake", patients=N)
     inputs_study.write_tables(table, tmp_path)
     lines = (tmp_path / "tables" / f"{inputs_study.TABLE}.md").read_text().splitlines()
     rows = [line for line in lines if line.startswith("| ")][1:]   # the header row aside
-    assert [row.split("|")[1].strip() for row in rows] == list(scenarios.SCENARIOS)
+    assert [row.split("|")[1].strip() for row in rows] == list(inputs_study.SCENARIOS)
     assert inputs_study.NOTHING_TO_EXPLAIN in rows[-1] and "—" in rows[-1]
     written = pd.read_csv(tmp_path / "tables" / f"{inputs_study.TABLE}.csv")
-    assert len(written) == len(scenarios.SCENARIOS) * 3   # each family, then both together
+    assert len(written) == len(inputs_study.SCENARIOS) * 3   # each family, then both together
     assert written.set_index(["scenario", "family"]).loc[("mixed", "signal"), "explained"] > 0.97
 
 

@@ -3,7 +3,7 @@
 The scenario tables say how well each method ranks patients; this study says how much of the signal
 its inputs hold at all, so that a method which misses the signal can be told apart from inputs that do
 not show it. For every scenario of one synthetic draw (the same patients and images, different
-hazards) the target is each patient's true recurrence log-hazard (`true_lp_recurrence` of the
+hazards; the rescaled scenarios aside, whose image term is the default's at another strength) the target is each patient's true recurrence log-hazard (`true_lp_recurrence` of the
 scenario's truth table), and the families' inputs are:
 
   clinical      the pre-operative clinical table the Cox-PH baseline reads;
@@ -56,6 +56,8 @@ TARGET = "true_lp_recurrence"
 FOLDS = 5
 SEED = 0
 TABLE = "scenario_inputs"
+#: The scenarios scored: a rescaled one would repeat its base scenario's image term at another strength.
+SCENARIOS = tuple(s for s in scenarios.SCENARIOS if s not in scenarios.RESCALED)
 NOTHING_TO_EXPLAIN = "no log-hazard to explain"
 #: The method whose inputs each family's table holds: the artefacts built are the ones it declares. radiomics_coxnet
 #: stands for the radiomics baselines: all read the same radiomics and geometry, one adds the clinical table.
@@ -100,7 +102,7 @@ def scenario_datasets(draw: str | SyntheticCrlm | Sequence[SyntheticCrlm]) -> li
                                     "have a true log-hazard)")
     if len({dataset.draw_name for dataset in chosen}) != 1:
         raise datasets.DatasetError("inputs: the scenarios must be of one draw (the same patients and images)")
-    return [replace(draw, scenario=s) for s in scenarios.SCENARIOS] if isinstance(draw, datasets.Dataset) else chosen
+    return [replace(draw, scenario=s) for s in SCENARIOS] if isinstance(draw, datasets.Dataset) else chosen
 
 
 def family_methods() -> dict[str, methods.Method]:
@@ -239,7 +241,7 @@ def wide(table: pd.DataFrame) -> pd.DataFrame:
         return f"{row['explained']:.2f} ({' / '.join(f'{row[name]:.2f}' for name in LEARNERS)})"
 
     text = table.assign(text=[cell(row) for _, row in table.iterrows()])
-    order = [s for s in scenarios.SCENARIOS if s in set(table["scenario"])]
+    order = [s for s in SCENARIOS if s in set(table["scenario"])]
     families = list(dict.fromkeys(table["family"]))
     out = text.pivot(index="scenario", columns="family", values="text").reindex(index=order, columns=families)
     out["note"] = table.groupby("scenario")["note"].first()

@@ -32,7 +32,12 @@ MECHANISMS = {
     "burden": "tumour burden: total tumour volume and tumour count",
     "spatial": "per-lesion relations: each tumour's proximity to the portal and hepatic veins, lesions in both "
                "lobes, a small future liver remnant",
-    "mixed": "burden and spatial together; the default cohort",
+    "texture": "the heterogeneity of the enhancement inside the tumours and in the liver parenchyma, rendered "
+               "into the CT",
+    "distribution": "the worst lesion (its size times its closeness to a vessel) and how far apart the lesions lie",
+    "mixed": "burden, spatial, texture and distribution together; the default cohort",
+    "mixed-half": "the default's image term at half its strength",
+    "mixed-double": "the default's image term at twice its strength",
     "null": "no image term and no clinical one: outcomes independent of every input",
 }
 #: Summarised over draws: the compact metric set of the full-vs-lite tables.
