@@ -9,7 +9,7 @@ from sklearn.neighbors import KNeighborsRegressor
 from stg_fakes import fake_features, fake_geometry
 
 from benchmark import cli
-from benchmark.data import clinical, scenarios
+from benchmark.data import clinical
 from benchmark.data.cohort import Cohort
 from benchmark.data.imaging.morphometry import LESION_COLUMNS, MORPHOMETRY_COLUMNS
 from benchmark.data.imaging.prepared import NODE_NAMES

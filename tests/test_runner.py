@@ -283,7 +283,8 @@ def test_the_fixed_split_stores_what_each_patient_adds_to_taa_and_mae(tmp_path):
     for prefix, year in (("", prediction.year), ("own_", prediction.own_year)):
         metrics, _ = year_metrics(year, data.y, held.y, held.units_per_year)
         for metric in ("taa_pm1_ipcw", "mae_po"):
-            mean = weighted_mean(frame[f"{prefix}{metric}_score"].to_numpy(), frame[f"{prefix}{metric}_weight"].to_numpy())
+            mean = weighted_mean(frame[f"{prefix}{metric}_score"].to_numpy(),
+                                 frame[f"{prefix}{metric}_weight"].to_numpy())
             assert np.isfinite(mean) and mean == pytest.approx(metrics[metric], rel=1e-9), (prefix, metric)
     plain = runner.prediction_frame(held.ids, data.y, held.y, prediction, cohort, patient_scores_too=False)
     assert not plain.columns.str.endswith(("_score", "_weight")).any() and "own_year" in plain

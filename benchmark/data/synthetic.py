@@ -51,7 +51,8 @@ CLINICAL_SCALE_POST = 0.20
 #: 300-339, n = 197, 5 x 5 CV; seeds no table draws) Cox-PH reaches DFS 0.599 and OS 0.618 (real: 0.596, 0.618);
 #: at 0.20 it reached about 0.52 and 0.55.
 CLINICAL_SCALE_ALONE = 0.85
-#: The default scenario's image score: burden, spatial, texture and distribution scores (each in reference sd) weighted so.
+#: The default scenario's image score: the burden, spatial, texture and distribution scores (each in reference
+#: sd) weighted so.
 #: Texture's weight gives it a log hazard ratio of about 0.4 per sd in the default scenario (hazard ratio 1.5),
 #: the size of the published CT-texture association: Beckers et al. (Eur J Radiol 2018;102:15-21, 70 CRLM
 #: patients) report HR 1.90 (p = 0.07, multivariable) for overall survival by the metastases-to-liver entropy

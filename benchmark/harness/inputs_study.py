@@ -3,7 +3,8 @@
 The scenario tables say how well each method ranks patients; this study says how much of the signal
 its inputs hold at all, so that a method which misses the signal can be told apart from inputs that do
 not show it. For every scenario of one synthetic draw (the same patients and images, different
-hazards; the rescaled scenarios aside, whose image term is the default's at another strength) the target is each patient's true recurrence log-hazard (`true_lp_recurrence` of the
+hazards; the rescaled scenarios aside, whose image term is the default's at another strength) the
+target is each patient's true recurrence log-hazard (`true_lp_recurrence` of the
 scenario's truth table), and the families' inputs are:
 
   clinical      the pre-operative clinical table the Cox-PH baseline reads;
