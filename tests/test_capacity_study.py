@@ -54,7 +54,7 @@ def test_the_table_marks_a_method_beyond_the_margin_and_shows_failures():
 
 def test_the_study_draws_every_image_scenario_and_no_table_seed():
     specs = capacity_study.capacity_datasets()
-    assert [d.scenario for d in specs] == ["mixed", "burden", "spatial"]
+    assert [d.scenario for d in specs] == ["mixed", "burden", "spatial", "texture", "distribution"]
     assert {d.n_patients for d in specs} == {3000} and len({d.seed for d in specs}) == 1
     assert specs[0].seed not in (0, 1, 2, 100)   # grid draws and the defaults study's development draws
 

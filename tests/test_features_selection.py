@@ -90,10 +90,11 @@ def test_a_strong_log_normal_volume_survives_the_radiomics_selection_and_ranks_t
 
 
 def fake_radiomics(cohort, leak_ids=(), seed=0) -> FeatureTable:
-    """Noise features, one weak true signal, and a `leak` column equal to -time on `leak_ids` only."""
+    """Noise features, one weak true signal (the true recurrence log-hazard, whatever the scenario's image
+    term is made of), and a `leak` column equal to -time on `leak_ids` only."""
     rng = np.random.default_rng(seed)
     ids = cohort.patient_ids
-    tumour = np.log(cohort.truth.loc[ids, "total_tumour_volume_ml"].to_numpy())
+    tumour = cohort.truth.loc[ids, "true_lp_recurrence"].to_numpy()
     columns = pd.MultiIndex.from_product([NODE_COLUMNS, ["f0", "f1", "f2"]], names=["node", "feature"])
     values = pd.DataFrame(rng.normal(size=(len(ids), len(columns))), index=ids, columns=columns)
     values[("tumour", "f0")] = tumour + rng.normal(0, 1.0, len(ids))
