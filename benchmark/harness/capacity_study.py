@@ -1,12 +1,12 @@
 """Capacity apart from sample size: can a method represent the signal when patients are plentiful?
 
-At 120-197 patients every method is limited by its sample; this study asks what each can learn at
-all. One large draw (DRAW: 3,000 patients, a cohort seed that neither the scenario grid, seeds
-0..draws-1, nor the defaults study draws; the scenario-inputs study reads it too), every image
-mechanism (the rescaled scenarios repeat the default's), DFS, one stratified 80/20 split (the first
-fold of a 5-fold split): each method is fitted with its defaults on the training patients and
-scored on the test patients, where the oracle ranks them by the true risk. Radiomics (Coxnet) is there for the `texture` scenario, the one
-signal the graphs can only read through their nodes' radiomics features.
+At 120-197 patients every method is limited by its sample; this study asks what each can learn at all.
+One large draw (DRAW: 3,000 patients, a cohort seed that neither the scenario grid, seeds 0..draws-1,
+nor the defaults study draws; the scenario-inputs study reads it too), every image mechanism (the
+rescaled scenarios repeat the default's), DFS, one stratified 80/20 split (the first fold of a 5-fold
+split): each method is fitted with its defaults on the training patients and scored on the test
+patients, where the oracle ranks them by the true risk. Radiomics (Coxnet) is there for the `texture`
+scenario, the one signal the graphs can only read through their nodes' radiomics features.
 The table gives Harrell's C-index and each method's difference to the oracle on the same test
 patients, with a paired bootstrap interval over those patients.
 
