@@ -130,8 +130,8 @@ def draw_anatomy(rng: np.random.Generator, pid: str, covariates: pd.Series,
         for tumour, gap in zip(tumours, gaps):
             tumour[f"dist_{vessel}_mm"] = float(max(gap, 0.0))
 
-    gaps = np.minimum([t["dist_portal_mm"] for t in tumours], [t["dist_hepatic_mm"] for t in tumours])
-    worst = np.max(2 * radii / WORST_LESION_DIAMETER_MM * np.exp(-gaps / WORST_LESION_GAP_MM))
+    nearest_gap = np.minimum([t["dist_portal_mm"] for t in tumours], [t["dist_hepatic_mm"] for t in tumours])
+    worst = np.max(2 * radii / WORST_LESION_DIAMETER_MM * np.exp(-nearest_gap / WORST_LESION_GAP_MM))
     pairs = np.triu_indices(n_tumours, 1)
     apart = np.linalg.norm(centres[:, None] - centres[None], axis=2)[pairs]
     lobes = [t["lobe"] for t in tumours]

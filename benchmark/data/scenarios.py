@@ -21,5 +21,7 @@ DEFAULT_SCENARIO = "mixed"
 WITH_IMAGE_TERM = ("mixed", "burden", "spatial", "texture", "distribution", "mixed-half", "mixed-double")
 #: The scenarios that rescale another's image term: name -> (scenario, factor on its image term).
 RESCALED = {"mixed-half": ("mixed", 0.5), "mixed-double": ("mixed", 2.0)}
-#: The image mechanisms themselves (the rescaled scenarios repeat one of them).
-MECHANISMS = tuple(s for s in WITH_IMAGE_TERM if s not in RESCALED)
+#: The scenarios with a hazard of their own (a rescaled one repeats its base scenario's at another strength).
+DISTINCT = tuple(s for s in SCENARIOS if s not in RESCALED)
+#: The image mechanisms themselves.
+IMAGE_MECHANISMS = tuple(s for s in DISTINCT if s in WITH_IMAGE_TERM)

@@ -30,7 +30,7 @@ from benchmark.scoring.stats import LEVEL, harrell_cindex
 
 ENDPOINT = "dfs"
 FOLDS = 5              # the split's test share is 1 / FOLDS; only its first fold is fitted
-SCENARIOS = scenarios.MECHANISMS
+SCENARIOS = scenarios.IMAGE_MECHANISMS
 METHODS = ("stg", "stg-lite", "gcn", "gat", "sage", "morphometry", "radiomics_coxnet", "oracle")
 #: The claim the table tests: a method that can represent the signal comes this close to the oracle.
 MARGIN = 0.02

@@ -58,7 +58,7 @@ FOLDS = 5
 SEED = 0
 TABLE = "scenario_inputs"
 #: The scenarios scored: a rescaled one would repeat its base scenario's image term at another strength.
-SCENARIOS = tuple(s for s in scenarios.SCENARIOS if s not in scenarios.RESCALED)
+SCENARIOS = scenarios.DISTINCT
 NOTHING_TO_EXPLAIN = "no log-hazard to explain"
 #: The method whose inputs each family's table holds: the artefacts built are the ones it declares. radiomics_coxnet
 #: stands for the radiomics baselines: all read the same radiomics and geometry, one adds the clinical table.
