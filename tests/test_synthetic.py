@@ -21,8 +21,9 @@ def cindex(table: pd.DataFrame, risk, endpoint: str = "dfs") -> float:
 
 @pytest.fixture(scope="module")
 def large_draws():
-    """Every scenario of one large draw (the same patients)."""
-    drawn = synthetic.draw_patients(4000, seed=7)
+    """Every scenario of one large draw (the same patients), at the published point estimates: a single draw's
+    coefficients spread around them by design."""
+    drawn = synthetic.draw_patients(4000, seed=7, coefficients=synthetic.Coefficients.central())
     return {scenario: synthetic.assign_outcomes(drawn, scenario, seed=7) for scenario in scenarios.SCENARIOS}
 
 
@@ -157,3 +158,31 @@ def test_the_scenarios_with_an_image_term_are_those_whose_image_score_varies(dra
     base = {s: scenarios.RESCALED.get(s, (s,))[0] for s in scenarios.SCENARIOS}
     varies = {s for s in scenarios.SCENARIOS if drawn_cohort.patients[f"image_score_{base[s]}"].std() > 0}
     assert varies == set(scenarios.WITH_IMAGE_TERM)
+
+
+def test_each_draw_has_its_own_coefficients_within_the_published_intervals():
+    draws = [synthetic.Coefficients.draw(seed) for seed in range(200)]
+    assert synthetic.Coefficients.draw(3) == draws[3] and draws[3] != draws[4]
+    size_low, size_high = synthetic.BURDEN_SIZE_LOG_HR[2]
+    texture_low, texture_high = synthetic.TEXTURE_LOG_HR[2]
+    for c in draws:
+        assert size_low <= c.size_per_log_cm <= size_high and texture_low <= c.texture_per_sd <= texture_high
+        for name, (low, high) in synthetic.BURDEN_COUNT_LOG_HR.items():
+            assert low <= getattr(c, name) <= high
+    central = synthetic.Coefficients.central()
+    assert np.mean([c.size_per_log_cm for c in draws]) == pytest.approx(central.size_per_log_cm, abs=0.03)
+    assert np.mean([c.texture_per_sd for c in draws]) == pytest.approx(central.texture_per_sd, abs=0.04)
+
+
+def test_the_default_image_term_carries_the_draws_published_log_hazard_ratios(drawn_cohort):
+    """A least-squares fit of the default's recurrence log-HR on its terms returns the draw's coefficients."""
+    patients, c = drawn_cohort.patients, drawn_cohort.coefficients
+    assert c == synthetic.Coefficients.draw(3)   # the fixture's seed
+    n = patients["n_tumours"]
+    reference = synthetic._score_reference()
+    unpublished = sum(w * patients[f"image_score_{name}"] for name, w in synthetic.UNPUBLISHED_WEIGHTS.items())
+    design = np.column_stack([np.log(patients["max_diameter_mm"] / 10), n.between(2, 4), n >= 5,
+                              patients["image_score_texture"], unpublished, np.ones(len(patients))])
+    fitted, *_ = np.linalg.lstsq(design, synthetic.IMAGE_STRENGTH * patients["image_score_mixed"], rcond=None)
+    np.testing.assert_allclose(fitted[:5], [c.size_per_log_cm, c.two_to_four, c.five_or_more, c.texture_per_sd,
+                                            reference.unpublished_scale], atol=1e-8)

@@ -12,11 +12,14 @@ scenario, where nothing else carries the hazard).
 The CT carries texture apart from the anatomy: each patient's tumours and liver parenchyma have a
 heterogeneous enhancement of their own amplitude (the texture latents, drawn from a stream of their own),
 which the renderer adds to the HU. A hazard scenario (benchmark.data.scenarios) adds an image term: the
-scenario's image score,
-standardised on a reference draw (REFERENCE_DRAW), times IMAGE_STRENGTH (recurrence) and
-IMAGE_STRENGTH_POST (death after recurrence). These two numbers are set from the published anchors,
-not from any method's results: on a large draw of the default scenario the true risk ranks DFS with
-C = 0.714 and OS with C = 0.755, what CT + clinical models reported on this cohort. Outcomes
+scenario's image score, standardised on a reference draw (REFERENCE_DRAW), times IMAGE_STRENGTH (recurrence)
+and IMAGE_STRENGTH_POST (death after recurrence). The default's image term is a sum of log hazard ratios:
+burden (largest lesion, lesion count) and texture at their published sizes, with each draw's coefficients
+drawn from the published intervals (`Coefficients`), and the spatial and distribution terms, which have no
+published size, scaled to fill the rest of IMAGE_STRENGTH. These two strengths are set from the published
+anchors, not from any method's results: on a large draw of the default scenario at the central coefficients
+the true risk ranks DFS with C = 0.714 and OS with C = 0.755, what CT + clinical models reported on this
+cohort. Outcomes
 (`assign_outcomes`) are drawn by inverting each transition's survival, censored by the real
 follow-up distribution; the scenarios of one draw share its patients, anatomy and clinical
 covariates, and their outcomes the same random numbers (common random numbers), so differences
@@ -27,7 +30,8 @@ renders CTs from exactly the geometry that drove the hazard. Times are months.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import json
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -51,13 +55,29 @@ CLINICAL_SCALE_POST = 0.20
 #: 300-339, n = 197, 5 x 5 CV; seeds no table draws) Cox-PH reaches DFS 0.599 and OS 0.618 (real: 0.596, 0.618);
 #: at 0.20 it reached about 0.52 and 0.55.
 CLINICAL_SCALE_ALONE = 0.85
-#: The default scenario's image score: the burden, spatial, texture and distribution scores (each in reference
-#: sd) weighted so.
-#: Texture's weight gives it a log hazard ratio of about 0.4 per sd in the default scenario (hazard ratio 1.5),
-#: the size of the published CT-texture association: Beckers et al. (Eur J Radiol 2018;102:15-21, 70 CRLM
-#: patients) report HR 1.90 (p = 0.07, multivariable) for overall survival by the metastases-to-liver entropy
-#: ratio, read here as above against below the median (1.6 sd apart): log(1.90) / 1.6 = 0.40.
-MIXED_WEIGHTS = pd.Series({"burden": 0.25, "spatial": 1.0, "texture": 0.5, "distribution": 0.5})
+#: The default scenario's image term, in log hazard ratios of recurrence: the terms with published sizes at those
+#: sizes, with coefficients drawn per draw from their published intervals (`Coefficients`).
+#: Burden: largest lesion and lesion count. The largest diameter's log-HR per log cm is the real MSKCC table's own:
+#: a Cox fit of DFS on log(max_tumor_size) and multiple_metastases (197 patients) gives 0.429, 95 % CI
+#: 0.176-0.682 (HR 1.54 per e-fold, 1.19-1.98), drawn normal (se 0.129) within that interval. The count's, against
+#: a single lesion, from Wang et al. (World J Surg Oncol 2022, doi:10.1186/s12957-022-02700-4; 1,095 resected
+#: patients; 3- and 5-year OS 64.1 / 58.1 / 50.9 % and 54.0 / 41.7 / 32.0 % for 1 / 2-4 / >= 5 lesions), as the
+#: proportional-hazards ratios
+#: those rates imply, log S(t) / log S1(t), at 3 and at 5 years: HR 1.22-1.42 for 2-4 lesions and 1.52-1.85 for
+#: five or more, drawn uniformly on the log scale within each. (The tumour burden score of Sasaki et al. combines
+#: the same two quantities.)
+BURDEN_SIZE_LOG_HR = (0.429, 0.129, (0.176, 0.682))        # (mean, se, 95 % interval) per log cm
+BURDEN_COUNT_LOG_HR = {"two_to_four": (np.log(1.22), np.log(1.42)), "five_or_more": (np.log(1.52), np.log(1.85))}
+#: Texture: log-HR per sd of the texture score. Beckers et al. (Eur J Radiol 2018;102:15-21, 70 CRLM patients)
+#: report HR 1.90 (p = 0.07, multivariable) for overall survival by the metastases-to-liver entropy ratio, read
+#: here as above against below the median (1.6 sd apart): log(1.90) / 1.6 = 0.40 per sd, se 0.22 (from the p
+#: value), drawn normal within its 95 % interval, floored at 0 (a p of 0.07 does not fix the sign, the direction
+#: does: Beckers' and the radiomics studies' texture goes with shorter survival).
+TEXTURE_LOG_HR = (0.40, 0.22, (0.0, 0.84))
+#: Spatial and distribution terms have no published per-sd size: they share one scale, set so that the default's
+#: image term has sd IMAGE_STRENGTH on the reference draw (central coefficients), which keeps the oracle at the
+#: published anchors; the distribution term at half the spatial one's weight.
+UNPUBLISHED_WEIGHTS = pd.Series({"spatial": 1.0, "distribution": 0.5})
 #: The distribution score: the worst lesion, its size times its closeness to a vessel (a large lesion on a
 #: major vessel: the margin that fails), plus how far apart the lesions lie (scattered against clustered
 #: disease; anatomy.draw_anatomy measures both). No per-patient sum or mean of the morphometry table is
@@ -78,7 +98,7 @@ ORACLE_HORIZON_MONTHS = 36.0
 REFERENCE_DRAW = (4000, 20240617)   # (patients, seed) of the draw that standardises the image scores
 #: Bumped whenever a change to the generator (this module, anatomy, calibration) changes the drawn
 #: cohort, so cached trees are redrawn.
-GENERATOR_VERSION = 6
+GENERATOR_VERSION = 7
 
 
 @dataclass(frozen=True)
@@ -89,6 +109,7 @@ class SyntheticCohort:
     patients: pd.DataFrame   # one row per patient: anatomy, image scores, clinical log hazards, truth
     tumours: pd.DataFrame    # one row per tumour
     vessels: pd.DataFrame    # one row per vessel centreline segment
+    coefficients: Coefficients | None = None   # the draw's published coefficients (once drawn)
 
 
 def patient_ids(n: int) -> list[str]:
@@ -104,9 +125,38 @@ def _draw_covariates(rng: np.random.Generator, n: int, cal: Calibration) -> tupl
     return latent, latent.mask(patterns)
 
 
-def _raw_image_scores(anatomy: pd.DataFrame) -> pd.DataFrame:
-    """Unstandardised image scores per scenario: what the CT shows that the hazard may use."""
-    burden = 0.6 * np.log(anatomy["total_tumour_volume_ml"]) + 0.4 * 2.5 * np.log(anatomy["n_tumours"])
+@dataclass(frozen=True)
+class Coefficients:
+    """The published coefficients of the default's image term, for one draw (log hazard ratios of recurrence)."""
+
+    size_per_log_cm: float    # largest lesion diameter, per log cm
+    two_to_four: float        # 2-4 lesions against one
+    five_or_more: float       # five or more against one
+    texture_per_sd: float     # per reference sd of the texture score
+
+    @classmethod
+    def central(cls) -> Coefficients:
+        """The published point estimates (the middle of each interval on the log scale)."""
+        return cls(BURDEN_SIZE_LOG_HR[0], *(float(np.mean(BURDEN_COUNT_LOG_HR[k])) for k in BURDEN_COUNT_LOG_HR),
+                   TEXTURE_LOG_HR[0])
+
+    @classmethod
+    def draw(cls, seed: int) -> Coefficients:
+        """A draw's coefficients, from a stream of their own: each within its published 95 % interval."""
+        rng = np.random.default_rng([seed, 3])
+
+        def within(mean, se, interval):
+            return float(np.clip(rng.normal(mean, se), *interval))
+        return cls(within(*BURDEN_SIZE_LOG_HR),
+                   *(float(rng.uniform(*BURDEN_COUNT_LOG_HR[k])) for k in BURDEN_COUNT_LOG_HR),
+                   within(*TEXTURE_LOG_HR))
+
+
+def _raw_image_scores(anatomy: pd.DataFrame, coefficients: Coefficients) -> pd.DataFrame:
+    """Unstandardised image scores per scenario: what the CT shows that the hazard may use (burden in log-HR)."""
+    n = anatomy["n_tumours"]
+    burden = (coefficients.size_per_log_cm * np.log(anatomy["max_diameter_mm"] / 10)
+              + coefficients.two_to_four * n.between(2, 4) + coefficients.five_or_more * (n >= 5))
     spatial = (np.log1p(anatomy["vessel_contact"]) + 1.5 * anatomy["lobe_spread"]
                - 3.0 * anatomy["remnant_fraction"])
     texture = sum(weight * np.log(anatomy[column]) for column, weight in TEXTURE_WEIGHTS.items())
@@ -116,23 +166,47 @@ def _raw_image_scores(anatomy: pd.DataFrame) -> pd.DataFrame:
                         index=anatomy.index)
 
 
+@dataclass(frozen=True)
+class _Reference:
+    mean: pd.Series              # raw scores on the reference draw, central coefficients
+    sd: pd.Series
+    unpublished_scale: float     # log-HR per unit of the UNPUBLISHED_WEIGHTS combination
+
+
 @lru_cache(maxsize=1)
-def _score_reference() -> tuple[pd.Series, pd.Series, float]:
-    """Mean and sd of the raw scores, and the sd of their MIXED_WEIGHTS combination, on the reference draw."""
+def _score_reference() -> _Reference:
+    """The raw scores' mean and sd on the reference draw, and the scale of the unpublished terms that gives the
+    default's image term sd IMAGE_STRENGTH there (the positive root of var(published + s * unpublished))."""
     n, seed = REFERENCE_DRAW
-    scores = _raw_image_scores(_draw(n, seed).patients)
-    standard = (scores - scores.mean()) / scores.std()
-    return scores.mean(), scores.std(), float((standard @ MIXED_WEIGHTS).std())
+    scores = _raw_image_scores(_draw(n, seed).patients, Coefficients.central())
+    mean, sd = scores.mean(), scores.std()
+    published = _published_log_hazard(scores, mean, sd, Coefficients.central())
+    unpublished = ((scores - mean) / sd)[UNPUBLISHED_WEIGHTS.index] @ UNPUBLISHED_WEIGHTS
+    a, b, c = unpublished.var(), 2 * published.cov(unpublished), published.var() - IMAGE_STRENGTH ** 2
+    if c >= 0:
+        raise ValueError("the published terms alone exceed IMAGE_STRENGTH: no room for the unpublished ones")
+    return _Reference(mean, sd, float((-b + np.sqrt(b * b - 4 * a * c)) / (2 * a)))
 
 
-def image_scores(anatomy: pd.DataFrame) -> pd.DataFrame:
+def _published_log_hazard(scores: pd.DataFrame, mean: pd.Series, sd: pd.Series,
+                          coefficients: Coefficients) -> pd.Series:
+    """Burden (already in log-HR, centred on the reference) plus texture at its published log-HR per sd."""
+    return (scores["burden"] - mean["burden"]
+            + coefficients.texture_per_sd * (scores["texture"] - mean["texture"]) / sd["texture"])
+
+
+def image_scores(anatomy: pd.DataFrame, coefficients: Coefficients) -> pd.DataFrame:
     """The image term of each scenario in reference sd units (clinical and null: zero; a rescaled scenario
-    reads its base scenario's)."""
-    mean, sd, mixed_sd = _score_reference()
-    standard = (_raw_image_scores(anatomy) - mean) / sd
+    reads its base scenario's). The default's is its log hazard in units of IMAGE_STRENGTH, so that the
+    recurrence hazard carries the published log-HRs as they are."""
+    ref = _score_reference()
+    raw = _raw_image_scores(anatomy, coefficients)
+    standard = (raw - ref.mean) / ref.sd
+    mixed = (_published_log_hazard(raw, ref.mean, ref.sd, coefficients)
+             + ref.unpublished_scale * standard[UNPUBLISHED_WEIGHTS.index] @ UNPUBLISHED_WEIGHTS)
     return pd.DataFrame({"clinical": 0.0, "burden": standard["burden"], "spatial": standard["spatial"],
                          "texture": standard["texture"], "distribution": standard["distribution"],
-                         "mixed": standard @ MIXED_WEIGHTS / mixed_sd, "null": 0.0},
+                         "mixed": mixed / IMAGE_STRENGTH, "null": 0.0},
                         index=anatomy.index)
 
 
@@ -176,11 +250,13 @@ def _with_derived_columns(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def draw_patients(n_patients: int = 197, seed: int = 0) -> SyntheticCohort:
-    """One draw: n patients with anatomy, clinical covariates and every scenario's image score."""
+def draw_patients(n_patients: int = 197, seed: int = 0, coefficients: Coefficients | None = None) -> SyntheticCohort:
+    """One draw: n patients with anatomy, clinical covariates and every scenario's image score, under the
+    draw's own coefficients unless `coefficients` are given (e.g. Coefficients.central())."""
     drawn = _draw(n_patients, seed)
-    patients = drawn.patients.join(image_scores(drawn.patients).add_prefix("image_score_"))
-    return replace(drawn, patients=patients)
+    coefficients = coefficients or Coefficients.draw(seed)
+    patients = drawn.patients.join(image_scores(drawn.patients, coefficients).add_prefix("image_score_"))
+    return replace(drawn, patients=patients, coefficients=coefficients)
 
 
 def scenario_log_hazards(patients: pd.DataFrame, scenario: str) -> pd.DataFrame:
@@ -272,7 +348,8 @@ def assign_outcomes(drawn: SyntheticCohort, scenario: str = DEFAULT_SCENARIO, se
         truth[f"true_risk_{endpoint}"] = 1 - curve[:, 1]
     patients = drawn.patients.join(truth)
     patients.index.name = "patient_id"
-    return SyntheticCohort(table.reindex(columns=clinical.COLUMNS[1:]), patients, drawn.tumours, drawn.vessels)
+    return SyntheticCohort(table.reindex(columns=clinical.COLUMNS[1:]), patients, drawn.tumours, drawn.vessels,
+                           drawn.coefficients)
 
 
 def generate(n_patients: int = 197, seed: int = 0, scenario: str = DEFAULT_SCENARIO) -> SyntheticCohort:
@@ -281,8 +358,11 @@ def generate(n_patients: int = 197, seed: int = 0, scenario: str = DEFAULT_SCENA
 
 
 def write_latents(cohort: SyntheticCohort, directory: Path) -> None:
-    """Save the latent anatomy (the artefact the CT renderer reads) as three CSV tables."""
+    """Save the latent anatomy (the artefact the CT renderer reads) as three CSV tables, and the draw's
+    coefficients as JSON."""
     directory.mkdir(parents=True, exist_ok=True)
+    if cohort.coefficients is not None:
+        (directory / "coefficients.json").write_text(json.dumps(asdict(cohort.coefficients), indent=1) + "\n")
     cohort.patients.to_csv(directory / "patients.csv")
     cohort.tumours.to_csv(directory / "tumours.csv", index=False)
     cohort.vessels.to_csv(directory / "vessels.csv", index=False)
