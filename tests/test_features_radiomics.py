@@ -1,12 +1,16 @@
-"""Radiomics node features: known shape values, NaN with a reason, caching, the provider contract."""
+"""Radiomics node features: known shape values, NaN with a reason, caching, the provider contract, the texture
+grid."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from feature_fakes import SPACING, fake_case, imaging_cohort, sphere
 
+from benchmark.data.imaging.prepared import Grid
 from benchmark.features import artefacts, radiomics_features
 from benchmark.features.artefacts import ArtefactError
 from benchmark.features.feature_table import NODE_COLUMNS
-from benchmark.features.node_features import node_masks
+from benchmark.features.node_features import case_digest, node_masks
 
 
 def test_shape_features_match_the_mask():
@@ -84,3 +88,20 @@ def test_provider_is_registered_and_refuses_a_cohort_without_images(tmp_path, cl
 def test_complex_feature_value_is_nan_not_its_real_part():
     assert np.isnan(radiomics_features._real(np.array(1 + 2j)))
     assert radiomics_features._real(np.complex128(2.0)) == 2.0 and radiomics_features._real(np.array(1.5)) == 1.5
+
+
+def test_a_case_with_a_texture_grid_is_described_there():
+    """Radiomics reads the texture grid, at its own spacing (here a 2 mm grid whose tumour is smaller than the
+    4 mm grid's), and the feature cache tells the two grids apart."""
+    coarse = fake_case()
+    fine = 2.0
+    index = tuple(np.indices(tuple(2 * n for n in coarse.volume.shape)) // 2)   # each 4 mm voxel as 2 x 2 x 2
+    masks = {name: mask[index] for name, mask in coarse.masks.items()}
+    centre = np.asarray(coarse.volume.shape) * np.asarray(SPACING) / 2 - np.array([0.0, 0.0, 28.0])
+    masks["tumour"] = sphere(10.0, centre, shape=masks["liver"].shape, spacing=(fine,) * 3)
+    case = replace(coarse, texture=Grid(coarse.volume[index], (fine,) * 3, coarse.origin, masks))
+    [features] = radiomics_features.extract_cases([case])
+    volume = features.values["tumour"][features.names.index("original_shape_VoxelVolume")]
+    assert volume == pytest.approx(masks["tumour"].sum() * fine**3, rel=0.05)
+    assert volume < 0.5 * coarse.masks["tumour"].sum() * np.prod(SPACING)
+    assert case_digest(case) != case_digest(coarse)

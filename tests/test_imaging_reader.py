@@ -225,3 +225,22 @@ def test_prepare_command_on_the_tree(tree, tmp_path, capsys):
     assert cli.main(["prepare", "--data", f"tcia:{tree}", "--data-dir", str(tmp_path), "-j", "2"]) == 0
     out = capsys.readouterr().out
     assert "2 patient(s) with prepared images, 5 excluded" in out and "CRLM-CT-1004" in out
+
+
+def test_a_ct_finer_than_the_texture_spacing_gets_a_texture_grid_that_survives_the_cache(tree, tmp_path):
+    """The fake CT has 2 mm pixels: a 3 mm texture grid is finer than the 4 mm prepared grid and is stored
+    (isotropic, the same anatomy); at the default 2 mm, no finer than the CT, there is none."""
+    ct, seg = read(tree, "CRLM-CT-1001")
+    assert prepare.prepare_case("CRLM-CT-1001", ct, seg, prepare.PrepareOptions()).texture is None
+    case = prepare.prepare_case("CRLM-CT-1001", ct, seg, prepare.PrepareOptions(texture_spacing_mm=3.0))
+    texture = case.texture
+    assert texture.spacing == (3.0, 3.0, 3.0) and set(texture.masks) == set(NODE_NAMES)
+    assert texture.masks["liver"].sum() * 27 / 1000 == pytest.approx(4 * 8 * 8 * VOXEL_ML, rel=0.3)
+    assert texture.masks["tumour"].any() and not (texture.masks["tumour"] & ~texture.masks["liver"]).any()
+    path = tmp_path / "case.npz"
+    case.save(path)
+    loaded = PreparedCase.load(path)
+    np.testing.assert_array_equal(loaded.texture.volume, texture.volume)
+    for name in NODE_NAMES:
+        np.testing.assert_array_equal(loaded.texture.masks[name], texture.masks[name])
+    assert loaded.texture.origin == texture.origin and loaded.texture.spacing == texture.spacing

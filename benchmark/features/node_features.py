@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.data.imaging.prepared import NODE_NAMES, PreparedCase
+from benchmark.data.imaging.prepared import NODE_NAMES, Grid, PreparedCase
 from benchmark.features.artefacts import ArtefactError
 from benchmark.features.feature_table import NODE_COLUMNS, FeatureTable
 from benchmark.files import atomic_write_text
@@ -29,8 +29,9 @@ from benchmark.progress import bar
 MIN_VOXELS = 2
 
 
-def node_masks(case: PreparedCase) -> dict[str, np.ndarray]:
-    """NODE_COLUMNS -> bool mask (z, y, x); ct_global is the whole liver, the union of every node mask."""
+def node_masks(case: PreparedCase | Grid) -> dict[str, np.ndarray]:
+    """NODE_COLUMNS -> bool mask (z, y, x) of a case or of its texture grid; ct_global is the whole liver, the
+    union of every node mask."""
     masks = {name: case.masks[name] for name in NODE_NAMES}
     masks["ct_global"] = np.logical_or.reduce([masks[name] for name in NODE_NAMES])
     return masks
@@ -47,13 +48,17 @@ def mask_problem(mask: np.ndarray) -> str | None:
 
 
 def case_digest(case: PreparedCase) -> str:
-    """Content hash of what the features read: the volume, its spacing and the node masks."""
+    """Content hash of what the features read: the volume, its spacing and the node masks, on the prepared grid
+    and on the texture grid when there is one."""
     digest = hashlib.sha256()
-    digest.update(np.ascontiguousarray(case.volume, dtype=np.float32).tobytes())
-    digest.update(np.asarray(case.spacing, dtype=float).tobytes())
-    for name in NODE_NAMES:
-        digest.update(name.encode())
-        digest.update(np.packbits(case.masks[name]).tobytes())
+    for grid in (case, case.texture):
+        if grid is None:
+            continue
+        digest.update(np.ascontiguousarray(grid.volume, dtype=np.float32).tobytes())
+        digest.update(np.asarray(grid.spacing, dtype=float).tobytes())
+        for name in NODE_NAMES:
+            digest.update(name.encode())
+            digest.update(np.packbits(grid.masks[name]).tobytes())
     return digest.hexdigest()
 
 

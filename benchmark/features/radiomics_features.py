@@ -1,8 +1,11 @@
 """pyradiomics features per graph node: the five anatomical masks and the whole liver (ct_global).
 
 Settings live in `radiomics.yaml` next to this file (image types, feature classes, bin width,
-resampling, each choice explained there). A node whose mask is empty, one voxel, or too thin for
-3D features gets NaN features and the reason, in the table's notes; it never stops the run.
+resampling, each choice explained there). The features are computed on the case's texture grid (isotropic
+2 mm, `prepare.TEXTURE_SPACING_MM`) when the CT's pixels were finer than that, so millimetre-scale texture and
+small lesions keep their voxels, else on the prepared grid, which is then as fine as the CT. A node whose mask
+is empty, one voxel, or too thin for 3D features gets NaN features and the reason, in the table's notes; it
+never stops the run.
 Results are cached per patient under (case content, YAML, pyradiomics version); see
 `benchmark.features.node_features`.
 """
@@ -16,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from benchmark.data.imaging.prepared import PreparedCase
+from benchmark.data.imaging.prepared import Grid, PreparedCase
 from benchmark.features import artefacts
 from benchmark.features.feature_table import NODE_COLUMNS, FeatureTable
 from benchmark.features.node_features import CaseFeatures, build_table, mask_problem, node_masks
@@ -34,11 +37,15 @@ def quiet_radiomics() -> None:
     logging.getLogger("radiomics").setLevel(logging.ERROR)
 
 
-@lru_cache(maxsize=2)
-def extractor(params: Path = PARAMS):
+@lru_cache(maxsize=4)
+def extractor(params: Path = PARAMS, spacing_mm: float | None = None):
+    """The extractor of `params`, resampling to `spacing_mm` (isotropic) instead of the file's spacing when given."""
     from radiomics import featureextractor
     quiet_radiomics()
-    return featureextractor.RadiomicsFeatureExtractor(str(params))
+    configured = featureextractor.RadiomicsFeatureExtractor(str(params))
+    if spacing_mm is not None:
+        configured.settings["resampledPixelSpacing"] = [spacing_mm] * 3
+    return configured
 
 
 def to_images(volume: np.ndarray, mask: np.ndarray, spacing, origin) -> tuple[sitk.Image, sitk.Image]:
@@ -51,15 +58,16 @@ def to_images(volume: np.ndarray, mask: np.ndarray, spacing, origin) -> tuple[si
     return image, label
 
 
-def node_radiomics(case: PreparedCase, mask: np.ndarray, params: Path = PARAMS
+def node_radiomics(grid: PreparedCase | Grid, mask: np.ndarray, params: Path = PARAMS, spacing_mm: float | None = None
                    ) -> tuple[dict[str, float] | None, str | None]:
-    """(feature name -> value, None) for one mask of the case, or (None, reason) when undefined."""
+    """(feature name -> value, None) for one mask on a grid (the case's or its texture grid), or (None, reason)
+    when undefined."""
     problem = mask_problem(mask)
     if problem:
         return None, problem
-    image, label = to_images(case.volume, mask, case.spacing, case.origin)
+    image, label = to_images(grid.volume, mask, grid.spacing, grid.origin)
     try:
-        result = extractor(params).execute(image, label, label=1)
+        result = extractor(params, spacing_mm).execute(image, label, label=1)
     except (ValueError, RuntimeError) as error:  # pyradiomics' verdict on a degenerate ROI
         return None, f"pyradiomics: {str(error).splitlines()[0]}"
     return {key: _real(value) for key, value in result.items() if not key.startswith("diagnostics_")}, None
@@ -75,13 +83,15 @@ def _real(value) -> float:
 def extract_cases(cases: Sequence[PreparedCase], params: Path = PARAMS) -> list[CaseFeatures]:
     out = []
     for case in cases:
-        masks = node_masks(case)
+        grid = case.texture or case
+        spacing_mm = None if case.texture is None else float(case.texture.spacing[0])
+        masks = node_masks(grid)
         features, reasons = {}, {}
         for node in NODE_COLUMNS:
             if node == "ct_global" and np.array_equal(masks[node], masks["liver"]):
                 features[node], reason = features["liver"], reasons.get("liver")
             else:
-                features[node], reason = node_radiomics(case, masks[node], params)
+                features[node], reason = node_radiomics(grid, masks[node], params, spacing_mm)
             if reason:
                 reasons[node] = reason
         names = next((list(f) for f in features.values() if f is not None), [])

@@ -30,7 +30,7 @@ from joblib import Parallel, delayed
 
 from benchmark.data.imaging.geometry import geometry_row
 from benchmark.data.imaging.morphometry import LESION_COLUMNS, MORPHOMETRY_COLUMNS, measure
-from benchmark.data.imaging.prepared import NODE_NAMES, PreparedCase, geometry_columns
+from benchmark.data.imaging.prepared import NODE_NAMES, Grid, PreparedCase, geometry_columns
 from benchmark.data.imaging.tcia_reader import (
     AIR_HU,
     CTVolume,
@@ -52,12 +52,23 @@ NO_IMAGES = "no images in the download"
 MANIFEST_COLUMNS = ["patient_id", "status", "reason", "file", "content_hash", "slice_mm", "n_tumours", "notes"]
 
 
+#: The isotropic spacing (mm) of the texture grid radiomics reads, for CTs whose pixels are finer than it. IBSI
+#: practice resamples to a fixed isotropic spacing (often 1 mm); on 2 cores, per real-size CT (512 x 512, 0.6 mm
+#: pixels), pyradiomics takes about 0.9 s for the tumours and 2.1 s for the liver at 2 mm against 1.7 s and 4.4 s
+#: (no shape features) at 1 mm (`perf/radiomics_spacing.py`), and a 2 mm grid of the liver is 1-2 MB per
+#: patient in the cache: 2 mm keeps a 7.5 mm lesion at some 28 voxels (3 at 4 mm) and a 7 mm texture 3-4 voxels wide.
+TEXTURE_SPACING_MM = 2.0
+
+
 @dataclass(frozen=True)
 class PrepareOptions:
-    """spacing: (z, y, x) mm of the prepared grid; margin_mm: added around the liver's bounding box."""
+    """spacing: (z, y, x) mm of the prepared grid; margin_mm: added around the liver's bounding box;
+    texture_spacing_mm: the isotropic spacing of the texture grid, stored beside the prepared grid when the
+    CT's pixels are finer than it (None: never)."""
 
     spacing: tuple[float, float, float] = (4.0, 4.0, 4.0)
     margin_mm: float = 12.0
+    texture_spacing_mm: float | None = TEXTURE_SPACING_MM
 
     def key(self) -> str:
         return json.dumps({"version": PREPARE_VERSION, **asdict(self)}, sort_keys=True)
@@ -77,15 +88,15 @@ def _box_corners(ct: CTVolume, low_zyx, high_zyx) -> np.ndarray:
     return np.asarray(ct.origin) + (corners * np.asarray(ct.spacing[::-1])) @ ct.direction.T
 
 
-def output_grid(ct: CTVolume, region: np.ndarray, options: PrepareOptions) -> tuple[np.ndarray, list[int]]:
+def output_grid(ct: CTVolume, region: np.ndarray, spacing, margin_mm: float) -> tuple[np.ndarray, list[int]]:
     """Origin (x, y, z) and size (x, y, z) of the prepared grid around the voxels of `region`.
 
     The grid's lattice is anchored on the CT voxel centre nearest patient (-inf, -inf, -inf), so
     a scan and its mirrored (prone) acquisition give the same grid."""
     zyx = np.argwhere(region)
     points = _box_corners(ct, zyx.min(axis=0) - 0.5, zyx.max(axis=0) + 0.5)
-    lo, hi = points.min(axis=0) - options.margin_mm, points.max(axis=0) + options.margin_mm
-    step = np.asarray(options.spacing[::-1], float)
+    lo, hi = points.min(axis=0) - margin_mm, points.max(axis=0) + margin_mm
+    step = np.asarray(spacing[::-1], float)
     anchor = _box_corners(ct, np.zeros(3), np.array(ct.hu.shape) - 1).min(axis=0)
     first = np.ceil((lo - anchor) / step - 1e-6)
     size = np.floor((hi - anchor) / step + 1e-6) - first + 1
@@ -101,19 +112,23 @@ def _input_crop(ct: CTVolume, origin: np.ndarray, size, step: np.ndarray) -> tup
     return tuple(slice(a, b) for a, b in zip(low[::-1], high[::-1]))
 
 
-def prepare_case(patient_id: str, ct: CTVolume, seg: SegMasks, options: PrepareOptions) -> PreparedCase:
-    """Resample the CT and every mask onto the cropped, axis-aligned grid; the morphometry (row and
-    per-lesion rows) is measured on the native masks first."""
+def _crop_region(ct: CTVolume, seg: SegMasks) -> np.ndarray:
+    """The voxels the prepared grids cover: the liver, else whatever was segmented, else the whole scan."""
     present = [m for m in (*seg.nodes.values(), *seg.tumours) if m is not None and m.any()]
     liver = seg.nodes["liver"]
     if liver is not None and liver.any():
-        region = liver
-    elif present:  # no liver voxels: crop around whatever was segmented
-        region = np.logical_or.reduce(present)
-    else:  # nothing segmented at all: keep the whole scan
-        region = np.ones(ct.hu.shape, dtype=bool)
-    origin, size = output_grid(ct, region, options)
-    step = np.asarray(options.spacing[::-1], float)
+        return liver
+    if present:
+        return np.logical_or.reduce(present)
+    return np.ones(ct.hu.shape, dtype=bool)
+
+
+def resample_case(ct: CTVolume, seg: SegMasks, region: np.ndarray, spacing, margin_mm: float
+                  ) -> tuple[Grid, list[np.ndarray]]:
+    """The CT and every node mask on the axis-aligned grid of `spacing` (z, y, x mm) around `region`, and each
+    tumour's mask on it."""
+    origin, size = output_grid(ct, region, spacing, margin_mm)
+    step = np.asarray(spacing[::-1], float)
     crop = _input_crop(ct, origin, size, step)
     crop_origin = np.asarray(ct.origin) + ct.direction @ (np.array([s.start for s in crop[::-1]]) * ct.spacing[::-1])
 
@@ -140,10 +155,20 @@ def prepare_case(patient_id: str, ct: CTVolume, seg: SegMasks, options: PrepareO
     masks = {node: resample_mask(seg.nodes[node]) for node in NODE_NAMES if node != "tumour"}
     tumours = [resample_mask(mask) for mask in seg.tumours]
     masks["tumour"] = np.logical_or.reduce(tumours) if tumours else empty.copy()
+    return Grid(volume, tuple(float(s) for s in spacing), tuple(float(v) for v in origin), masks), tumours
+
+
+def prepare_case(patient_id: str, ct: CTVolume, seg: SegMasks, options: PrepareOptions) -> PreparedCase:
+    """Resample the CT and every mask onto the cropped, axis-aligned grid, and onto the texture grid when the
+    CT's pixels are finer than it; the morphometry (row and per-lesion rows) is measured on the native masks."""
+    region = _crop_region(ct, seg)
+    grid, tumours = resample_case(ct, seg, region, options.spacing, options.margin_mm)
+    texture = None
+    if options.texture_spacing_mm is not None and min(ct.spacing[1:]) < options.texture_spacing_mm:
+        texture, _ = resample_case(ct, seg, region, (options.texture_spacing_mm,) * 3, options.margin_mm)
     morphometry = measure(seg, ct.spacing)
-    return PreparedCase(patient_id, volume, tuple(float(s) for s in options.spacing),
-                        tuple(float(v) for v in origin), masks, tumours, tuple(float(s) for s in ct.spacing),
-                        morphometry.row, morphometry.lesions)
+    return PreparedCase(patient_id, grid.volume, grid.spacing, grid.origin, grid.masks, tumours,
+                        tuple(float(s) for s in ct.spacing), morphometry.row, morphometry.lesions, texture)
 
 
 def fingerprint(files: list[Path], root: Path, options: PrepareOptions) -> str:

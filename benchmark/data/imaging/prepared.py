@@ -46,6 +46,18 @@ def geometry_columns() -> list[str]:
 
 
 @dataclass
+class Grid:
+    """A CT and its node masks on one axis-aligned grid: the texture grid radiomics reads (the PreparedCase
+    itself has the same four fields for its own grid). volume: float32 (z, y, x) HU; spacing: (z, y, x) mm;
+    origin: (x, y, z) patient position of voxel (0, 0, 0); masks: NODE_NAMES -> bool (z, y, x)."""
+
+    volume: np.ndarray
+    spacing: tuple[float, float, float]
+    origin: tuple[float, float, float]
+    masks: dict[str, np.ndarray]
+
+
+@dataclass
 class PreparedCase:
     """One patient after resampling and cropping to the liver bounding box (with margin).
 
@@ -57,6 +69,7 @@ class PreparedCase:
     acquisition stays recognisable after resampling; None when not known.
     morphometry: the SEG's morphometry row on its native grid (`morphometry.MORPHOMETRY_COLUMNS`), which
     the resampled masks can no longer give; lesions: its per-lesion rows (`morphometry.LESION_COLUMNS`).
+    texture: the same CT and masks on the finer, isotropic texture grid (None when the CT is no finer than it).
     """
 
     patient_id: str
@@ -68,6 +81,7 @@ class PreparedCase:
     ct_spacing: tuple[float, float, float] | None = None
     morphometry: dict[str, float] = field(default_factory=dict)
     lesions: list[dict[str, float]] = field(default_factory=list)
+    texture: Grid | None = None
 
     def save(self, path: Path) -> None:
         arrays = {"volume": self.volume.astype(np.float32), "spacing": np.asarray(self.spacing, float),
@@ -76,6 +90,11 @@ class PreparedCase:
         arrays.update({f"tumour_{i}": np.packbits(mask) for i, mask in enumerate(self.tumours)})
         if self.ct_spacing is not None:
             arrays["ct_spacing"] = np.asarray(self.ct_spacing, float)
+        if self.texture is not None:
+            arrays.update({"texture_volume": self.texture.volume.astype(np.float32),
+                           "texture_spacing": np.asarray(self.texture.spacing, float),
+                           "texture_origin": np.asarray(self.texture.origin, float)})
+            arrays.update({f"texture_mask_{name}": np.packbits(self.texture.masks[name]) for name in NODE_NAMES})
         np.savez_compressed(path, patient_id=np.array(self.patient_id),
                             morphometry=np.array(json.dumps(self.morphometry)),
                             lesions=np.array(json.dumps(self.lesions)), **arrays)
@@ -84,16 +103,21 @@ class PreparedCase:
     def load(cls, path: Path) -> "PreparedCase":
         with np.load(path) as data:
             volume = data["volume"]
-            shape, size = volume.shape, volume.size
 
-            def unpack(key):
-                return np.unpackbits(data[key], count=size).reshape(shape).astype(bool)
+            def unpack(key, like):
+                return np.unpackbits(data[key], count=like.size).reshape(like.shape).astype(bool)
 
             def stored(key, empty):
                 return json.loads(str(data[key])) if key in data.files else empty
 
+            texture = None
+            if "texture_volume" in data.files:
+                fine = data["texture_volume"]
+                texture = Grid(fine, tuple(data["texture_spacing"]), tuple(data["texture_origin"]),
+                               {name: unpack(f"texture_mask_{name}", fine) for name in NODE_NAMES})
             tumour_keys = sorted((k for k in data.files if k.startswith("tumour_")), key=lambda k: int(k[7:]))
             return cls(str(data["patient_id"]), volume, tuple(data["spacing"]), tuple(data["origin"]),
-                       {name: unpack(f"mask_{name}") for name in NODE_NAMES}, [unpack(k) for k in tumour_keys],
+                       {name: unpack(f"mask_{name}", volume) for name in NODE_NAMES},
+                       [unpack(k, volume) for k in tumour_keys],
                        tuple(data["ct_spacing"]) if "ct_spacing" in data.files else None,
-                       stored("morphometry", {}), stored("lesions", []))
+                       stored("morphometry", {}), stored("lesions", []), texture)
