@@ -2,7 +2,8 @@
 
 Each test breaks the suite the way a real change could and asserts what `benchmark check` says:
 a flattering metric, a shifted C-index and leakage fail; STG losing its image input (shown other
-patients' images) fails; a change of the model seeds (what another CPU's rounding amounts to) passes.
+patients' images, or its image node features zeroed) fails; a change of the model seeds (what another
+CPU's rounding amounts to) passes.
 They run the real CI profile for the few methods concerned (`check --only`), so they share the data
 directory, and its cached cohort, with `python -m benchmark check`.
 """
@@ -13,6 +14,7 @@ import pytest
 from baselines.coxph import CoxPH
 from benchmark import cli, methods
 from benchmark.features.graphs import PatientGraphs
+from benchmark.methods import inputs
 from benchmark.scoring import metrics, year_metrics
 
 pytestmark = pytest.mark.slow
@@ -89,6 +91,22 @@ def test_stg_shown_other_patients_images_fails(capsys, monkeypatch):
     assert status == 1, out
     # which metrics cross their tolerances depends on the reference; at least one moves, and for the worse
     assert [line for line in out.splitlines() if line.startswith("stg ") and "MOVED (worse)" in line], out
+
+
+def test_stg_with_its_image_node_features_zeroed_fails(capsys, monkeypatch):
+    """Lost node features: the anatomy, CT and lesion nodes keep their graph (count, edge geometry) but carry
+    zeros, as a broken feature extractor would leave them."""
+    transform = inputs.GraphInputs.transform
+
+    def zeroed(self, data):
+        out = transform(self, data)
+        for node_type in ("anatomy", "ct", "lesion"):
+            if node_type in out.graph.ntypes:
+                out.graph.nodes[node_type].data["h0"] = out.graph.nodes[node_type].data["h0"] * 0
+        return out
+    monkeypatch.setattr(inputs.GraphInputs, "transform", zeroed)
+    status, out = guard(capsys, "stg")
+    assert status == 1 and moved(out, "stg", "cindex_harrell"), out
 
 
 def test_stg_with_other_model_seeds_passes(capsys):

@@ -45,7 +45,7 @@ from benchmark.scoring.metrics import HIGHER_IS_BETTER, METRIC_NAMES
 #: Every registered method on a synthetic cohort; the first profile is also the smoke test's.
 #: A profile with endpoints keys its entries "METHOD @ DATASET/ENDPOINT" and records only the methods
 #: that apply to it (the real clinical table has no images).
-SYNTHETIC_PROFILE = {"dataset": "crlm-synthetic:n=120,scenario=burden", "folds": 5, "repeats": 1, "seed": 0,
+SYNTHETIC_PROFILE = {"dataset": "crlm-synthetic:n=120,scenario=mixed-double", "folds": 5, "repeats": 1, "seed": 0,
                      "protocol": "cv"}
 REAL_PROFILE = {"dataset": "mskcc-crlm", "endpoints": ["os", "dfs"], "feature_sets": ["preoperative"], "folds": 3,
                 "repeats": 1, "seed": 0, "protocol": "cv"}
