@@ -29,7 +29,7 @@ def test_cox_score_ranks_signal_over_noise_and_ignores_constants(clinical_cohort
 
 def test_correlation_filter_keeps_the_more_prognostic_twin(clinical_cohort):
     y = clinical_cohort.y("dfs")
-    signal = np.log(clinical_cohort.truth.loc[clinical_cohort.patient_ids, "total_tumour_volume_ml"].to_numpy())
+    signal = clinical_cohort.truth.loc[clinical_cohort.patient_ids, "true_lp_recurrence"].to_numpy()   # the hazard
     rng = np.random.default_rng(1)
     X = np.column_stack([signal + rng.normal(0, 0.3, len(y)), signal, rng.normal(size=len(y))])
     keep = CorrelationFilter(0.9).fit(X, y).get_support()
