@@ -62,10 +62,9 @@ CLINICAL_SCALE_ALONE = 0.85
 #: 0.176-0.682 (HR 1.54 per e-fold, 1.19-1.98), drawn normal (se 0.129) within that interval. The count's, against
 #: a single lesion, from Wang et al. (World J Surg Oncol 2022, doi:10.1186/s12957-022-02700-4; 1,095 resected
 #: patients; 3- and 5-year OS 64.1 / 58.1 / 50.9 % and 54.0 / 41.7 / 32.0 % for 1 / 2-4 / >= 5 lesions), as the
-#: proportional-hazards ratios
-#: those rates imply, log S(t) / log S1(t), at 3 and at 5 years: HR 1.22-1.42 for 2-4 lesions and 1.52-1.85 for
-#: five or more, drawn uniformly on the log scale within each. (The tumour burden score of Sasaki et al. combines
-#: the same two quantities.)
+#: proportional-hazards ratios those rates imply, log S(t) / log S1(t), at 3 and at 5 years: HR 1.22-1.42 for
+#: 2-4 lesions and 1.52-1.85 for five or more, drawn uniformly on the log scale within each. (The tumour burden
+#: score of Sasaki et al. combines the same two quantities.)
 BURDEN_SIZE_LOG_HR = (0.429, 0.129, (0.176, 0.682))        # (mean, se, 95 % interval) per log cm
 BURDEN_COUNT_LOG_HR = {"two_to_four": (np.log(1.22), np.log(1.42)), "five_or_more": (np.log(1.52), np.log(1.85))}
 #: Texture: log-HR per sd of the texture score. Beckers et al. (Eur J Radiol 2018;102:15-21, 70 CRLM patients)
