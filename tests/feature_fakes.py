@@ -1,13 +1,14 @@
 """In-memory prepared cases and imaging cohorts for the feature tests (no DICOM, no rendering)."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from benchmark.data.cohort import Cohort
-from benchmark.data.imaging.prepared import PreparedCase
+from benchmark.data.imaging.prepared import Grid, PreparedCase
 
 SHAPE = (22, 26, 32)
 SPACING = (4.0, 4.0, 4.0)   # the default prepared grid, which radiomics.yaml keeps
@@ -38,6 +39,16 @@ def fake_case(patient_id: str = "P1", seed: int = 0, tumour_radius: float = 14.0
     volume[masks["tumour"]] -= 90
     volume[masks["portal"] | masks["hepatic"]] += 90
     return PreparedCase(patient_id, volume, SPACING, (0.0, 0.0, 0.0), masks, [masks["tumour"]])
+
+
+def with_texture_grid(coarse: PreparedCase, fine_mm: float = 2.0) -> PreparedCase:
+    """`coarse` with a texture grid at half its spacing: each voxel as 2 x 2 x 2, and a tumour (radius 10 mm)
+    smaller than the coarse grid's, so what is computed on the texture grid differs from the coarse grid's."""
+    index = tuple(np.indices(tuple(2 * n for n in coarse.volume.shape)) // 2)
+    masks = {name: mask[index] for name, mask in coarse.masks.items()}
+    centre = np.asarray(coarse.volume.shape) * np.asarray(coarse.spacing) / 2 - np.array([0.0, 0.0, 28.0])
+    masks["tumour"] = sphere(10.0, centre, shape=masks["liver"].shape, spacing=(fine_mm,) * 3)
+    return replace(coarse, texture=Grid(coarse.volume[index], (fine_mm,) * 3, coarse.origin, masks))
 
 
 def imaging_cohort(directory: Path, n: int = 4, **case_options) -> Cohort:

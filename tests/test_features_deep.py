@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 import torch
-from feature_fakes import fake_case, imaging_cohort
+from feature_fakes import fake_case, imaging_cohort, with_texture_grid
 
+from benchmark.data.imaging.prepared import PreparedCase
 from benchmark.features import artefacts, deep_features
 from benchmark.features.deep_features import Encoder, MultiScaleEncoder, build_encoder
 from benchmark.features.encoder_options import EncoderOptions
@@ -64,6 +65,18 @@ def test_case_features_nan_for_empty_node_and_context_differs_from_liver():
     assert not np.allclose(features.values["liver"], features.values["ct_global"])
     [again] = SMALL([fake_case(empty=("portal",))])
     assert again.values == features.values
+
+
+def test_a_case_with_a_texture_grid_is_encoded_from_it():
+    """The cubes come from the texture grid when there is one: the features are those of a case on that grid."""
+    coarse = fake_case()
+    case = with_texture_grid(coarse)
+    grid = case.texture
+    on_grid = PreparedCase(case.patient_id, grid.volume, grid.spacing, grid.origin, grid.masks, [grid.masks["tumour"]])
+    [textured], [fine], [plain] = SMALL([case]), SMALL([on_grid]), SMALL([coarse])
+    for node in NODE_COLUMNS:
+        np.testing.assert_allclose(textured.values[node], fine.values[node], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(textured.values["tumour"], plain.values["tumour"], rtol=1e-3, atol=1e-4)
 
 
 def test_table_says_random_init_and_caches(tmp_path, monkeypatch):

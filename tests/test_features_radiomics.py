@@ -1,12 +1,9 @@
 """Radiomics node features: known shape values, NaN with a reason, caching, the provider contract, the texture
 grid."""
-from dataclasses import replace
-
 import numpy as np
 import pytest
-from feature_fakes import SPACING, fake_case, imaging_cohort, sphere
+from feature_fakes import SPACING, fake_case, imaging_cohort, sphere, with_texture_grid
 
-from benchmark.data.imaging.prepared import Grid
 from benchmark.features import artefacts, radiomics_features
 from benchmark.features.artefacts import ArtefactError
 from benchmark.features.feature_table import NODE_COLUMNS
@@ -94,12 +91,8 @@ def test_a_case_with_a_texture_grid_is_described_there():
     """Radiomics reads the texture grid, at its own spacing (here a 2 mm grid whose tumour is smaller than the
     4 mm grid's), and the feature cache tells the two grids apart."""
     coarse = fake_case()
-    fine = 2.0
-    index = tuple(np.indices(tuple(2 * n for n in coarse.volume.shape)) // 2)   # each 4 mm voxel as 2 x 2 x 2
-    masks = {name: mask[index] for name, mask in coarse.masks.items()}
-    centre = np.asarray(coarse.volume.shape) * np.asarray(SPACING) / 2 - np.array([0.0, 0.0, 28.0])
-    masks["tumour"] = sphere(10.0, centre, shape=masks["liver"].shape, spacing=(fine,) * 3)
-    case = replace(coarse, texture=Grid(coarse.volume[index], (fine,) * 3, coarse.origin, masks))
+    case = with_texture_grid(coarse)
+    fine, masks = case.texture.spacing[0], case.texture.masks
     [features] = radiomics_features.extract_cases([case])
     volume = features.values["tumour"][features.names.index("original_shape_VoxelVolume")]
     assert volume == pytest.approx(masks["tumour"].sum() * fine**3, rel=0.05)

@@ -9,7 +9,10 @@ projection keeps distances, Johnson-Lindenstrauss, without training on the cohor
 
 Inputs per node: the mask's bounding cube (in mm, so shapes keep their aspect), HU clipped to a
 liver window, standardised over the mask, zero outside it, resized to `input_size`^3. The
-ct_global node is the same cube around the whole liver without masking: the CT context.
+ct_global node is the same cube around the whole liver without masking: the CT context. The cubes
+are cut from the case's texture grid (isotropic 2 mm, `prepare.TEXTURE_SPACING_MM`) when the CT was
+finer than that, as radiomics is: on the 4 mm grid a 10 mm lesion is a dozen voxels, and the
+32^3 input would only interpolate them (`python -m perf.texture_grid` prints both grids' cost).
 
 Configuration: an EncoderOptions (benchmark.features.encoder_options), from `run`'s --encoder-*
 flags: the checkpoint (else a seeded random encoder, and the table's notes say "random-init
@@ -31,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.data.imaging.prepared import PreparedCase
+from benchmark.data.imaging.prepared import Grid, PreparedCase
 from benchmark.features import artefacts
 from benchmark.features.encoder_options import INPUT_SIZE, POOL_SCALES, SEED, EncoderOptions
 from benchmark.features.feature_table import NODE_COLUMNS, FeatureTable
@@ -156,8 +159,9 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def node_input(case: PreparedCase, mask: np.ndarray, masked: bool, size: int = INPUT_SIZE) -> np.ndarray:
-    """The (size, size, size) encoder input around a mask: its bounding cube in mm, windowed, standardised."""
+def node_input(case: PreparedCase | Grid, mask: np.ndarray, masked: bool, size: int = INPUT_SIZE) -> np.ndarray:
+    """The (size, size, size) encoder input around a mask of `case`'s grid: its bounding cube in mm, windowed,
+    standardised."""
     spacing = np.asarray(case.spacing, dtype=float)
     where = np.argwhere(mask)
     low, high = where.min(0), where.max(0) + 1
@@ -187,14 +191,15 @@ class Encoder:
         encoder = cached_encoder(width, self.options.weights, self.options.seed)
         inputs, slots, results = [], [], []
         for case in cases:
-            masks = node_masks(case)
+            grid = case.texture or case
+            masks = node_masks(grid)
             reasons = {}
             for node in NODE_COLUMNS:
                 reason = mask_problem(masks[node])
                 if reason:
                     reasons[node] = reason
                 else:
-                    inputs.append(node_input(case, masks[node], masked=node != "ct_global", size=size))
+                    inputs.append(node_input(grid, masks[node], masked=node != "ct_global", size=size))
                     slots.append((len(results), node))
             names = [f"f{i:04d}" for i in range(width)]
             results.append(CaseFeatures(names, dict.fromkeys(NODE_COLUMNS), reasons,

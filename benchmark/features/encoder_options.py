@@ -12,9 +12,12 @@ from pathlib import Path
 from benchmark.files import file_digest
 
 DEFAULT_WIDTH = 256
-INPUT_SIZE = 32            # voxels per side on CPU (about 0.07 s per node on 2 cores); GPUs: 64 or more
+INPUT_SIZE = 32            # voxels per side on CPU (0.2-0.7 s per patient, 64: 1.3-2.2 s; perf.texture_grid); GPUs: 64+
 POOL_SCALES = (1, 2, 4)
 SEED = 0
+#: Bumped whenever what the encoder is shown changes, so cached features are recomputed (2: the cubes are cut
+#: from the texture grid when the case has one).
+CODE_VERSION = 2
 RANDOM_INIT_NOTE = "random-init encoder"
 
 
@@ -40,7 +43,7 @@ class EncoderOptions:
     def salt(self) -> str:
         """The cache key of features made with these options (the checkpoint by content)."""
         weights = file_digest(Path(self.weights)) if self.weights else "random"
-        return f"deep-{version('torch')}-w{self.width}-s{self.input_size}-seed{self.seed}-{weights}"
+        return f"deep-{version('torch')}-code{CODE_VERSION}-w{self.width}-s{self.input_size}-seed{self.seed}-{weights}"
 
     def notes(self) -> list[str]:
         source = f"MedicalNet weights {Path(self.weights).name}" if self.weights else RANDOM_INIT_NOTE

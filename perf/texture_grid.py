@@ -1,13 +1,15 @@
-"""What radiomics costs, and what it sees, on the prepared 4 mm grid against a 2 mm and a 1 mm texture grid.
+"""What the node features cost, and what they see, on the prepared 4 mm grid against a 2 mm and a 1 mm texture grid.
 
-    python -m perf.radiomics_spacing [--n 3] [--seed 5] [--data-dir DIR]
+    python -m perf.texture_grid [--n 3] [--seed 5] [--data-dir DIR]
 
 Renders `--n` real-size synthetic CTs (512 x 512 pixels of 0.5-0.75 mm, the real scans' slice mix), reads
 each through the TCIA reader, prepares it without a texture grid and with one of 2 and of 1 mm, and times the
-radiomics of every node of the case (what a run pays per patient, on one core). Also prints the tumour and
-liver voxel counts, the tumour's HU sd and the prepared case's cache size on each grid, beside the patient's
-rendered texture amplitude, so the cost of a finer grid can be weighed against what it keeps. This is where
-`prepare.TEXTURE_SPACING_MM` was chosen.
+radiomics of every node of the case (what a run pays per patient, on one core) and the CT encoder's features
+of every node at the CPU input size and at 64^3. Also prints the tumour and liver voxel counts, the voxels
+across the tumour's cube (what the encoder's input is interpolated from), the tumour's HU sd and the prepared
+case's cache size on each grid, beside the patient's rendered texture amplitude, so the cost of a finer grid
+can be weighed against what it keeps. This is where `prepare.TEXTURE_SPACING_MM` and the encoder's
+`INPUT_SIZE` were chosen.
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from benchmark.data.imaging import phantom, prepare
 from benchmark.data.imaging.discovery import find_patients
 from benchmark.data.imaging.tcia_reader import find_series, read_ct, read_seg
 from benchmark.features import radiomics_features
+from benchmark.features.deep_features import Encoder
+from benchmark.features.encoder_options import INPUT_SIZE, EncoderOptions
 from perf import print_machine_load
 
 
@@ -33,6 +37,21 @@ def timed_extraction(case) -> tuple[float, dict]:
     [features] = radiomics_features.extract_cases([case])
     tumour = features.values.get("tumour")
     return time.perf_counter() - start, dict(zip(features.names, tumour)) if tumour else {}
+
+
+def timed_encoding(case, input_size: int) -> float:
+    """Seconds to encode every node of one case (after a first call that builds the encoder)."""
+    encoder = Encoder(EncoderOptions(input_size=input_size))
+    encoder([case])
+    start = time.perf_counter()
+    encoder([case])
+    return time.perf_counter() - start
+
+
+def tumour_cube_voxels(grid) -> int:
+    """Voxels across the tumour's bounding cube on a grid: what the encoder's input is interpolated from."""
+    where = np.argwhere(grid.masks["tumour"])
+    return int((where.max(0) - where.min(0) + 1).max()) if len(where) else 0
 
 
 def main(argv=None) -> None:
@@ -48,8 +67,10 @@ def main(argv=None) -> None:
         if not root.exists():
             phantom.write_synthetic_tree(drawn, root, size="real", seed=args.seed)
         patients, _ = find_patients(root)
-        print(f"{'patient':14s} {'grid':>6s} {'tumour voxels':>13s} {'liver voxels':>12s} {'seconds':>8s} "
-              f"{'tumour HU sd':>12s} {'cache MB':>8s}")
+        sizes = (INPUT_SIZE, 64)
+        print(f"{'patient':14s} {'grid':>6s} {'tumour voxels':>13s} {'across':>6s} {'liver voxels':>12s} "
+              f"{'radiomics s':>11s} " + " ".join(f"{f'encoder s {n}^3':>14s}" for n in sizes)
+              + f" {'tumour HU sd':>12s} {'cache MB':>8s}")
         for pid, folder in sorted(patients.items()):
             files = find_series(folder)
             ct = read_ct(files.ct_dir)
@@ -63,8 +84,9 @@ def main(argv=None) -> None:
                 tumour_sd = np.sqrt(tumour.get("original_firstorder_Variance", np.nan))
                 buffer = io.BytesIO()
                 case.save(buffer)
-                print(f"{pid:14s} {label:>6s} {int(grid.masks['tumour'].sum()):13d} "
-                      f"{int(grid.masks['liver'].sum()):12d} {seconds:8.2f} {tumour_sd:12.1f} "
+                encoding = " ".join(f"{timed_encoding(case, n):14.2f}" for n in sizes)
+                print(f"{pid:14s} {label:>6s} {int(grid.masks['tumour'].sum()):13d} {tumour_cube_voxels(grid):6d} "
+                      f"{int(grid.masks['liver'].sum()):12d} {seconds:11.2f} {encoding} {tumour_sd:12.1f} "
                       f"{len(buffer.getvalue()) / 1e6:8.1f}")
             print(f"{pid:14s} rendered tumour texture amplitude {drawn.patients.loc[pid, 'tumour_texture_hu']:.1f} HU, "
                   f"CT pixels {ct.spacing[1]:.2f} mm, slices {ct.spacing[0]:.1f} mm")
