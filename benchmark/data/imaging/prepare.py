@@ -52,13 +52,13 @@ NO_IMAGES = "no images in the download"
 MANIFEST_COLUMNS = ["patient_id", "status", "reason", "file", "content_hash", "slice_mm", "n_tumours", "notes"]
 
 
-#: The isotropic spacing (mm) of the texture grid radiomics and the CT encoder read, for CTs whose pixels are
-#: finer than it. IBSI practice resamples to a fixed isotropic spacing, often 1 mm. On three real-size synthetic
-#: CTs (512 x 512, 0.5-0.75 mm pixels; `python -m perf.texture_grid`), the radiomics of every node of a patient take 0.2-0.4 s
-#: on the 4 mm grid, 1.3-3.5 s at 2 mm and 16-48 s at 1 mm on one core, and the prepared case 0.2-0.4, 1.8-3.7 and
-#: 13-27 MB of cache: 1 mm would cost the 197-patient cohort one to three hours of extraction. At 2 mm a 7.5 mm
-#: lesion keeps some 28 voxels (3 at 4 mm; one of the three patients' tumours had 2 voxels there, too few for
-#: features, and 22 at 2 mm) and a 7 mm texture is 3-4 voxels wide.
+#: The isotropic spacing (mm) of the texture grid radiomics and the CT encoder read, for CTs whose pixels are finer
+#: than it. IBSI practice resamples to a fixed isotropic spacing, often 1 mm. On three real-size synthetic CTs (512 x
+#: 512, 0.5-0.75 mm pixels; `python -m perf.texture_grid`), the radiomics of every node of a patient take 0.2-0.4 s on
+#: the 4 mm grid, 1.3-3.5 s at 2 mm and 16-48 s at 1 mm on one core, and the prepared case 0.2-0.4, 1.8-3.7 and 13-27
+#: MB of cache: 1 mm would cost the 197-patient cohort one to three hours of extraction. At 2 mm a 7.5 mm lesion keeps
+#: some 28 voxels (3 at 4 mm; one of the three patients' tumours had 2 voxels there, too few for features, and 22 at 2
+#: mm) and a 7 mm texture is 3-4 voxels wide.
 TEXTURE_SPACING_MM = 2.0
 
 
