@@ -217,7 +217,8 @@ def command_capacity(args) -> int:
     from benchmark.harness import capacity_study
 
     cells = capacity_study.run(args.data_dir, args.jobs, progress=not args.no_progress)
-    summary = capacity_study.summarise(cells)
+    ceilings = capacity_study.inputs_ceiling(args.data_dir, capacity_study.oracle_tests(cells), args.jobs)
+    summary = capacity_study.summarise(cells, ceilings)
     capacity_study.write_tables(summary, args.output)
     print(summary[["scenario", "method", "cindex", "difference", "ci_low", "ci_high"]].to_string(
         index=False, float_format="%.3f"))

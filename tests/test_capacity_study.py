@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from benchmark.harness import capacity_study
+from benchmark.scoring.stats import harrell_cindex
 
 
 def predictions(risk: np.ndarray, time: np.ndarray, event: np.ndarray) -> pd.DataFrame:
@@ -72,3 +73,25 @@ def test_the_study_fits_the_first_fold_of_each_scenario_and_tabulates_it(tmp_pat
     oracle_c = summary.set_index("method").loc["oracle", "cindex"]
     assert morphometry["difference"] == pytest.approx(morphometry["cindex"] - oracle_c)
     assert morphometry["ci_low"] <= morphometry["difference"] <= morphometry["ci_high"]
+
+
+def test_the_ceiling_row_is_scored_against_the_oracle_on_its_patients(tmp_path):
+    """The graph inputs' ceiling gets its C-index and its difference to the oracle like a method, and its row sits
+    just above the oracle's."""
+    true_risk, time, event = simulated()
+    dataset = capacity_study.capacity_datasets()[1].name
+    cells = []
+    for method, risk in (("oracle", true_risk), ("stg", true_risk + np.random.default_rng(2).normal(size=len(time)))):
+        path = tmp_path / f"{method}.json"
+        predictions(risk, time, event).to_csv(path.with_suffix(".predictions.csv"), index=False)
+        cells.append({"dataset": dataset, "method": method, "n_train": 1600, "n_test": len(time), "cindex_harrell": 0.7,
+                      "status": "ok", "path": str(path)})
+    ceiling = predictions(-true_risk, time, event).sample(frac=1.0, random_state=0)   # reversed, shuffled rows
+    summary = capacity_study.summarise(pd.DataFrame(cells), {dataset: ceiling})
+    row = summary.set_index("method").loc[capacity_study.CEILING]
+    oracle_c = harrell_cindex(time[None], event[None], true_risk[None])[0]
+    assert row["cindex"] == pytest.approx(1 - oracle_c, abs=1e-9)      # the reversed ranking, matched by patient
+    assert row["difference"] == pytest.approx(1 - 2 * oracle_c, abs=1e-9) and not row["within_margin"]
+    rows = [line.split("|")[1].strip() for line in capacity_study.markdown(summary).splitlines()
+            if line.startswith("| ") and not line.startswith("| method")]
+    assert rows[-2:] == [capacity_study.CEILING, "oracle"]

@@ -214,24 +214,31 @@ def score_table(families: Sequence[Family], targets: dict[str, pd.Series], learn
     return pd.DataFrame(rows)
 
 
+def load_families(chosen: Sequence[SyntheticCrlm], data_dir: Path, n_jobs: int = 1
+                  ) -> tuple[list[Family], dict[str, pd.Series]]:
+    """The families' tables of one draw's patients, and each scenario's target (its true recurrence log-hazard),
+    the artefacts built (or read from the cache) on the way."""
+    cohorts = {dataset.scenario: datasets.load(dataset, Path(data_dir), n_jobs) for dataset in chosen}
+    first = next(iter(cohorts.values()))
+    if any(not np.array_equal(cohort.patient_ids, first.patient_ids) for cohort in cohorts.values()):
+        raise datasets.DatasetError(f"inputs: the scenarios of {first.cache_name} differ in their patients")
+    configured = family_methods()
+    context = artefacts.BuildContext(Path(data_dir), n_jobs)
+    artefacts.ensure(first, needed_artefacts(configured), context)
+    return (family_tables(first, configured, context),
+            {scenario: cohort.truth[TARGET] for scenario, cohort in cohorts.items()})
+
+
 def run(draw: str | SyntheticCrlm | Sequence[SyntheticCrlm] = DATASET, data_dir: Path = Path("data"),
         n_jobs: int = 1, progress: bool = True) -> pd.DataFrame:
     """Score every family on every scenario of the draw; one row per scenario × family. `n_jobs` bounds
     the processes preparing the cohort and the threads of the fits."""
     chosen = scenario_datasets(draw)
     with shown(progress):
-        cohorts = {dataset.scenario: datasets.load(dataset, Path(data_dir), n_jobs) for dataset in chosen}
-        first = next(iter(cohorts.values()))
-        if any(not np.array_equal(cohort.patient_ids, first.patient_ids) for cohort in cohorts.values()):
-            raise datasets.DatasetError(f"inputs: the scenarios of {first.cache_name} differ in their patients")
-        configured = family_methods()
-        context = artefacts.BuildContext(Path(data_dir), n_jobs)
-        artefacts.ensure(first, needed_artefacts(configured), context)
-        families = family_tables(first, configured, context)
-        targets = {scenario: cohort.truth[TARGET] for scenario, cohort in cohorts.items()}
+        families, targets = load_families(chosen, data_dir, n_jobs)
         table = score_table(families, targets, n_jobs=n_jobs)
     spec = replace(chosen[0], scenario=scenarios.DEFAULT_SCENARIO).spec
-    return table.assign(dataset=spec, patients=len(first))
+    return table.assign(dataset=spec, patients=len(families[0].table))
 
 
 def wide(table: pd.DataFrame) -> pd.DataFrame:
