@@ -94,7 +94,7 @@ def tree(tmp_path_factory):
 
 
 def test_mcse_is_the_sd_over_draws_over_root_draws(tree):
-    report = scenarios.write_report(tree, groups.collect(tree), "python -m benchmark report")
+    report = scenarios.write_report(tree, groups.collect(tree))
     numbers = pd.read_csv(report.summary.with_suffix(".csv"), keep_default_na=False, na_values=[""])
     rsf = numbers[(numbers["scenario"] == "null") & (numbers["method"] == "rsf")].iloc[0]
     # rsf draws 0.70, 0.74, 0.75: mean 0.73, squared deviations 0.0009 + 0.0001 + 0.0004 over 2 degrees of freedom
@@ -115,11 +115,14 @@ def test_mcse_is_the_sd_over_draws_over_root_draws(tree):
     assert methods_in_order == ["oracle (true model)", "coxph", "rsf"]
     table = (tree / "tables" / "scenario-null-n197__dfs__cv__preoperative__simulation.md").read_text()
     assert "0.730 ± 0.026 (MCSE 0.015)" in table
+    # each footer names the command that computes what the table holds, whichever run wrote it
+    assert "`python -m benchmark run --all --scenario null --grid-n 197`" in table
+    assert "`python -m benchmark run --all --scenario burden --scenario null --grid-n 197`" in text
     assert (tree / "plots" / "scenarios" / "cindex__n197__dfs__preoperative.svg").is_file()
 
 
 def test_the_summary_compares_each_image_method_with_its_references_over_draws(tree):
-    report = scenarios.write_report(tree, groups.collect(tree), "python -m benchmark report")
+    report = scenarios.write_report(tree, groups.collect(tree))
     numbers = pd.read_csv(tree / "tables" / "scenarios__image_bars.csv", keep_default_na=False, na_values=[""])
     stg = numbers.set_index("comparison")
     assert list(numbers["method"]) == ["stg", "stg"] and list(numbers["setting"]) == ["null n=197"] * 2
@@ -139,7 +142,7 @@ def test_the_summary_compares_each_image_method_with_its_references_over_draws(t
 
 def test_only_the_default_cohort_is_no_grid(tmp_path):
     write_draw(tmp_path, SyntheticCrlm(), {"oracle": 0.8, "coxph": 0.7})
-    assert scenarios.write_report(tmp_path, groups.collect(tmp_path), "report") is None
+    assert scenarios.write_report(tmp_path, groups.collect(tmp_path)) is None
 
 
 def test_report_and_run_write_the_summary_and_print_its_path(tree, monkeypatch, capsys):

@@ -182,10 +182,10 @@ def markdown(summary: pd.DataFrame) -> str:
         f"pre-operative features, one stratified split: {first.n_train} training and {first.n_test} test patients. "
         "Each method with its defaults. Cells: Harrell C-index on the test patients (difference to the oracle on the "
         f"same patients [{LEVEL:.0%} paired bootstrap interval, {N_RESAMPLES} resamples]); ✗: more than "
-        f"{MARGIN} below the oracle. Row \"{CEILING}\": the true recurrence log-hazard regressed on what the graph methods "
-        "read (the clinical table and the graphs summarised per patient, as in `scenario_inputs.md`), fitted on the "
-        "training patients by the better of ridge and boosting in 5-fold CV there, ranking the test patients: where "
-        "it is itself below the oracle, the inputs do not show the signal, and no model of them can rank better.",
+        f"{MARGIN} below the oracle. Row \"{CEILING}\": the true recurrence log-hazard regressed on what the graph "
+        "methods read (the clinical table and the graphs summarised per patient, as in `scenario_inputs.md`), fitted "
+        "on the training patients by the better of ridge and boosting in 5-fold CV there, ranking the test patients: "
+        "where it is itself below the oracle, the inputs do not show the signal, and no model of them can rank better.",
         "",
         wide.rename_axis(index="method", columns=None).to_markdown(),
         "",

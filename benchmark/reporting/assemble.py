@@ -57,7 +57,7 @@ def write_run_tables(output: Path, grid: bool = False) -> Written:
     finished = groups.collect(output)
     command = tables.default_command()
     written = tables.write_tables(output, command, groups=finished)
-    study = scenarios.write_report(output, finished, command) if grid else None
+    study = scenarios.write_report(output, finished) if grid else None
     checks = None
     if {group.dataset for group in finished} >= CALIBRATED:
         checks = calibration.calibration_table(output)
@@ -121,7 +121,7 @@ def write_report(output: Path, data_dir: Path, specs: list[str] = (), reference:
     figures = [png for stem in pngs for png in pngs[stem]]
     sections = [html_report.Section(group.stem, group.title, tables.group_tables(group, command), pngs[group.stem])
                 for group in finished if group.stem not in detail]
-    study = scenarios.write_report(output, finished, command)
+    study = scenarios.write_report(output, finished)
     if study:
         figures += study.plots
         links = [link for group in finished if group.stem in detail

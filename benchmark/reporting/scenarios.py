@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 
 from benchmark import datasets
+from benchmark.data import scenarios as scenario_names
 from benchmark.data import synthetic
+from benchmark.data.cohort import Cohort
 from benchmark.datasets.synthetic import SyntheticCrlm
 from benchmark.files import atomic_write_text
 from benchmark.reporting import image_bars, plots
@@ -212,7 +214,20 @@ GAP_NOTE = ("Oracle gap: the method's C-index minus the oracle's in the same dra
             "oracle's C-index is the ranking ceiling, so the gap is ≤ 0 up to chance.")
 
 
-def study_table(study: Study, draws: dict[int, Group], numbers: pd.DataFrame, command: str) -> Table:
+def grid_command(studies: Iterable[Study]) -> str:
+    """The `run` command that computes these studies' cells. A table of the grid names what it summarises, not
+    the command that happened to write it (a run of one size rewrites the summary of every size)."""
+    studies = list(studies)
+    present = {study.scenario for study in studies}
+    chosen = ["all"] if present == set(scenario_names.SCENARIOS) else [
+        name for name in scenario_names.SCENARIOS if name in present]
+    endpoints = sorted({study.endpoint for study in studies} - {Cohort.primary_endpoint})
+    return " ".join(["python -m benchmark run --all", *(f"--scenario {name}" for name in chosen),
+                     *(f"--grid-n {n}" for n in sorted({study.n_patients for study in studies}, reverse=True)),
+                     *(f"--endpoint {endpoint}" for endpoint in endpoints)])
+
+
+def study_table(study: Study, draws: dict[int, Group], numbers: pd.DataFrame) -> Table:
     """One study's methods over its draws; the numbers keep every mean, sd, MCSE and count."""
     rows = []
     for _, row in numbers.iterrows():
@@ -224,7 +239,7 @@ def study_table(study: Study, draws: dict[int, Group], numbers: pd.DataFrame, co
               f"{study.n_patients} patients per draw, {draws_text(draws)}; {cv_text(draws.values())}.",
               MEASURES_NOTE, GAP_NOTE,
               "Per-draw tables: " + ", ".join(f"{group.stem}__main" for group in draws.values()) + ".",
-              f"Table: `{command}`."]
+              f"Table: `{grid_command([study])}`."]
     return Table("simulation", f"Over {draws_text(draws)}", pd.DataFrame(rows), numbers, footer)
 
 
@@ -375,19 +390,20 @@ def cindex_plot(root: Path, setting: list[Study], numbers: dict[Study, pd.DataFr
                       f"cindex__{first.size_text}__{first.endpoint}__{first.feature_set}")
 
 
-def write_report(root: Path, groups: Iterable[Group], command: str) -> ScenarioReport | None:
+def write_report(root: Path, groups: Iterable[Group]) -> ScenarioReport | None:
     """Every study's table, the summary (Markdown with its preamble, CSV of the numbers and of the null
     marks) and one plot per setting; None when the finished cells hold no scenario grid."""
     studies = find_studies(groups)
     if not is_grid(studies):
         return None
     numbers = {study: over_draws(per_draw(draws)) for study, draws in studies.items()}
-    per_study = [study_table(study, draws, numbers[study], command) for study, draws in studies.items()]
+    per_study = [study_table(study, draws, numbers[study]) for study, draws in studies.items()]
     for study, table in zip(studies, per_study):
         write_table(root, study, table)
     summary = summary_tables(studies, numbers)
     path = Path(root) / "tables" / f"{SUMMARY_STEM}.md"
-    closing = f"\nOne table per study: `scenario-*__simulation.md` beside this file; table: `{command}`.\n"
+    closing = (f"\nOne table per study: `scenario-*__simulation.md` beside this file; "
+               f"table: `{grid_command(studies)}`.\n")
     atomic_write_text(path, preamble(studies) + "\n" + "\n".join(markdown_text(t.title, t) for t in summary) + closing)
     atomic_write_text(path.with_suffix(".csv"), summary[0].numbers.to_csv(index=False, float_format="%.6g"))
     for table in summary[2:]:   # the null marks, the image comparisons, the graph ablation, each with its own numbers
