@@ -133,13 +133,11 @@ def summarise(cells: pd.DataFrame, ceilings: dict[str, pd.DataFrame] | None = No
     for dataset, group in cells.groupby("dataset", sort=False):
         predictions = {row.method: pd.read_csv(Path(row.path).with_suffix(".predictions.csv"))
                        for row in group.itertuples() if row.status == "ok"}
-        if dataset in ceilings:
-            predictions[CEILING] = ceilings[dataset]
         entries = [{"method": row.method, "n_train": row.n_train, "n_test": row.n_test,
                     "cindex": getattr(row, "cindex_harrell", np.nan), "status": row.status}
                    for row in group.itertuples()]
         if dataset in ceilings:
-            ceiling = ceilings[dataset]
+            ceiling = predictions[CEILING] = ceilings[dataset]
             time, event = ceiling["time"].to_numpy(float)[None], ceiling["event"].to_numpy(bool)[None]
             entries.append({"method": CEILING, "n_train": entries[0]["n_train"], "n_test": len(ceiling),
                             "cindex": float(harrell_cindex(time, event, ceiling["risk"].to_numpy(float)[None])[0]),
