@@ -10,7 +10,13 @@ from sksurv.metrics import (
 from SurvivalEVAL import SurvivalEvaluator
 
 from benchmark.data.cohort import structured as make_outcome
-from benchmark.scoring.metrics import Prediction, cumulative_aucs, evaluate, median_survival_years
+from benchmark.scoring.metrics import (
+    Prediction,
+    SharedGridEvaluator,
+    cumulative_aucs,
+    evaluate,
+    median_survival_years,
+)
 from benchmark.scoring.year_metrics import (
     censored_at,
     censoring_survival,
@@ -299,6 +305,21 @@ def test_mae_and_calibration_agree_with_survivaleval(seed):
         expected = evaluator.one_calibration(target_time=years, adjust_variance=False)[0]
         assert values[f"onecal_{years}y_p"] == pytest.approx(expected, abs=1e-6)
     assert not reasons
+
+
+@pytest.mark.parametrize("vectorised_reads", [SharedGridEvaluator.VECTORISED_READS, 1])
+def test_the_shared_grid_evaluator_reads_the_curves_as_survivaleval_does(vectorised_reads, monkeypatch):
+    """At one time for everyone, at each patient's own time, at zero and past the grid's end (where
+    SurvivalEVAL extrapolates), vectorised or, past the size limit, one patient at a time."""
+    monkeypatch.setattr(SharedGridEvaluator, "VECTORISED_READS", vectorised_reads)
+    y_train, y_test, grid, prediction = crossing_prediction(0)
+    arguments = (prediction.surv, grid / 12, y_test["time"] / 12, y_test["event"], y_train["time"] / 12,
+                 y_train["event"])
+    library, shared = SurvivalEvaluator(*arguments), SharedGridEvaluator(*arguments)
+    own_times = np.concatenate([[0.0, grid[-1] / 12 * 1.5], y_test["time"][2:] / 12])
+    for target in (0.0, 1.0, 3.0, grid[-1] / 12 * 2, own_times):
+        np.testing.assert_array_equal(shared.predict_probability_from_curve(target),
+                                      library.predict_probability_from_curve(target))
 
 
 def test_the_per_patient_scores_make_the_fold_metrics():

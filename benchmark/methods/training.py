@@ -5,7 +5,6 @@ CPU: the seed is set at the start of every fit and torch runs its deterministic 
 """
 from __future__ import annotations
 
-import copy
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -93,12 +92,18 @@ def monitored(parts: dict) -> float:
     return float(sum(v for k, v in parts.items() if k != "contrastive"))
 
 
+def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of the weights to return to: the state dict's tensors cloned (a deep copy of the dict would also
+    copy each tensor's Python wrapper and metadata, some 3 % of an STG fit)."""
+    return {name: tensor.clone() for name, tensor in model.state_dict().items()}
+
+
 def train(model: nn.Module, train_batch: Batch, val_batch: Batch, config: TrainConfig) -> History:
     """Adam on the whole training batch per epoch; stop after `patience` epochs without a better
     validation loss and keep the best weights."""
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     history = History()
-    best, best_state, waited = np.inf, copy.deepcopy(model.state_dict()), 0
+    best, best_state, waited = np.inf, snapshot(model), 0
     for epoch in range(config.max_epochs):
         model.train()
         optimiser.zero_grad()
@@ -112,7 +117,7 @@ def train(model: nn.Module, train_batch: Batch, val_batch: Batch, config: TrainC
         history.val_loss.append(monitored(parts))
         if history.val_loss[-1] < best - 1e-4:
             best, waited, history.best_epoch = history.val_loss[-1], 0, epoch
-            best_state = copy.deepcopy(model.state_dict())
+            best_state = snapshot(model)
         else:
             waited += 1
             if waited >= config.patience:
