@@ -205,7 +205,8 @@ class SharedGridEvaluator(SurvivalEvaluator):
     """SurvivalEVAL's evaluator for curves on one shared time grid, reading the curves at given times for every
     patient in one call of its vectorised `predict_multi_probabilities_from_curve` (at each distinct time, so
     at most VECTORISED_READS values at once) rather than one patient per call: the same interpolation, the
-    same values, and three quarters less of a cell's scoring time."""
+    same values, and some 15 of a cell's 35 ms of scoring saved (the calibration metrics read ~40 patients
+    three times)."""
 
     VECTORISED_READS = 4_000_000
 
