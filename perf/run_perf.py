@@ -23,14 +23,17 @@ import pandas as pd
 from benchmark.harness import results
 from perf import stg_perf
 
+REPOSITORY = Path(__file__).resolve().parents[1]
 
-def timed_run(root: Path, jobs: int, force: bool, datasets: list[str]) -> float:
-    """Seconds of one `run --all` (on `datasets` only, when given) with its data and results under `root`."""
+
+def timed_run(root: Path, jobs: int, force: bool, datasets: list[str], checkout: Path = REPOSITORY) -> float:
+    """Seconds of one `run --all` (on `datasets` only, when given) with its data and results under `root`, of the
+    code in `checkout` (`python -m` imports the package of the directory it starts in)."""
     command = [sys.executable, "-m", "benchmark", "run", "--all", "--no-progress", "-j", str(jobs),
                *(f"--dataset={spec}" for spec in datasets),
                "--output", str(root / "results"), "--data-dir", str(root / "data"), *(["--force"] if force else [])]
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=checkout)
     return time.perf_counter() - start
 
 
@@ -61,13 +64,13 @@ def main(argv=None) -> None:
                         help="time `run --all -d DATASET` instead of the default run (repeatable)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="stg-bench-perf-") as scratch:
-        root = args.workdir or Path(scratch)
+        root = (args.workdir or Path(scratch)).resolve()
         root.mkdir(parents=True, exist_ok=True)
         cold = timed_run(root, args.jobs, False, args.dataset)
         warm = timed_run(root, args.jobs, True, args.dataset)
         command = " ".join(["run --all", *(f"-d {spec}" for spec in args.dataset), f"-j {args.jobs}"])
-        print(f"{command}, {os.cpu_count()} CPU(s): cold {cold:.0f} s, warm {warm:.0f} s "
-              "(goals for the default run: cold <= 360 s, warm <= 180 s on 2 cores)")
+        print(f"{command}, {os.cpu_count()} CPU(s): cold {cold:.0f} s, warm {warm:.0f} s (goals for the default run "
+              "on 2 cores: cold <= 360 s; warm <= 1.3x the former main's, side by side: perf.side_by_side)")
         cells = results.read_all(root / "results")   # the warm run's cell files, read once
         print(where_the_time_goes(cells, warm, args.jobs))
         print("fit time per method (warm run):")
