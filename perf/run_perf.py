@@ -53,15 +53,20 @@ def where_the_time_goes(cells: pd.DataFrame, wall: float, jobs: int) -> str:
             f"+ {rest:.0f} s loading, scoring, writing and tables")
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the timed runs: cores, work directory and datasets."""
     parser.add_argument("-j", "--jobs", type=int, default=len(os.sched_getaffinity(0)),
-                        help="cores for the run (default: every core this process may use)")
-    parser.add_argument("--workdir", type=Path, help="where the cold run's data and results go (default: a temporary "
+                        help="cores for the runs (default: every core this process may use)")
+    parser.add_argument("--workdir", type=Path, help="where the runs' data and results go (default: a temporary "
                         "directory, removed afterwards)")
-    parser.add_argument("--epochs", type=int, default=20, help="epochs per network for the epoch/floor figures")
     parser.add_argument("-d", "--dataset", action="append", default=[],
                         help="time `run --all -d DATASET` instead of the default run (repeatable)")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_run_arguments(parser)
+    parser.add_argument("--epochs", type=int, default=20, help="epochs per network for the epoch/floor figures")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="stg-bench-perf-") as scratch:
         root = (args.workdir or Path(scratch)).resolve()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from perf.run_perf import REPOSITORY, timed_run
+from perf.run_perf import REPOSITORY, add_run_arguments, timed_run
 
 
 def checkout(revision: str, where: Path) -> Path:
@@ -33,12 +33,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("revision", help="the git revision to compare with, e.g. the former main's commit")
     parser.add_argument("--rounds", type=int, default=2, help="warm runs of each version, alternating (default 2)")
-    parser.add_argument("-j", "--jobs", type=int, default=len(os.sched_getaffinity(0)),
-                        help="cores for the runs (default: every core this process may use)")
-    parser.add_argument("--workdir", type=Path, help="where the versions' data and results go (default: a "
-                        "temporary directory, removed afterwards)")
-    parser.add_argument("-d", "--dataset", action="append", default=[],
-                        help="time `run --all -d DATASET` instead of the default run (repeatable)")
+    add_run_arguments(parser)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="stg-bench-side-by-side-") as scratch:
         root = (args.workdir or Path(scratch)).resolve()
