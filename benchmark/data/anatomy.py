@@ -33,6 +33,8 @@ SLICE_PROBABILITIES = np.array(list(SLICE_MIX.values())) / sum(SLICE_MIX.values(
 #: The distribution score's scales (mm): a lesion's diameter per unit of weight, and the gap to a vessel over
 #: which its weight falls by e.
 WORST_LESION_DIAMETER_MM, WORST_LESION_GAP_MM = 20.0, 5.0
+#: Two lesions whose centres lie closer than this (mm) count as one cluster's pair (clustered disease).
+CLUSTER_DISTANCE_MM = 30.0
 #: Canonical vessel centrelines in unit-ellipsoid coordinates: (name, start, end, radius in mm).
 PORTAL_SEGMENTS = [
     ("trunk", (0.05, 0.10, -0.75), (0.0, 0.10, -0.25), 6.0),
@@ -148,6 +150,7 @@ def draw_anatomy(rng: np.random.Generator, pid: str, covariates: pd.Series,
         "vessel_contact": float(np.sum(proximity)),
         "worst_lesion_vessel": float(worst),
         "lesion_dispersion_mm": float(apart.mean()) if len(apart) else 0.0,
+        "close_lesion_pairs": int(np.sum(apart < CLUSTER_DISTANCE_MM)),
         "bilobar": bilobar,
         "lobe_spread": min(lobes.count("left"), lobes.count("right")) / n_tumours,
         "ct_slice_mm": float(rng.choice(list(SLICE_MIX), p=SLICE_PROBABILITIES)),

@@ -78,10 +78,13 @@ TEXTURE_LOG_HR = (0.40, 0.22, (0.0, 0.84))
 #: published anchors; the distribution term at half the spatial one's weight.
 UNPUBLISHED_WEIGHTS = pd.Series({"spatial": 1.0, "distribution": 0.5})
 #: The distribution score: the worst lesion, its size times its closeness to a vessel (a large lesion on a
-#: major vessel: the margin that fails), plus how far apart the lesions lie (scattered against clustered
-#: disease; anatomy.draw_anatomy measures both). No per-patient sum or mean of the morphometry table is
-#: either of them: they are a maximum over lesions of a product, and a mean over lesion pairs.
+#: major vessel: the margin that fails), plus how far apart the lesions lie (scattered disease), plus the log
+#: count of lesion pairs closer than anatomy.CLUSTER_DISTANCE_MM (clustered disease; anatomy.draw_anatomy
+#: measures all three). No per-patient sum or mean of the morphometry table is any of them: they are a maximum
+#: over lesions of a product, a mean over lesion pairs and a count of pairs. The clustering weight is the one at
+#: which the morphometry and radiomics tables explain less than 0.9 of the scenario (docs/synthetic.md).
 DISTRIBUTION_DISPERSION_WEIGHT, DISPERSION_SCALE_MM = 0.5, 20.0
+DISTRIBUTION_CLUSTERING_WEIGHT = 2.0
 #: Texture latents (HU sd of the heterogeneous enhancement rendered into the CT, benchmark.data.imaging.phantom):
 #: log-normal (median, sd of the log) for the tumours and for the liver parenchyma, each drawn apart from the
 #: anatomy and the clinical covariates, so no volume, distance or clinical column can stand in for them.
@@ -97,7 +100,7 @@ ORACLE_HORIZON_MONTHS = 36.0
 REFERENCE_DRAW = (4000, 20240617)   # (patients, seed) of the draw that standardises the image scores
 #: Bumped whenever a change to the generator (this module, anatomy, calibration) changes the drawn
 #: cohort, so cached trees are redrawn.
-GENERATOR_VERSION = 7
+GENERATOR_VERSION = 8
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,8 @@ def _raw_image_scores(anatomy: pd.DataFrame, coefficients: Coefficients) -> pd.D
                - 3.0 * anatomy["remnant_fraction"])
     texture = sum(weight * np.log(anatomy[column]) for column, weight in TEXTURE_WEIGHTS.items())
     distribution = (np.log(0.05 + anatomy["worst_lesion_vessel"])
-                    + DISTRIBUTION_DISPERSION_WEIGHT * np.log1p(anatomy["lesion_dispersion_mm"] / DISPERSION_SCALE_MM))
+                    + DISTRIBUTION_DISPERSION_WEIGHT * np.log1p(anatomy["lesion_dispersion_mm"] / DISPERSION_SCALE_MM)
+                    + DISTRIBUTION_CLUSTERING_WEIGHT * np.log1p(anatomy["close_lesion_pairs"]))
     return pd.DataFrame({"burden": burden, "spatial": spatial, "texture": texture, "distribution": distribution},
                         index=anatomy.index)
 
