@@ -206,7 +206,8 @@ def command_seeds(args) -> int:
     from benchmark.harness import seed_spread
 
     dataset = datasets.parse_spec(args.dataset)
-    cells = seed_spread.run(dataset, args.data_dir, args.jobs, args.model_seeds, progress=not args.no_progress)
+    cells = seed_spread.run(dataset, args.data_dir, args.jobs, args.model_seeds, progress=not args.no_progress,
+                            force=args.force)
     table = seed_spread.write_tables(cells, dataset, args.output)
     print(table[["mean", "sd over seeds", "per-fold sd"]].to_string(float_format="%.3f"))
     print(f"table: {args.output / 'tables' / seed_spread.TABLE}.md")
@@ -216,7 +217,7 @@ def command_seeds(args) -> int:
 def command_capacity(args) -> int:
     from benchmark.harness import capacity_study
 
-    cells = capacity_study.run(args.data_dir, args.jobs, progress=not args.no_progress)
+    cells = capacity_study.run(args.data_dir, args.jobs, progress=not args.no_progress, force=args.force)
     ceilings = capacity_study.inputs_ceiling(args.data_dir, capacity_study.oracle_tests(cells), args.jobs)
     summary = capacity_study.summarise(cells, ceilings)
     capacity_study.write_tables(summary, args.output)

@@ -54,6 +54,13 @@ def study_options(parser: argparse.ArgumentParser) -> None:
 NO_PROGRESS = "no progress bars or lines (warnings are still counted in the closing summary)"
 
 
+def force_option(parser: argparse.ArgumentParser) -> None:
+    """--force for the studies that fit cells on stored splits: what a changed synthetic world needs."""
+    parser.add_argument("--force", action="store_true",
+                        help="recompute the study's finished cells, remaking the splits of cohorts whose outcomes "
+                             "changed (after a new synthetic world)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmark")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -151,10 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     seeds.add_argument("--model-seeds", type=positive_int, default=defaults.MODEL_SEEDS,
                        help=f"model seeds 0..K-1 (default {defaults.MODEL_SEEDS})")
     study_options(seeds)
+    force_option(seeds)
 
     capacity = commands.add_parser("capacity", help="fit STG, the graph baselines and morphometry on a 3,000-patient "
                                    "draw of each image scenario (writes results/tables/capacity.md)")
     study_options(capacity)
+    force_option(capacity)
     inputs = commands.add_parser("inputs", help="how much of each synthetic scenario's true recurrence log-hazard "
                                  "each method family's inputs explain (writes results/tables/scenario_inputs.md)")
     inputs.add_argument("-d", "--dataset", default=defaults.LARGE_DRAW,

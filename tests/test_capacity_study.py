@@ -65,8 +65,18 @@ def test_the_study_fits_the_first_fold_of_each_scenario_and_tabulates_it(tmp_pat
     monkeypatch.setattr(capacity_study, "DRAW", "crlm-synthetic:n=40,seed=200")
     monkeypatch.setattr(capacity_study, "SCENARIOS", ("burden",))
     monkeypatch.setattr(capacity_study, "METHODS", ("morphometry", "oracle"))
+    computed, compute = [], capacity_study.runner.compute
+
+    def counted(the_plan, pending, *args):
+        computed.append(len(pending))
+        return compute(the_plan, pending, *args)
+
+    monkeypatch.setattr(capacity_study.runner, "compute", counted)
     cells = capacity_study.run(tmp_path / "data", progress=False)
     assert sorted(cells["method"]) == ["morphometry", "oracle"] and set(cells["fold"]) == {0}
+    capacity_study.run(tmp_path / "data", progress=False)
+    capacity_study.run(tmp_path / "data", progress=False, force=True)
+    assert computed == [2, 0, 2]     # a rerun resumes; --force (a new world) recomputes
     assert (cells["status"] == "ok").all() and set(cells["n_test"]) == {8}
     summary = capacity_study.summarise(cells)
     morphometry = summary.set_index("method").loc["morphometry"]

@@ -58,6 +58,30 @@ def test_a_candidate_is_scored_on_its_outer_training_fold_only(monkeypatch, clin
         assert params == defaults_study.CANDIDATES["narrow"]
 
 
+def test_a_rerun_resumes_and_rescores_the_tasks_of_a_changed_world(monkeypatch, tmp_path, clinical_cohort):
+    dataset = defaults_study.development_datasets()[0]
+    monkeypatch.setattr(defaults_study, "development_datasets", lambda: [dataset])
+    monkeypatch.setattr(defaults_study, "CANDIDATES", {"previous": defaults_study.CANDIDATES["previous"]})
+    monkeypatch.setattr(defaults_study, "METHODS", ("mlp",))
+    monkeypatch.setattr(runner, "load_cohort", lambda spec, data_dir, n_jobs=1: clinical_cohort)
+    monkeypatch.setattr(defaults_study.artefacts, "ensure", lambda *args, **kwargs: None)
+    scored = []
+
+    def score(task, data_dir):
+        scored.append(task.fold)
+        return {"candidate": task.candidate, "method": task.method, "scenario": task.dataset.scenario,
+                "n": len(clinical_cohort), "fold": task.fold, "n_train": 0, "inner_cindex": [0.5]}
+
+    monkeypatch.setattr(defaults_study, "score", score)
+    assert len(defaults_study.run(tmp_path)) == defaults_study.OUTER_FOLDS
+    assert len(scored) == defaults_study.OUTER_FOLDS
+    defaults_study.run(tmp_path)
+    assert len(scored) == defaults_study.OUTER_FOLDS          # resumed: nothing scored twice
+    monkeypatch.setattr(defaults_study.splits, "outcomes_digest", lambda cohort, endpoint: "a later world")
+    defaults_study.run(tmp_path)
+    assert len(scored) == 2 * defaults_study.OUTER_FOLDS      # the draw's outcomes changed: every task again
+
+
 def test_the_code_uses_the_defaults_the_committed_study_chose():
     table = pd.read_csv(TABLE, index_col="candidate")
     chosen = table.index[table["chosen"] == "yes"]

@@ -57,17 +57,19 @@ def capacity_datasets() -> list[datasets.Dataset]:
     return [replace(draw, scenario=scenario) for scenario in SCENARIOS]
 
 
-def run(data_dir: Path, n_jobs: int = 1, progress: bool = True) -> pd.DataFrame:
-    """Fit every method on every scenario's training split (resuming finished cells); one row per cell."""
+def run(data_dir: Path, n_jobs: int = 1, progress: bool = True, force: bool = False) -> pd.DataFrame:
+    """Fit every method on every scenario's training split (resuming finished cells unless `force`); one row
+    per cell."""
     root = Path(data_dir) / "studies" / STUDY
     config = runner.RunConfig(datasets=capacity_datasets(), methods=list(METHODS), endpoints=[ENDPOINT],
                               protocols=["cv"], folds=FOLDS, repeats=1, n_jobs=n_jobs, data_dir=Path(data_dir),
-                              output=root)
+                              output=root, force=force)
     with shown(progress):
         the_plan = runner.plan(config)
         the_plan.write_splits()
         cells = [c for c in the_plan.cells if c.fold == 0]
-        runner.compute(the_plan, [c for c in cells if not the_plan.is_finished(c, root)], config, runner.Summary())
+        pending = [c for c in cells if force or not the_plan.is_finished(c, root)]
+        runner.compute(the_plan, pending, config, runner.Summary())
     wanted = {(c.dataset, c.method) for c in cells}
     frame = results.read_all(root)
     planned = np.array([(d, m) in wanted for d, m in zip(frame["dataset"], frame["method"])])

@@ -11,8 +11,9 @@ that a candidate earlier in the list within one paired standard error of it wins
 with the defaults used before the study, then one change at a time, so a change has to earn its place.
 
 `python -m benchmark defaults` runs it in parallel (-j). Each task's scores are written atomically
-under <data-dir>/studies/neural-defaults/, so a rerun resumes; the table goes to
-results/tables/neural_defaults.{md,csv}.
+under <data-dir>/studies/neural-defaults/ with the digest of the outcomes they were scored on, so a rerun
+resumes, and rescores a task whose development draw has changed since (a new synthetic world); the table
+goes to results/tables/neural_defaults.{md,csv}.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from benchmark import datasets, files, methods
-from benchmark.data import scenarios
+from benchmark.data import scenarios, splits
 from benchmark.features import artefacts
 from benchmark.harness import backends, results, runner, tuning
 
@@ -91,21 +92,29 @@ def score(task: Task, data_dir: Path) -> dict:
 
 
 def run(data_dir: Path, n_jobs: int = 1, progress: bool = True) -> pd.DataFrame:
-    """Score every candidate not scored yet; the scores of every task, one row per outer fold."""
+    """Score every candidate not scored yet on its draw's current outcomes; the scores of every task, one row
+    per outer fold."""
     development = development_datasets()
     needed = dict.fromkeys(r for name in METHODS for r in methods.get(name)().inputs())
+    digests = {}
     for dataset in tqdm(development, desc="development cohorts", disable=not progress):
         cohort = runner.load_cohort(dataset, data_dir, n_jobs)
         artefacts.ensure(cohort, needed, artefacts.BuildContext(Path(data_dir), n_jobs))
+        digests[dataset] = splits.outcomes_digest(cohort, ENDPOINT)
     tasks = [Task(c, m, s, f) for c in CANDIDATES for m in METHODS for s in development for f in range(OUTER_FOLDS)]
-    pending = [t for t in tasks if not t.path(data_dir).is_file()]
+    pending = [t for t in tasks if not _scored_on(t.path(data_dir), digests[t.dataset])]
     bar = tqdm(total=len(pending), desc="candidate fits", unit="fold", disable=not progress or not pending)
     for task, record in backends.imap_unordered(_scored, [(t, data_dir) for t in pending], n_jobs=n_jobs):
         task.path(data_dir).parent.mkdir(parents=True, exist_ok=True)
-        files.atomic_write_text(task.path(data_dir), json.dumps(record))
+        files.atomic_write_text(task.path(data_dir), json.dumps({**record, "outcomes_sha256": digests[task.dataset]}))
         bar.update()
     bar.close()
     return pd.DataFrame([json.loads(t.path(data_dir).read_text()) for t in tasks])
+
+
+def _scored_on(path: Path, digest: str) -> bool:
+    """Whether `path` holds a task's scores on the outcomes with this digest (not on an earlier world's)."""
+    return path.is_file() and json.loads(path.read_text()).get("outcomes_sha256") == digest
 
 
 def _scored(task: Task, data_dir: Path) -> tuple[Task, dict]:

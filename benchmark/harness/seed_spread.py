@@ -35,18 +35,19 @@ def neural_methods() -> list[str]:
 
 
 def run(dataset: datasets.Dataset, data_dir: Path, n_jobs: int = 1, model_seeds: int = MODEL_SEEDS,
-        progress: bool = True) -> pd.DataFrame:
-    """Fit every cell with every model seed (resuming finished ones); one row per cell and seed."""
+        progress: bool = True, force: bool = False) -> pd.DataFrame:
+    """Fit every cell with every model seed (resuming finished ones unless `force`); one row per cell and seed."""
     cohort = runner.load_cohort(dataset, Path(data_dir), n_jobs)
     endpoint = ENDPOINT if ENDPOINT in cohort.outcomes else cohort.primary_endpoint
     config = runner.RunConfig(datasets=[dataset], methods=neural_methods(), endpoints=[endpoint], protocols=["cv"],
-                              n_jobs=n_jobs, data_dir=Path(data_dir), output=Path(data_dir) / "studies" / STUDY)
+                              n_jobs=n_jobs, data_dir=Path(data_dir), output=Path(data_dir) / "studies" / STUDY,
+                              force=force)
     roots = {k: config.output / f"seed{k}" for k in range(model_seeds)}
     with shown(progress):
         the_plan = runner.plan(config)
         the_plan.write_splits()
         for k, root in roots.items():   # each seed's cells in parallel, written under its own root
-            pending = [cell for cell in the_plan.cells if not the_plan.is_finished(cell, root)]
+            pending = [cell for cell in the_plan.cells if force or not the_plan.is_finished(cell, root)]
             runner.compute(the_plan, pending, replace(config, model_seed=k, output=root), runner.Summary())
     frames = [results.read_all(root).assign(model_seed=k) for k, root in roots.items()]
     return pd.concat(frames, ignore_index=True)
