@@ -68,8 +68,7 @@ def run(data_dir: Path, n_jobs: int = 1, progress: bool = True, force: bool = Fa
         the_plan = runner.plan(config)
         the_plan.write_splits()
         cells = [c for c in the_plan.cells if c.fold == 0]
-        pending = [c for c in cells if force or not the_plan.is_finished(c, root)]
-        runner.compute(the_plan, pending, config, runner.Summary())
+        runner.compute(the_plan, the_plan.to_compute(cells, root, force), config, runner.Summary())
     wanted = {(c.dataset, c.method) for c in cells}
     frame = results.read_all(root)
     planned = np.array([(d, m) in wanted for d, m in zip(frame["dataset"], frame["method"])])

@@ -82,6 +82,10 @@ class Plan:
         """Finished, and with the method's current parameters (its defaults may have changed since)."""
         return results.is_finished(cell, root, self.resolved[(cell.method, params_key(cell.params))])
 
+    def to_compute(self, cells: list[results.Cell], root: Path, force: bool = False) -> list[results.Cell]:
+        """The cells a run computes: every one with `force` (recompute), else those not finished under `root`."""
+        return [c for c in cells if force or not self.is_finished(c, root)]
+
     def write_splits(self) -> None:
         """Store the splits made for this run (a run reuses them; planning alone writes nothing)."""
         for stored in self.splits.values():
@@ -329,7 +333,7 @@ def _execute(config: RunConfig) -> Summary:
     the_plan = plan(config)
     the_plan.write_splits()
     summary = Summary(not_applicable=the_plan.skipped, protocols_not_run=the_plan.protocols_not_run)
-    pending = [c for c in the_plan.cells if config.force or not the_plan.is_finished(c, config.output)]
+    pending = the_plan.to_compute(the_plan.cells, config.output, config.force)
     summary.skipped_finished = len(the_plan.cells) - len(pending)
     compute(the_plan, pending, config, summary)
     return summary

@@ -47,8 +47,8 @@ def run(dataset: datasets.Dataset, data_dir: Path, n_jobs: int = 1, model_seeds:
         the_plan = runner.plan(config)
         the_plan.write_splits()
         for k, root in roots.items():   # each seed's cells in parallel, written under its own root
-            pending = [cell for cell in the_plan.cells if force or not the_plan.is_finished(cell, root)]
-            runner.compute(the_plan, pending, replace(config, model_seed=k, output=root), runner.Summary())
+            runner.compute(the_plan, the_plan.to_compute(the_plan.cells, root, force),
+                           replace(config, model_seed=k, output=root), runner.Summary())
     frames = [results.read_all(root).assign(model_seed=k) for k, root in roots.items()]
     return pd.concat(frames, ignore_index=True)
 
