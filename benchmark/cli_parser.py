@@ -160,8 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     study_options(seeds)
     force_option(seeds)
 
-    capacity = commands.add_parser("capacity", help="fit STG, the graph baselines and morphometry on a 3,000-patient "
-                                   "draw of each image scenario (writes results/tables/capacity.md)")
+    capacity = commands.add_parser("capacity", help="fit STG, the graph baselines and morphometry on five folds of a "
+                                   "3,000-patient draw of each image scenario (writes results/tables/capacity.md)")
     study_options(capacity)
     force_option(capacity)
     inputs = commands.add_parser("inputs", help="how much of each synthetic scenario's true recurrence log-hazard "

@@ -1,4 +1,4 @@
-"""Capacity study: one 80/20 split of each image scenario, differences to the oracle on the same patients."""
+"""Capacity study: five 80/20 folds of each image scenario, differences to the oracle on the same patients."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -36,6 +36,18 @@ def test_a_noisier_ranking_is_below_the_oracle_with_an_interval_around_it():
     assert capacity_study.difference_interval(shuffled, predictions(true_risk, time, event))[0] == pytest.approx(point)
 
 
+def test_over_folds_the_difference_is_the_mean_of_each_folds():
+    true_risk, time, event = simulated()
+    noisy = true_risk + np.random.default_rng(1).normal(scale=1.5, size=len(true_risk))
+    fold = np.arange(len(time)) % 2
+    oracle, method = predictions(true_risk, time, event).assign(fold=fold), predictions(noisy, time, event)
+    each = [capacity_study.difference_interval(method[fold == k], oracle[fold == k].drop(columns="fold"))[0]
+            for k in (0, 1)]
+    point, low, high = capacity_study.difference_interval(method, oracle)
+    assert point == pytest.approx(np.mean(each)) and each[0] != pytest.approx(each[1])
+    assert low < point < high
+
+
 def test_the_table_marks_a_method_beyond_the_margin_and_shows_failures():
     summary = pd.DataFrame([
         {"scenario": "burden", "method": "oracle", "n_train": 2400, "n_test": 600, "cindex": 0.72, "status": "ok"},
@@ -60,8 +72,8 @@ def test_the_study_draws_every_image_scenario_and_no_table_seed():
     assert specs[0].seed not in (0, 1, 2, 100)   # grid draws and the defaults study's development draws
 
 
-def test_the_study_fits_the_first_fold_of_each_scenario_and_tabulates_it(tmp_path, monkeypatch):
-    """A small draw stands in for the 3,000 patients: one fold per scenario and method, read back and tabulated."""
+def test_the_study_fits_every_fold_of_each_scenario_and_tabulates_them(tmp_path, monkeypatch):
+    """A small draw stands in for the 3,000 patients: five folds per scenario and method, read back and tabulated."""
     monkeypatch.setattr(capacity_study, "DRAW", "crlm-synthetic:n=40,seed=200")
     monkeypatch.setattr(capacity_study, "SCENARIOS", ("burden",))
     monkeypatch.setattr(capacity_study, "METHODS", ("morphometry", "oracle"))
@@ -73,13 +85,14 @@ def test_the_study_fits_the_first_fold_of_each_scenario_and_tabulates_it(tmp_pat
 
     monkeypatch.setattr(capacity_study.runner, "compute", counted)
     cells = capacity_study.run(tmp_path / "data", progress=False)
-    assert sorted(cells["method"]) == ["morphometry", "oracle"] and set(cells["fold"]) == {0}
+    assert sorted(set(cells["method"])) == ["morphometry", "oracle"] and set(cells["fold"]) == set(range(5))
     capacity_study.run(tmp_path / "data", progress=False)
     capacity_study.run(tmp_path / "data", progress=False, force=True)
-    assert computed == [2, 0, 2]     # a rerun resumes; --force (a new world) recomputes
+    assert computed == [10, 0, 10]     # a rerun resumes; --force (a new world) recomputes
     assert (cells["status"] == "ok").all() and set(cells["n_test"]) == {8}
     summary = capacity_study.summarise(cells)
     morphometry = summary.set_index("method").loc["morphometry"]
+    assert morphometry["folds"] == 5
     oracle_c = summary.set_index("method").loc["oracle", "cindex"]
     assert morphometry["difference"] == pytest.approx(morphometry["cindex"] - oracle_c)
     assert morphometry["ci_low"] <= morphometry["difference"] <= morphometry["ci_high"]
@@ -94,9 +107,9 @@ def test_the_ceiling_row_is_scored_against_the_oracle_on_its_patients(tmp_path):
     for method, risk in (("oracle", true_risk), ("stg", true_risk + np.random.default_rng(2).normal(size=len(time)))):
         path = tmp_path / f"{method}.json"
         predictions(risk, time, event).to_csv(path.with_suffix(".predictions.csv"), index=False)
-        cells.append({"dataset": dataset, "method": method, "n_train": 1600, "n_test": len(time), "cindex_harrell": 0.7,
-                      "status": "ok", "path": str(path)})
-    ceiling = predictions(-true_risk, time, event).sample(frac=1.0, random_state=0)   # reversed, shuffled rows
+        cells.append({"dataset": dataset, "method": method, "fold": 0, "n_train": 1600, "n_test": len(time),
+                      "cindex_harrell": 0.7, "status": "ok", "path": str(path)})
+    ceiling = predictions(-true_risk, time, event).assign(fold=0).sample(frac=1.0, random_state=0)   # reversed, mixed
     summary = capacity_study.summarise(pd.DataFrame(cells), {dataset: ceiling})
     row = summary.set_index("method").loc[capacity_study.CEILING]
     oracle_c = harrell_cindex(time[None], event[None], true_risk[None])[0]
