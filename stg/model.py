@@ -174,10 +174,16 @@ class StgNetwork(nn.Module):
         self.head = make_head(config.head, h, config.year_dim)
         self.recurrence = RecurrenceHead(h) if config.recurrence else None
 
-    def forward(self, graph):
-        h0 = self.encoder(graph)                                      # node type -> (nodes, h)
+    def embed(self, graph) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
+        """The (n, h) patient embedding the heads read, the (n, h) image-graph embedding (None without image
+        nodes) and the node types' input embeddings (node type -> (nodes, h))."""
+        h0 = self.encoder(graph)
         h = self.gnn(keep_relations(graph, self.relations), h0) if self.gnn is not None else h0
-        p, image = self.readout(graph, h)                             # (n, h), (n, h) or None
+        p, image = self.readout(graph, h)
+        return p, image, h0
+
+    def forward(self, graph):
+        p, image, h0 = self.embed(graph)
         output = self.head(p)                                         # logits (n, K)
         if self.recurrence is not None:
             output.recurrence = self.recurrence(p)                    # (n,) years

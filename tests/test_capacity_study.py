@@ -2,6 +2,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import spearmanr
 
 from benchmark.harness import capacity_study
 from benchmark.scoring.stats import harrell_cindex
@@ -97,8 +98,18 @@ def test_the_study_fits_every_fold_of_each_scenario_and_tabulates_them(tmp_path,
     assert morphometry["difference"] == pytest.approx(morphometry["cindex"] - oracle_c)
     assert morphometry["ci_low"] <= morphometry["difference"] <= morphometry["ci_high"]
 
+    fitted = []
+    monkeypatch.setattr(capacity_study.truth_fit, "fit_and_rank",
+                        lambda train, test, target: fitted.append(len(test)) or np.zeros(len(test)))
+    truths = capacity_study.truth_fits(tmp_path / "data", capacity_study.oracle_tests(cells), progress=False)
+    capacity_study.truth_fits(tmp_path / "data", capacity_study.oracle_tests(cells), progress=False)
+    assert fitted == [8] * 5      # every fold once; the rerun reads them back
+    dataset = capacity_study.capacity_datasets()[0].name
+    tested = capacity_study.oracle_tests(cells)[dataset]
+    assert sorted(truths[dataset]["patient_id"]) == sorted(tested["patient_id"]) and len(tested) == 40
 
-def test_the_ceiling_row_is_scored_against_the_oracle_on_its_patients(tmp_path):
+
+def test_the_reference_rows_are_scored_against_the_oracle_on_their_patients(tmp_path):
     """The graph inputs' ceiling gets its C-index and its difference to the oracle like a method, and its row sits
     just above the oracle's."""
     true_risk, time, event = simulated()
@@ -110,7 +121,7 @@ def test_the_ceiling_row_is_scored_against_the_oracle_on_its_patients(tmp_path):
         cells.append({"dataset": dataset, "method": method, "fold": 0, "n_train": 1600, "n_test": len(time),
                       "cindex_harrell": 0.7, "status": "ok", "path": str(path)})
     ceiling = predictions(-true_risk, time, event).assign(fold=0).sample(frac=1.0, random_state=0)   # reversed, mixed
-    summary = capacity_study.summarise(pd.DataFrame(cells), {dataset: ceiling})
+    summary = capacity_study.summarise(pd.DataFrame(cells), {capacity_study.CEILING: {dataset: ceiling}})
     row = summary.set_index("method").loc[capacity_study.CEILING]
     oracle_c = harrell_cindex(time[None], event[None], true_risk[None])[0]
     assert row["cindex"] == pytest.approx(1 - oracle_c, abs=1e-9)      # the reversed ranking, matched by patient
@@ -118,3 +129,28 @@ def test_the_ceiling_row_is_scored_against_the_oracle_on_its_patients(tmp_path):
     rows = [line.split("|")[1].strip() for line in capacity_study.markdown(summary).splitlines()
             if line.startswith("| ") and not line.startswith("| method")]
     assert rows[-2:] == [capacity_study.CEILING, "oracle"]
+    truth_fit = predictions(true_risk, time, event).assign(fold=0)
+    summary = capacity_study.summarise(pd.DataFrame(cells), {capacity_study.TRUTH_FIT: {dataset: truth_fit},
+                                                             capacity_study.CEILING: {dataset: ceiling}})
+    assert summary.set_index("method").loc[capacity_study.TRUTH_FIT, "difference"] == pytest.approx(0.0)
+    rows = [line.split("|")[1].strip() for line in capacity_study.markdown(summary).splitlines()
+            if line.startswith("| ") and not line.startswith("| method")]
+    assert rows[-3:] == [capacity_study.TRUTH_FIT, capacity_study.CEILING, "oracle"]
+
+
+def test_the_network_fitted_to_a_visible_target_ranks_unseen_patients_by_it(tmp_path):
+    """Fitted to something the lesion graphs show (each patient's lesion count), STG's network ranks the test
+    patients by it; a network that learnt nothing would not."""
+    from benchmark import datasets, methods
+    from benchmark.features.artefacts import BuildContext
+    from benchmark.harness import runner, truth_fit
+
+    spec = datasets.parse_spec("crlm-synthetic:n=60,seed=5")
+    cohort = runner.load_cohort(spec, tmp_path / "data")
+    ids = np.array(cohort.clinical.index)
+    common = dict(endpoint="dfs", feature_set="preoperative", seed=0, context=BuildContext(tmp_path / "data"))
+    train, test = methods.FoldData(cohort, ids[:45], **common), methods.FoldData(cohort, ids[45:], **common)
+    target = cohort.truth["n_tumours"].astype(float)
+    predicted = truth_fit.fit_and_rank(train, test, target)
+    assert predicted.shape == (15,)
+    assert spearmanr(predicted, target.loc[ids[45:]]).statistic > 0.6

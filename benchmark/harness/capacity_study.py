@@ -17,7 +17,9 @@ true recurrence log-hazard regressed on what the graph methods read (the clinica
 summarised per patient, the scenario-inputs study's families), fitted on each fold's training patients with
 the truth as target, by whichever of ridge and boosting scores the higher R² in 5-fold CV on those
 patients, and ranking the fold's test patients. Where the ceiling itself is far below the oracle, the gap
-is the inputs' (what the images show), not the models'.
+is the inputs' (what the images show), not the models'. And STG's network fitted to the truth
+(benchmark.harness.truth_fit) asks the same of the architecture: trained on the true log-hazard instead of the
+outcomes, how close does it rank to the oracle?
 
 `python -m benchmark capacity` runs it (-j processes; cells are written atomically under
 <data-dir>/studies/capacity/, so a rerun resumes) and writes results/tables/capacity.{md,csv}.
@@ -29,15 +31,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from sklearn.model_selection import KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from threadpoolctl import threadpool_limits
 
-from benchmark import datasets, files
+from benchmark import datasets, files, methods
 from benchmark.data import scenarios
-from benchmark.harness import inputs_study, results, runner
+from benchmark.harness import inputs_study, leakage, results, runner, truth_fit
 from benchmark.harness.defaults import LARGE_DRAW as DRAW
-from benchmark.progress import shown
+from benchmark.progress import bar, shown
 from benchmark.scoring.stats import LEVEL, harrell_cindex
 
 ENDPOINT = "dfs"
@@ -49,6 +52,8 @@ MARGIN = 0.02
 N_RESAMPLES = 1000
 #: The row of the graph inputs' ceiling, and the inputs study's families it reads.
 CEILING = "graph inputs' ceiling"
+#: The row of STG's network fitted to the true log-hazard (benchmark.harness.truth_fit).
+TRUTH_FIT = "stg fitted to the truth"
 CEILING_FAMILIES = ("clinical", "lesion graph")
 STUDY = "capacity"
 TABLE = "capacity"
@@ -59,20 +64,57 @@ def capacity_datasets() -> list[datasets.Dataset]:
     return [replace(draw, scenario=scenario) for scenario in SCENARIOS]
 
 
+def study_config(data_dir: Path, n_jobs: int = 1, force: bool = False) -> runner.RunConfig:
+    return runner.RunConfig(datasets=capacity_datasets(), methods=list(METHODS), endpoints=[ENDPOINT],
+                            protocols=["cv"], folds=FOLDS, repeats=1, n_jobs=n_jobs, data_dir=Path(data_dir),
+                            output=Path(data_dir) / "studies" / STUDY, force=force)
+
+
 def run(data_dir: Path, n_jobs: int = 1, progress: bool = True, force: bool = False) -> pd.DataFrame:
     """Fit every method on every fold of every scenario (resuming finished cells unless `force`); one row per
     cell."""
-    root = Path(data_dir) / "studies" / STUDY
-    config = runner.RunConfig(datasets=capacity_datasets(), methods=list(METHODS), endpoints=[ENDPOINT],
-                              protocols=["cv"], folds=FOLDS, repeats=1, n_jobs=n_jobs, data_dir=Path(data_dir),
-                              output=root, force=force)
+    config = study_config(data_dir, n_jobs, force)
     with shown(progress):
         the_plan = runner.plan(config)
         the_plan.write_splits()
-        runner.compute(the_plan, the_plan.to_compute(the_plan.cells, root, force), config, runner.Summary())
+        runner.compute(the_plan, the_plan.to_compute(the_plan.cells, config.output, force), config, runner.Summary())
     wanted = {(c.dataset, c.method, c.fold) for c in the_plan.cells}
-    frame = results.read_all(root)
+    frame = results.read_all(config.output)
     return frame[[key in wanted for key in zip(frame["dataset"], frame["method"], frame["fold"])]]
+
+
+def truth_fits(data_dir: Path, oracle_tests: dict[str, pd.DataFrame], n_jobs: int = 1, progress: bool = True,
+               force: bool = False) -> dict[str, pd.DataFrame]:
+    """Per dataset, STG's network fitted to the truth on each fold's training patients, ranking its test patients
+    (patient_id, time, event, fold, risk). Each fold's predictions are kept under the study's directory (a rerun
+    reads them; `force` refits)."""
+    config = study_config(data_dir, n_jobs, force)
+    the_plan = runner.plan(config)
+    folds = {(c.dataset, c.fold): c for c in the_plan.cells if c.method == "oracle" and c.dataset in oracle_tests}
+    path = {key: config.output / "truth-fit" / f"{key[0]}-f{key[1]}.csv" for key in folds}
+    pending = [key for key in folds if force or not path[key].exists()]
+    with shown(progress):
+        risks = Parallel(n_jobs=n_jobs)(delayed(_truth_fit)(the_plan, folds[key], config) for key in
+                                        bar(pending, desc="STG fitted to the truth"))
+    for key, risk in zip(pending, risks):
+        test = oracle_tests[key[0]]
+        frame = test[test["fold"] == key[1]][["patient_id", "time", "event", "fold"]]
+        frame = frame.assign(risk=risk.loc[frame["patient_id"]].to_numpy())
+        path[key].parent.mkdir(parents=True, exist_ok=True)
+        files.atomic_write_text(path[key], frame.to_csv(index=False))
+    return {dataset: pd.concat([pd.read_csv(path[key]) for key in folds if key[0] == dataset], ignore_index=True)
+            for dataset in dict.fromkeys(dataset for dataset, _ in folds)}
+
+
+def _truth_fit(the_plan: runner.Plan, cell: results.Cell, config: runner.RunConfig) -> pd.Series:
+    """One fold's test predictions of STG fitted to the truth (patient id -> predicted log-hazard)."""
+    split = the_plan.split(cell)
+    cohort = runner.load_cohort(the_plan.specs[cell.dataset], config.data_dir)
+    common = dict(endpoint=ENDPOINT, feature_set=cell.feature_set, seed=runner.cell_seed(config.seed, 0, cell.fold),
+                  context=config.context)
+    train = methods.FoldData(leakage.training_view(cohort, split.test, cell.label()), np.array(split.train), **common)
+    test = methods.FoldData(cohort, np.array(split.test), **common)
+    return pd.Series(truth_fit.fit_and_rank(train, test, cohort.truth[inputs_study.TARGET]), index=test.ids)
 
 
 def inputs_ceiling(data_dir: Path, oracle_tests: dict[str, pd.DataFrame], n_jobs: int = 1) -> dict[str, pd.DataFrame]:
@@ -150,11 +192,12 @@ def oracle_tests(cells: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {dataset: predictions_of(rows) for dataset, rows in oracle.groupby("dataset", sort=False)}
 
 
-def summarise(cells: pd.DataFrame, ceilings: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+def summarise(cells: pd.DataFrame, references: dict[str, dict[str, pd.DataFrame]] | None = None) -> pd.DataFrame:
     """One row per scenario × method: C-index, difference to the oracle and its interval (means over folds); then
-    the graph inputs' ceiling of each scenario that has one. A method with a failed fold shows the failure."""
+    the reference rows (row name -> dataset -> predictions with their fold: the graph inputs' ceiling, STG fitted to
+    the truth) of each scenario that has them. A method with a failed fold shows the failure."""
     scenario_of = {d.name: d.scenario for d in capacity_datasets()}
-    ceilings = ceilings or {}
+    references = references or {}
     rows = []
     for dataset, group in cells.groupby("dataset", sort=False):
         predictions, entries = {}, []
@@ -166,9 +209,11 @@ def summarise(cells: pd.DataFrame, ceilings: dict[str, pd.DataFrame] | None = No
             if not len(failed):
                 predictions[method] = predictions_of(runs)
                 entries[-1]["cindex"] = fold_cindex(predictions[method])
-        if dataset in ceilings:
-            predictions[CEILING] = ceilings[dataset]
-            entries.append({**entries[0], "method": CEILING, "cindex": fold_cindex(ceilings[dataset]), "status": "ok"})
+        for name, by_dataset in references.items():
+            if dataset in by_dataset:
+                predictions[name] = by_dataset[dataset]
+                entries.append({**entries[0], "method": name, "folds": by_dataset[dataset]["fold"].nunique(),
+                                "cindex": fold_cindex(by_dataset[dataset]), "status": "ok"})
         for entry in entries:
             entry["scenario"] = scenario_of[dataset]
             if entry["status"] == "ok" and "oracle" in predictions and entry["method"] != "oracle":
@@ -197,7 +242,7 @@ def markdown(summary: pd.DataFrame) -> str:
 
     wide = summary.assign(text=[cell(r) for r in summary.itertuples()]).pivot(
         index="method", columns="scenario", values="text")
-    wide = wide.reindex(index=[m for m in (*METHODS[:-1], CEILING, METHODS[-1]) if m in wide.index],
+    wide = wide.reindex(index=[m for m in (*METHODS[:-1], TRUTH_FIT, CEILING, METHODS[-1]) if m in wide.index],
                         columns=list(SCENARIOS))
     first = summary.iloc[0]
     return "\n".join([
@@ -212,7 +257,10 @@ def markdown(summary: pd.DataFrame) -> str:
         "graph methods read (the clinical table and the graphs summarised per patient, as in `scenario_inputs.md`), "
         "fitted on each fold's training patients by the better of ridge and boosting in 5-fold CV there, ranking the "
         "fold's test patients: "
-        "where it is itself below the oracle, the inputs do not show the signal, and no model of them can rank better.",
+        "where it is itself below the oracle, the inputs do not show the signal, and no model of them can rank better. "
+        f"Row \"{TRUTH_FIT}\": STG's network (its defaults) with a linear head, trained on each fold's training "
+        "patients by squared error on the same true log-hazard instead of on their outcomes, ranking the fold's test "
+        "patients: what the architecture can represent, apart from what 2,400 patients' censored outcomes teach it.",
         "",
         wide.rename_axis(index="method", columns=None).to_markdown(),
         "",
