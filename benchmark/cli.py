@@ -218,10 +218,10 @@ def command_capacity(args) -> int:
     from benchmark.harness import capacity_study
 
     cells = capacity_study.run(args.data_dir, args.jobs, progress=not args.no_progress, force=args.force)
-    oracle_tests = capacity_study.oracle_tests(cells)
-    references = {capacity_study.TRUTH_FIT: capacity_study.truth_fits(args.data_dir, oracle_tests, args.jobs,
-                                                                       not args.no_progress, args.force),
-                  capacity_study.CEILING: capacity_study.inputs_ceiling(args.data_dir, oracle_tests, args.jobs)}
+    tests = capacity_study.oracle_tests(cells)
+    truth = capacity_study.truth_fits(args.data_dir, tests, args.jobs, not args.no_progress, args.force)
+    ceiling = capacity_study.inputs_ceiling(args.data_dir, tests, args.jobs, args.force)
+    references = {capacity_study.TRUTH_FIT: truth, capacity_study.CEILING: ceiling}
     summary = capacity_study.summarise(cells, references)
     capacity_study.write_tables(summary, args.output)
     print(summary[["scenario", "method", "cindex", "difference", "ci_low", "ci_high"]].to_string(

@@ -108,6 +108,17 @@ def test_the_study_fits_every_fold_of_each_scenario_and_tabulates_them(tmp_path,
     tested = capacity_study.oracle_tests(cells)[dataset]
     assert sorted(truths[dataset]["patient_id"]) == sorted(tested["patient_id"]) and len(tested) == 40
 
+    ceilings = capacity_study.inputs_ceiling(tmp_path / "data", capacity_study.oracle_tests(cells))
+    assert sorted(ceilings[dataset]["patient_id"]) == sorted(tested["patient_id"])
+    assert ceilings[dataset]["risk"].notna().all()
+
+    def not_again(*args):
+        raise AssertionError("the ceiling's kept folds were fitted again")
+
+    monkeypatch.setattr(capacity_study.inputs_study, "load_families", not_again)
+    again = capacity_study.inputs_ceiling(tmp_path / "data", capacity_study.oracle_tests(cells))
+    pd.testing.assert_frame_equal(again[dataset], ceilings[dataset])
+
 
 def test_the_reference_rows_are_scored_against_the_oracle_on_their_patients(tmp_path):
     """The graph inputs' ceiling gets its C-index and its difference to the oracle like a method, and its row sits

@@ -86,24 +86,18 @@ def run(data_dir: Path, n_jobs: int = 1, progress: bool = True, force: bool = Fa
 def truth_fits(data_dir: Path, oracle_tests: dict[str, pd.DataFrame], n_jobs: int = 1, progress: bool = True,
                force: bool = False) -> dict[str, pd.DataFrame]:
     """Per dataset, STG's network fitted to the truth on each fold's training patients, ranking its test patients
-    (patient_id, time, event, fold, risk). Each fold's predictions are kept under the study's directory (a rerun
-    reads them; `force` refits)."""
+    (patient_id, time, event, fold, risk); kept per fold (a rerun reads them; `force` refits)."""
     config = study_config(data_dir, n_jobs, force)
     the_plan = runner.plan(config)
-    folds = {(c.dataset, c.fold): c for c in the_plan.cells if c.method == "oracle" and c.dataset in oracle_tests}
-    path = {key: config.output / "truth-fit" / f"{key[0]}-f{key[1]}.csv" for key in folds}
-    pending = [key for key in folds if force or not path[key].exists()]
-    with shown(progress):
-        risks = Parallel(n_jobs=n_jobs)(delayed(_truth_fit)(the_plan, folds[key], config) for key in
-                                        bar(pending, desc="STG fitted to the truth"))
-    for key, risk in zip(pending, risks):
-        test = oracle_tests[key[0]]
-        frame = test[test["fold"] == key[1]][["patient_id", "time", "event", "fold"]]
-        frame = frame.assign(risk=risk.loc[frame["patient_id"]].to_numpy())
-        path[key].parent.mkdir(parents=True, exist_ok=True)
-        files.atomic_write_text(path[key], frame.to_csv(index=False))
-    return {dataset: pd.concat([pd.read_csv(path[key]) for key in folds if key[0] == dataset], ignore_index=True)
-            for dataset in dict.fromkeys(dataset for dataset, _ in folds)}
+    cells = {(c.dataset, c.fold): c for c in the_plan.cells if c.method == "oracle"}
+
+    def compute(pending: list[tuple[str, int]]) -> dict[tuple[str, int], pd.Series]:
+        with shown(progress):
+            risks = Parallel(n_jobs=n_jobs)(delayed(_truth_fit)(the_plan, cells[key], config)
+                                            for key in bar(pending, desc="STG fitted to the truth"))
+        return dict(zip(pending, risks))
+
+    return kept_predictions(config.output / "truth-fit", oracle_tests, compute, force)
 
 
 def _truth_fit(the_plan: runner.Plan, cell: results.Cell, config: runner.RunConfig) -> pd.Series:
@@ -117,23 +111,21 @@ def _truth_fit(the_plan: runner.Plan, cell: results.Cell, config: runner.RunConf
     return pd.Series(truth_fit.fit_and_rank(train, test, cohort.truth[inputs_study.TARGET]), index=test.ids)
 
 
-def inputs_ceiling(data_dir: Path, oracle_tests: dict[str, pd.DataFrame], n_jobs: int = 1) -> dict[str, pd.DataFrame]:
+def inputs_ceiling(data_dir: Path, oracle_tests: dict[str, pd.DataFrame], n_jobs: int = 1,
+                   force: bool = False) -> dict[str, pd.DataFrame]:
     """Per dataset, the ceiling's predictions on the oracle's test patients of every fold (patient_id, time,
-    event, fold, risk), each fold's fitted on the patients outside it."""
-    chosen = capacity_datasets()
-    families, targets = inputs_study.load_families(chosen, data_dir, n_jobs)
-    families = [family for family in families if family.name in CEILING_FAMILIES]
-    X, preprocessing = inputs_study.design(families)
-    ids = families[0].table.index
-    ceilings = {}
-    for dataset in chosen:
-        tests = oracle_tests.get(dataset.name)
-        if tests is None or np.ptp(targets[dataset.scenario]) == 0:
-            continue
-        y = targets[dataset.scenario].loc[ids].to_numpy(dtype=float)
-        risk = pd.Series(np.nan, index=ids)
-        for _, test in tests.groupby("fold"):
-            is_test = ids.isin(test["patient_id"])
+    event, fold, risk), each fold's fitted on the patients outside it; kept per fold like the truth fits."""
+    def compute(pending: list[tuple[str, int]]) -> dict[tuple[str, int], pd.Series]:
+        scenario_of = {d.name: d.scenario for d in capacity_datasets()}
+        families, targets = inputs_study.load_families(capacity_datasets(), data_dir, n_jobs)
+        families = [family for family in families if family.name in CEILING_FAMILIES]
+        X, preprocessing = inputs_study.design(families)
+        ids = families[0].table.index
+        risks = {}
+        for dataset, fold in pending:
+            y = targets[scenario_of[dataset]].loc[ids].to_numpy(dtype=float)
+            test = oracle_tests[dataset]
+            is_test = ids.isin(test.loc[test["fold"] == fold, "patient_id"])
             with threadpool_limits(n_jobs):
                 models = {name: make_pipeline(preprocessing, learner)
                           for name, learner in inputs_study.LEARNERS.items()}
@@ -141,10 +133,29 @@ def inputs_ceiling(data_dir: Path, oracle_tests: dict[str, pd.DataFrame], n_jobs
                 r2 = {name: cross_val_score(model, X[~is_test], y[~is_test], cv=folds).mean()
                       for name, model in models.items()}
                 best = models[max(r2, key=r2.get)].fit(X[~is_test], y[~is_test])
-                risk[is_test] = best.predict(X[is_test])
-        ceilings[dataset.name] = tests[["patient_id", "time", "event", "fold"]].assign(
-            risk=risk.loc[tests["patient_id"]].to_numpy())
-    return ceilings
+                risks[dataset, fold] = pd.Series(best.predict(X[is_test]), index=ids[is_test])
+        return risks
+
+    return kept_predictions(Path(data_dir) / "studies" / STUDY / "ceiling", oracle_tests, compute, force)
+
+
+def kept_predictions(directory: Path, oracle_tests: dict[str, pd.DataFrame], compute,
+                     force: bool) -> dict[str, pd.DataFrame]:
+    """Per dataset, a reference row's predictions on the oracle's test patients of every fold (patient_id, time,
+    event, fold, risk). Each fold's are written atomically under `directory` and read back by a rerun;
+    `compute(pending (dataset, fold) list) -> (dataset, fold) -> patient id -> risk` makes the others (every fold's
+    with `force`)."""
+    path = {(dataset, fold): Path(directory) / f"{dataset}-f{fold}.csv"
+            for dataset, test in oracle_tests.items() for fold in sorted(test["fold"].unique())}
+    pending = [key for key in path if force or not path[key].exists()]
+    for (dataset, fold), risk in (compute(pending) if pending else {}).items():
+        test = oracle_tests[dataset]
+        frame = test.loc[test["fold"] == fold, ["patient_id", "time", "event", "fold"]]
+        path[dataset, fold].parent.mkdir(parents=True, exist_ok=True)
+        files.atomic_write_text(path[dataset, fold], frame.assign(risk=risk.loc[frame["patient_id"]].to_numpy())
+                                .to_csv(index=False))
+    return {dataset: pd.concat([pd.read_csv(path[key]) for key in path if key[0] == dataset], ignore_index=True)
+            for dataset in oracle_tests}
 
 
 def difference_interval(method: pd.DataFrame, oracle: pd.DataFrame, seed: int = 0) -> tuple[float, float, float]:
