@@ -10,15 +10,16 @@ not, it cannot (or its inputs do not show it: compare the ceiling).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
 from benchmark import methods
-from benchmark.methods import FoldData
+from benchmark.methods import FoldData, training
 from benchmark.methods.inputs import GraphInputs, keep_node_types
-from benchmark.methods.training import deterministic, inner_split, snapshot
 
 METHOD = "stg"
 #: The truth is noise-free, so the fit keeps improving long after a survival fit stops (~30-60 epochs).
@@ -36,41 +37,42 @@ class TruthRegression(nn.Module):
         return self.head(self.network.embed(graph)[0])[:, 0]
 
 
+@dataclass
+class TargetBatch:
+    """Patients' graphs and their standardised target, (n,)."""
+
+    graph: object
+    target: torch.Tensor
+
+
+def squared_error(model: nn.Module, batch: TargetBatch, config: training.TrainConfig) -> tuple[torch.Tensor, dict]:
+    """The truth fit's criterion for benchmark.methods.training.train."""
+    error = ((model(batch.graph) - batch.target) ** 2).mean()
+    return error, {"squared error": error}
+
+
 def fit_and_rank(train: FoldData, test: FoldData, target: pd.Series) -> np.ndarray:
     """The test patients' predicted log-hazard of a network fitted to `target` (patient id -> truth) on `train`."""
     method = methods.get(METHOD)()
     graphs = train.artefact(next(r for r in method.inputs() if r.startswith("graphs_")))
     inputs = GraphInputs(graphs, method.params["log_skewed"]).fit(train)
     config = method.network_config(inputs.dims)
-    settings = method.train_config()
-    fit_positions, val_positions = inner_split(train.y["event"], method.params["val_fraction"], train.seed)
-    with deterministic(train.seed, method.params["threads"]):
+    fit_positions, val_positions = training.inner_split(train.y["event"], method.params["val_fraction"], train.seed)
+    fit, val = train.subset(fit_positions), train.subset(val_positions)
+    values = target.loc[fit.ids].to_numpy(np.float32)
+    mean, sd = values.mean(), values.std(ddof=1)
+    with training.deterministic(train.seed, method.params["threads"]):
         network = method.build_network(inputs.dims, config)
         model = TruthRegression(network, config.hidden)
 
         def graph_of(data: FoldData):
             return keep_node_types(inputs.transform(data).graph, network.node_types)
 
-        fit, val = train.subset(fit_positions), train.subset(val_positions)
-        fit_graph, val_graph = graph_of(fit), graph_of(val)
-        y_fit, y_val = (torch.tensor(target.loc[d.ids].to_numpy(np.float32)) for d in (fit, val))
-        mean, sd = y_fit.mean(), y_fit.std()
-        optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-        best, best_state, waited = np.inf, snapshot(model), 0
-        for _ in range(MAX_EPOCHS):
-            model.train()
-            optimiser.zero_grad()
-            loss = ((model(fit_graph) - (y_fit - mean) / sd) ** 2).mean()
-            loss.backward()
-            optimiser.step()
-            model.eval()
-            with torch.no_grad():
-                val_loss = ((model(val_graph) - (y_val - mean) / sd) ** 2).mean().item()
-            if val_loss < best - 1e-4:
-                best, best_state, waited = val_loss, snapshot(model), 0
-            elif (waited := waited + 1) >= settings.patience:
-                break
-        model.load_state_dict(best_state)
+        def batch(data: FoldData) -> TargetBatch:
+            return TargetBatch(graph_of(data), torch.tensor((target.loc[data.ids].to_numpy(np.float32) - mean) / sd))
+
+        settings = replace(method.train_config(), max_epochs=MAX_EPOCHS)
+        training.train(model, batch(fit), batch(val), settings, squared_error)
         model.eval()
         with torch.no_grad():
             return model(graph_of(test)).numpy().astype(float)

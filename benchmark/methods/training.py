@@ -98,21 +98,27 @@ def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
     return {name: tensor.clone() for name, tensor in model.state_dict().items()}
 
 
-def train(model: nn.Module, train_batch: Batch, val_batch: Batch, config: TrainConfig) -> History:
+def survival_criterion(model: nn.Module, batch: Batch, config: TrainConfig) -> tuple[torch.Tensor, dict]:
+    """The networks' criterion: `objective` of the model's output on the batch's graph."""
+    return objective(model(batch.graph), batch, config)
+
+
+def train(model: nn.Module, train_batch, val_batch, config: TrainConfig, criterion=survival_criterion) -> History:
     """Adam on the whole training batch per epoch; stop after `patience` epochs without a better
-    validation loss and keep the best weights."""
+    validation loss and keep the best weights. `criterion(model, batch, config) -> (loss, parts)` (survival by
+    default; the validation loss is the parts' `monitored` sum)."""
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     history = History()
     best, best_state, waited = np.inf, snapshot(model), 0
     for epoch in range(config.max_epochs):
         model.train()
         optimiser.zero_grad()
-        loss, _ = objective(model(train_batch.graph), train_batch, config)
+        loss, _ = criterion(model, train_batch, config)
         loss.backward()
         optimiser.step()
         model.eval()
         with torch.no_grad():
-            _, parts = objective(model(val_batch.graph), val_batch, config)
+            _, parts = criterion(model, val_batch, config)
         history.train_loss.append(loss.item())
         history.val_loss.append(monitored(parts))
         if history.val_loss[-1] < best - 1e-4:
