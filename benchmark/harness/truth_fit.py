@@ -10,7 +10,7 @@ not, it cannot (or its inputs do not show it: compare the ceiling).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,6 @@ from torch import nn
 
 from benchmark import methods
 from benchmark.methods import FoldData, training
-from benchmark.methods.inputs import GraphInputs, keep_node_types
 
 METHOD = "stg"
 #: The truth is noise-free, so the fit keeps improving long after a survival fit stops (~30-60 epochs).
@@ -54,25 +53,16 @@ def squared_error(model: nn.Module, batch: TargetBatch, config: training.TrainCo
 def fit_and_rank(train: FoldData, test: FoldData, target: pd.Series) -> np.ndarray:
     """The test patients' predicted log-hazard of a network fitted to `target` (patient id -> truth) on `train`."""
     method = methods.get(METHOD)()
-    graphs = train.artefact(next(r for r in method.inputs() if r.startswith("graphs_")))
-    inputs = GraphInputs(graphs, method.params["log_skewed"]).fit(train)
-    config = method.network_config(inputs.dims)
-    fit_positions, val_positions = training.inner_split(train.y["event"], method.params["val_fraction"], train.seed)
-    fit, val = train.subset(fit_positions), train.subset(val_positions)
-    values = target.loc[fit.ids].to_numpy(np.float32)
+    method.prepare(train)
+    values = target.loc[train.ids].to_numpy(np.float32)
     mean, sd = values.mean(), values.std(ddof=1)
-    with training.deterministic(train.seed, method.params["threads"]):
-        network = method.build_network(inputs.dims, config)
-        model = TruthRegression(network, config.hidden)
 
-        def graph_of(data: FoldData):
-            return keep_node_types(inputs.transform(data).graph, network.node_types)
+    def batch(data: FoldData) -> TargetBatch:
+        standardised = (target.loc[data.ids].to_numpy(np.float32) - mean) / sd
+        return TargetBatch(method.batch(data).graph, torch.tensor(standardised, device=method.device()))
 
-        def batch(data: FoldData) -> TargetBatch:
-            return TargetBatch(graph_of(data), torch.tensor((target.loc[data.ids].to_numpy(np.float32) - mean) / sd))
-
-        settings = replace(method.train_config(), max_epochs=MAX_EPOCHS)
-        training.train(model, batch(fit), batch(val), settings, squared_error)
-        model.eval()
-        with torch.no_grad():
-            return model(graph_of(test)).numpy().astype(float)
+    model = method.fit_network(train, head=lambda network: TruthRegression(network, method.config_.hidden),
+                               batch=batch, criterion=squared_error, max_epochs=MAX_EPOCHS)
+    model.eval()
+    with torch.no_grad():
+        return model(method.batch(test).graph).cpu().numpy().astype(float)

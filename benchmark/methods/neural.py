@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 import functools
+from collections.abc import Callable
 from dataclasses import fields, replace
 from typing import ClassVar
 
@@ -27,7 +28,7 @@ from benchmark.dgl_import import dgl
 from benchmark.methods import FoldData, Method, MethodError, losses, step_functions_on_grid, survival_prediction
 from benchmark.methods.inputs import Batch, GraphInputs, keep_node_types
 from benchmark.methods.layers import NetworkConfig, n_trainable
-from benchmark.methods.training import TrainConfig, deterministic, inner_split, train
+from benchmark.methods.training import TrainConfig, deterministic, inner_split, survival_criterion, train
 from benchmark.scoring.metrics import Prediction
 
 #: The neural methods' hyper-parameters: the one source of their defaults (the configs have none). The
@@ -91,25 +92,40 @@ class NeuralSurvivalMethod(Method):
         return torch.device(("cuda" if cuda_usable() else "cpu") if wanted == "auto" else wanted)
 
     def fit(self, data: FoldData) -> "NeuralSurvivalMethod":
-        graph_inputs = [r for r in self.inputs() if r.startswith("graphs_")]
-        graphs = data.artefact(graph_inputs[0]) if graph_inputs else None
-        device = self.device()
-        self.notes = [f"profile {self.params['profile']}", f"device {device.type}",
-                      *([f"{graphs.source} node features", *graphs.notes] if graphs is not None else [])]
-        self.inputs_ = GraphInputs(graphs, self.params["log_skewed"]).fit(data)
-        self.config_ = self.network_config(self.inputs_.dims)
-        train_positions, val_positions = inner_split(data.y["event"], self.params["val_fraction"], data.seed)
-        with deterministic(data.seed, self.params["threads"]):
-            self.model_ = self.build_network(self.inputs_.dims, self.config_).to(device)
-            self.history_ = train(self.model_, self._batch(data.subset(train_positions)),
-                                  self._batch(data.subset(val_positions)), self.train_config())
+        self.prepare(data)
+        self.fit_network(data)
         if self.config_.head == "cox":   # baseline hazard of the whole training fold (Breslow)
-            risk = self._forward(self._batch(data)).risk.cpu().numpy()
+            risk = self._forward(self.batch(data)).risk.cpu().numpy()
             self.breslow_ = BreslowEstimator().fit(risk, data.y["event"], data.y["time"])
         return self
 
-    def _batch(self, data: FoldData) -> Batch:
-        """The patients' inputs, restricted once to the node types the network uses."""
+    def prepare(self, data: FoldData) -> None:
+        """Standardise the inputs on the training patients and fix the network's configuration."""
+        graph_inputs = [r for r in self.inputs() if r.startswith("graphs_")]
+        graphs = data.artefact(graph_inputs[0]) if graph_inputs else None
+        self.notes = [f"profile {self.params['profile']}", f"device {self.device().type}",
+                      *([f"{graphs.source} node features", *graphs.notes] if graphs is not None else [])]
+        self.inputs_ = GraphInputs(graphs, self.params["log_skewed"]).fit(data)
+        self.config_ = self.network_config(self.inputs_.dims)
+
+    def fit_network(self, data: FoldData, head: Callable[[nn.Module], nn.Module] | None = None,
+                    batch: Callable[[FoldData], object] | None = None, criterion=survival_criterion,
+                    **settings) -> nn.Module:
+        """Train a fresh network on `data` (after `prepare`), early-stopped on an inner split of it, and return
+        what was trained. By default the survival fit itself; a caller with another target (the capacity
+        study's truth fit) passes a `head` to put on the network, the `batch` of its target and its
+        `criterion`, and overrides training settings (e.g. max_epochs)."""
+        train_positions, val_positions = inner_split(data.y["event"], self.params["val_fraction"], data.seed)
+        batch = batch or self.batch
+        with deterministic(data.seed, self.params["threads"]):
+            self.model_ = self.build_network(self.inputs_.dims, self.config_).to(self.device())
+            trained = self.model_ if head is None else head(self.model_).to(self.device())
+            self.history_ = train(trained, batch(data.subset(train_positions)), batch(data.subset(val_positions)),
+                                  replace(self.train_config(), **settings), criterion)
+        return trained
+
+    def batch(self, data: FoldData) -> Batch:
+        """The patients' inputs, restricted once to the node types the network uses, on its device."""
         batch = self.inputs_.transform(data)
         batch.graph = keep_node_types(batch.graph, self.model_.node_types)
         return batch.to(self.device())
@@ -120,7 +136,7 @@ class NeuralSurvivalMethod(Method):
             return self.model_(batch.graph)
 
     def predict(self, data: FoldData) -> Prediction:
-        output = self._forward(self._batch(data))
+        output = self._forward(self.batch(data))
         if output.risk is not None:
             risk = output.risk.cpu().numpy().astype(float)
             surv = step_functions_on_grid(self.breslow_.get_survival_function(risk), data.time_grid)
