@@ -222,7 +222,7 @@ def command_capacity(args) -> int:
     truth = capacity_study.truth_fits(args.data_dir, tests, args.jobs, not args.no_progress, args.force)
     ceiling = capacity_study.inputs_ceiling(args.data_dir, tests, args.jobs, args.force)
     references = {capacity_study.TRUTH_FIT: truth, capacity_study.CEILING: ceiling}
-    summary = capacity_study.summarise(cells, references)
+    summary = capacity_study.summarise(cells, references, args.jobs, progress=not args.no_progress)
     capacity_study.write_tables(summary, args.output)
     print(summary[["scenario", "method", "cindex", "difference", "ci_low", "ci_high"]].to_string(
         index=False, float_format="%.3f"))

@@ -235,6 +235,18 @@ def test_patient_bootstrap_intervals():
     assert low < scores["mae_po_score"].mean() < high
 
 
+def test_resampled_harrell_cindex_is_harrells_c_of_the_resampled_rows():
+    """Counts of each patient give the C of the rows they expand to, with tied times and tied risks."""
+    rng = np.random.default_rng(4)
+    time, event = rng.integers(1, 15, 40).astype(float), rng.random(40) < 0.6
+    risk = np.round(rng.normal(size=40), 1)
+    drawn = rng.integers(0, 40, size=(25, 40))
+    counts = np.stack([np.bincount(row, minlength=40) for row in drawn])
+    expected = stats.harrell_cindex(time[drawn], event[drawn], risk[drawn])
+    np.testing.assert_allclose(stats.resampled_harrell_cindex(time, event, risk, counts), expected, rtol=1e-12)
+    assert len(np.unique(expected)) > 20   # the resamples differ, so a constant would not pass
+
+
 def test_format_marks_partial_and_significant_cells():
     row = pd.Series({"n_cells": 5, "m_mean": 0.7, "m_sd": 0.05, "m_ci_low": 0.66, "m_ci_high": 0.74, "m_n": 4,
                      "m_p": 0.01, "m_p_holm": 0.04})

@@ -31,17 +31,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from sklearn.model_selection import KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from threadpoolctl import threadpool_limits
 
 from benchmark import datasets, files, methods
 from benchmark.data import scenarios
-from benchmark.harness import inputs_study, leakage, results, runner, truth_fit
+from benchmark.harness import backends, inputs_study, leakage, results, runner, truth_fit
 from benchmark.harness.defaults import LARGE_DRAW as DRAW
 from benchmark.progress import bar, shown
-from benchmark.scoring.stats import LEVEL, harrell_cindex
+from benchmark.scoring.stats import LEVEL, harrell_cindex, resampled_harrell_cindex
 
 ENDPOINT = "dfs"
 FOLDS = 5              # each fold's test share is 1 / FOLDS; every fold is fitted
@@ -92,23 +91,24 @@ def truth_fits(data_dir: Path, oracle_tests: dict[str, pd.DataFrame], n_jobs: in
     cells = {(c.dataset, c.fold): c for c in the_plan.cells if c.method == "oracle"}
 
     def compute(pending: list[tuple[str, int]]) -> dict[tuple[str, int], pd.Series]:
+        jobs = [(key, the_plan, cells[key], config) for key in pending]
         with shown(progress):
-            risks = Parallel(n_jobs=n_jobs)(delayed(_truth_fit)(the_plan, cells[key], config)
-                                            for key in bar(pending, desc="STG fitted to the truth"))
-        return dict(zip(pending, risks))
+            return dict(bar(backends.imap_unordered(_truth_fit, jobs, n_jobs=n_jobs), total=len(jobs),
+                            desc="STG fitted to the truth"))
 
     return kept_predictions(config.output / "truth-fit", oracle_tests, compute, force)
 
 
-def _truth_fit(the_plan: runner.Plan, cell: results.Cell, config: runner.RunConfig) -> pd.Series:
-    """One fold's test predictions of STG fitted to the truth (patient id -> predicted log-hazard)."""
+def _truth_fit(key: tuple[str, int], the_plan: runner.Plan, cell: results.Cell,
+               config: runner.RunConfig) -> tuple[tuple[str, int], pd.Series]:
+    """One fold's test predictions of STG fitted to the truth (patient id -> predicted log-hazard), with its key."""
     split = the_plan.split(cell)
     cohort = runner.load_cohort(the_plan.specs[cell.dataset], config.data_dir)
     common = dict(endpoint=ENDPOINT, feature_set=cell.feature_set, seed=runner.cell_seed(config.seed, 0, cell.fold),
                   context=config.context)
     train = methods.FoldData(leakage.training_view(cohort, split.test, cell.label()), np.array(split.train), **common)
     test = methods.FoldData(cohort, np.array(split.test), **common)
-    return pd.Series(truth_fit.fit_and_rank(train, test, cohort.truth[inputs_study.TARGET]), index=test.ids)
+    return key, pd.Series(truth_fit.fit_and_rank(train, test, cohort.truth[inputs_study.TARGET]), index=test.ids)
 
 
 def inputs_ceiling(data_dir: Path, oracle_tests: dict[str, pd.DataFrame], n_jobs: int = 1,
@@ -168,20 +168,23 @@ def difference_interval(method: pd.DataFrame, oracle: pd.DataFrame, seed: int = 
     points, draws = [], []
     for k in np.unique(fold):
         rows = both[fold == k]
-        points.append(paired_difference(rows, np.arange(len(rows))[None])[0])
-        resamples = rng.integers(0, len(rows), size=(N_RESAMPLES, len(rows)))
-        draws.append(np.concatenate([paired_difference(rows, chunk)
-                                     for chunk in np.array_split(resamples, N_RESAMPLES // 25)]))
+        counts = np.zeros((1 + N_RESAMPLES, len(rows)))
+        counts[0] = 1   # the patients as they are: the point estimate
+        drawn = rng.integers(0, len(rows), size=(N_RESAMPLES, len(rows)))
+        np.add.at(counts[1:], (np.arange(N_RESAMPLES)[:, None], drawn), 1)
+        difference = paired_difference(rows, counts)
+        points.append(difference[0])
+        draws.append(difference[1:])
     tail = (1 - LEVEL) / 2 * 100
     low, high = np.percentile(np.mean(draws, axis=0), [tail, 100 - tail])
     return float(np.mean(points)), float(low), float(high)
 
 
-def paired_difference(rows: pd.DataFrame, positions: np.ndarray) -> np.ndarray:
-    """C(risk) - C(risk_oracle) of each row of (B, n) patient positions into `rows`. (B,)"""
-    time, event = rows["time"].to_numpy(float)[positions], rows["event"].to_numpy().astype(bool)[positions]
-    return (harrell_cindex(time, event, rows["risk"].to_numpy(float)[positions])
-            - harrell_cindex(time, event, rows["risk_oracle"].to_numpy(float)[positions]))
+def paired_difference(rows: pd.DataFrame, counts: np.ndarray) -> np.ndarray:
+    """C(risk) - C(risk_oracle) of each resample of `rows`, given as (B, n) counts of each patient. (B,)"""
+    time, event = rows["time"].to_numpy(float), rows["event"].to_numpy().astype(bool)
+    return (resampled_harrell_cindex(time, event, rows["risk"].to_numpy(float), counts)
+            - resampled_harrell_cindex(time, event, rows["risk_oracle"].to_numpy(float), counts))
 
 
 def fold_cindex(predictions: pd.DataFrame) -> float:
@@ -203,13 +206,15 @@ def oracle_tests(cells: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {dataset: predictions_of(rows) for dataset, rows in oracle.groupby("dataset", sort=False)}
 
 
-def summarise(cells: pd.DataFrame, references: dict[str, dict[str, pd.DataFrame]] | None = None) -> pd.DataFrame:
+def summarise(cells: pd.DataFrame, references: dict[str, dict[str, pd.DataFrame]] | None = None,
+              n_jobs: int = 1, progress: bool = False) -> pd.DataFrame:
     """One row per scenario × method: C-index, difference to the oracle and its interval (means over folds); then
     the reference rows (row name -> dataset -> predictions with their fold: the graph inputs' ceiling, STG fitted to
-    the truth) of each scenario that has them. A method with a failed fold shows the failure."""
+    the truth) of each scenario that has them. A method with a failed fold shows the failure. The bootstrap
+    intervals (each a thousand resamples of every fold) are computed in parallel (`n_jobs`)."""
     scenario_of = {d.name: d.scenario for d in capacity_datasets()}
     references = references or {}
-    rows = []
+    rows, intervals = [], []
     for dataset, group in cells.groupby("dataset", sort=False):
         predictions, entries = {}, []
         for method, runs in group.groupby("method", sort=False):
@@ -228,11 +233,17 @@ def summarise(cells: pd.DataFrame, references: dict[str, dict[str, pd.DataFrame]
         for entry in entries:
             entry["scenario"] = scenario_of[dataset]
             if entry["status"] == "ok" and "oracle" in predictions and entry["method"] != "oracle":
-                entry["difference"], entry["ci_low"], entry["ci_high"] = difference_interval(
-                    predictions[entry["method"]], predictions["oracle"])
-                entry["within_margin"] = entry["difference"] >= -MARGIN
+                intervals.append((len(rows), predictions[entry["method"]], predictions["oracle"]))
             rows.append(entry)
+    done = backends.imap_unordered(_numbered_interval, intervals, n_jobs=n_jobs)
+    with shown(progress):
+        for position, (difference, low, high) in bar(done, total=len(intervals), desc="bootstrap intervals"):
+            rows[position].update(difference=difference, ci_low=low, ci_high=high, within_margin=difference >= -MARGIN)
     return pd.DataFrame(rows)
+
+
+def _numbered_interval(position: int, method: pd.DataFrame, oracle: pd.DataFrame) -> tuple[int, tuple]:
+    return position, difference_interval(method, oracle)
 
 
 def write_tables(summary: pd.DataFrame, output: Path) -> None:

@@ -120,6 +120,21 @@ def harrell_cindex(time, event, risk) -> np.ndarray:
         return (concordant * comparable).sum(axis=(1, 2)) / comparable.sum(axis=(1, 2))
 
 
+def resampled_harrell_cindex(time, event, risk, counts) -> np.ndarray:
+    """Harrell's C of each resample of n patients, given as (B, n) counts of how often each patient is drawn:
+    `harrell_cindex` of the resampled rows, from one n × n matrix of pairs weighted by the counts of both
+    patients instead of B (n × n) boolean arrays, so a thousand resamples of 600 patients take a second. (B,)"""
+    comparable = event[:, None] & (time[:, None] < time[None, :])
+    concordant = (risk[:, None] > risk[None, :]) + 0.5 * (risk[:, None] == risk[None, :])
+    counts = np.asarray(counts, dtype=float)
+
+    def weighted(pairs: np.ndarray) -> np.ndarray:
+        return ((counts @ pairs) * counts).sum(axis=1)
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return weighted(concordant * comparable) / weighted(comparable.astype(float))
+
+
 def patient_bootstrap(predictions: pd.DataFrame, units_per_year: float, n_resamples: int = N_RESAMPLES,
                       level: float = LEVEL, seed: int = 0, prefix: str = "") -> dict[str, tuple[float, float]]:
     """Percentile intervals of PATIENT_METRICS over resamples of the test patients (single split).
