@@ -53,7 +53,11 @@ def _loky(function: Callable, jobs: list[tuple], n_jobs: int) -> Iterator:
     from joblib import Parallel, delayed, parallel_config
 
     threads = max(1, (os.cpu_count() or 1) // n_jobs)
-    with parallel_config(backend="loky", inner_max_num_threads=threads):
+    with parallel_config(backend="loky", inner_max_num_threads=threads), warnings.catch_warnings():
+        # loky replaces a worker whose memory grew by a large fit (its leak guard) and says so; the worker
+        # finishes its job first and the queued jobs go to the others, so nothing is lost and nothing to act on
+        warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given to the executor",
+                                category=UserWarning)
         yield from Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(function)(*job) for job in jobs)
 
 
