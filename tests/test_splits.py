@@ -102,6 +102,20 @@ def test_splits_are_written_reused_and_checked(tmp_path, clinical_cohort):
         splits.stored_or_new(clinical_cohort, "dfs", "cv", 3, 1, 0, tmp_path)
 
 
+def test_a_file_without_an_outcome_digest_keeps_its_splits_and_gets_one(tmp_path, clinical_cohort):
+    """Files written before the digest was kept are reused as they are, and written again with it."""
+    made = splits.stored_or_new(clinical_cohort, "dfs", "cv", 3, 1, 0, tmp_path)
+    made.write()
+    old = {k: v for k, v in json.loads(made.path.read_text()).items() if k != "outcomes_sha256"}
+    old["splits"] = old["splits"][::-1]   # any order: the file's splits are what is kept
+    made.path.write_text(json.dumps(old))
+    reused = splits.stored_or_new(clinical_cohort, "dfs", "cv", 3, 1, 0, tmp_path)
+    assert reused.new and [(s.repeat, s.fold) for s in reused.splits] == [(0, 2), (0, 1), (0, 0)]
+    reused.write()
+    assert json.loads(made.path.read_text())["outcomes_sha256"] == splits.outcomes_digest(clinical_cohort, "dfs")
+    assert not splits.stored_or_new(clinical_cohort, "dfs", "cv", 3, 1, 0, tmp_path).new
+
+
 def test_splits_made_on_other_outcomes_are_stale_not_reused(tmp_path, clinical_cohort):
     """A new generator version or an edited table keeps the patient ids but changes the outcomes."""
     splits.stored_or_new(clinical_cohort, "dfs", "cv", 3, 1, 0, tmp_path).write()

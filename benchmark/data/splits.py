@@ -123,7 +123,8 @@ def first_stale(splits: list[Split], everyone: set[str]) -> Split | None:
 @dataclass
 class StoredSplits:
     """The outer splits of one (cohort, endpoint, protocol) and the file that keeps them; `new` until
-    written, so planning a run reads files and writes none."""
+    written (or until a file from before outcome digests were kept is written again with one), so planning a
+    run reads files and writes none."""
 
     path: Path
     splits: list[Split]
@@ -152,7 +153,9 @@ def stored_or_new(cohort: Cohort, endpoint: str, protocol: str, folds: int, repe
         stale = first_stale(splits, set(cohort.patient_ids))
         changed = stored.get("outcomes_sha256", meta["outcomes_sha256"]) != meta["outcomes_sha256"]
         if stale is None and not changed:
-            return StoredSplits(path, splits, meta, new=False)
+            # a file without the digest keeps its splits and records the outcomes they are used with from now on,
+            # so a later change of those outcomes is caught like any other
+            return StoredSplits(path, splits, meta, new="outcomes_sha256" not in stored)
         if not remake_stale:
             problem = (f"the outcomes of {cohort.name} changed since these splits (and the results on them) "
                        "were made" if stale is None else
