@@ -35,9 +35,9 @@ from sklearn.model_selection import KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from threadpoolctl import threadpool_limits
 
-from benchmark import datasets, files, methods
+from benchmark import datasets, files
 from benchmark.data import scenarios
-from benchmark.harness import backends, inputs_study, leakage, results, runner, truth_fit
+from benchmark.harness import backends, inputs_study, results, runner, truth_fit
 from benchmark.harness.defaults import LARGE_DRAW as DRAW
 from benchmark.progress import bar, shown
 from benchmark.scoring.stats import LEVEL, harrell_cindex, resampled_harrell_cindex
@@ -102,12 +102,8 @@ def truth_fits(data_dir: Path, oracle_tests: dict[str, pd.DataFrame], n_jobs: in
 def _truth_fit(key: tuple[str, int], the_plan: runner.Plan, cell: results.Cell,
                config: runner.RunConfig) -> tuple[tuple[str, int], pd.Series]:
     """One fold's test predictions of STG fitted to the truth (patient id -> predicted log-hazard), with its key."""
-    split = the_plan.split(cell)
     cohort = runner.load_cohort(the_plan.specs[cell.dataset], config.data_dir)
-    common = dict(endpoint=ENDPOINT, feature_set=cell.feature_set, seed=runner.cell_seed(config.seed, 0, cell.fold),
-                  context=config.context)
-    train = methods.FoldData(leakage.training_view(cohort, split.test, cell.label()), np.array(split.train), **common)
-    test = methods.FoldData(cohort, np.array(split.test), **common)
+    train, test = runner.fold_data(cell, cohort, the_plan.split(cell), config)
     return key, pd.Series(truth_fit.fit_and_rank(train, test, cohort.truth[inputs_study.TARGET]), index=test.ids)
 
 

@@ -226,17 +226,24 @@ def compute_cell(cell: results.Cell, spec: datasets.Dataset, split: splits.Split
     return output
 
 
+def fold_data(cell: results.Cell, cohort: Cohort, split: splits.Split,
+              config: RunConfig) -> tuple[methods.FoldData, methods.FoldData]:
+    """A cell's (training, test) patients, the training ones seen through the leakage guard's view (no test
+    patient's outcome), both with the cell's seed."""
+    common = dict(endpoint=cell.endpoint, feature_set=cell.feature_set, context=config.context,
+                  seed=cell_seed(config.seed, cell.repeat, cell.fold, config.model_seed))
+    leakage.check_split(cell.label(), split.train, split.test)
+    train = methods.FoldData(leakage.training_view(cohort, split.test, cell.label()), np.array(split.train), **common)
+    return train, methods.FoldData(cohort, np.array(split.test), **common)
+
+
 def _compute(output: CellOutput, spec: datasets.Dataset, split: splits.Split, config: RunConfig) -> None:
     """The body of `compute_cell`: fills `output` in place."""
     cell = output.cell
     try:
         cohort = load_cohort(spec, Path(config.data_dir))
-        seed = cell_seed(config.seed, cell.repeat, cell.fold, config.model_seed)
-        common = dict(endpoint=cell.endpoint, feature_set=cell.feature_set, seed=seed, context=config.context)
-        leakage.check_split(cell.label(), split.train, split.test)
-        train = methods.FoldData(leakage.training_view(cohort, split.test, cell.label()), np.array(split.train),
-                                 **common)
-        test = methods.FoldData(cohort, np.array(split.test), **common)
+        train, test = fold_data(cell, cohort, split, config)
+        seed = train.seed
         method = methods.get(cell.method)
         params = dict(cell.params)
         tuning_spec = params.pop(tuning.PARAM_KEY, None)
