@@ -56,3 +56,28 @@ def test_cox_partial_likelihood_by_hand():
     tied = losses.cox_partial_nll(risk, torch.tensor([1.0, 1.0, 3.0]), torch.tensor([True, True, False]))
     denominator = math.log(math.e + 1 + math.e ** 2)
     assert tied.item() == pytest.approx(-((1 - denominator) + (0 - denominator)) / 2, rel=1e-6)
+
+
+def test_the_ranking_term_orders_events_the_yearly_likelihood_cannot():
+    """Two events in the same year: swapping their predictions leaves the yearly likelihood as it was, while the
+    ranking term (a Cox partial likelihood on the exact times) prefers the earlier event at the higher risk."""
+    from types import SimpleNamespace
+
+    from benchmark.methods.layers import Output
+    from benchmark.methods.training import TrainConfig, objective
+    config = TrainConfig(lr=1e-3, weight_decay=0.0, max_epochs=1, patience=1, contrastive_weight=0.0,
+                         regression_weight=0.0, ranking_weight=0.5, temperature=0.1)
+    batch = SimpleNamespace(year=torch.tensor([0, 0, 3]), event=torch.tensor([True, True, False]),
+                            time=torch.tensor([2.0, 10.0, 40.0]), years=torch.tensor([2.0, 10.0, 40.0]) / 12)
+    riskier, safer = torch.full((12,), 0.5), torch.full((12,), -1.0)
+    right = torch.stack([riskier, safer, safer])   # the event at 2 months has the higher hazard
+    wrong = torch.stack([safer, riskier, safer])
+    right_loss, right_parts = objective(Output(logits=right), batch, config)
+    wrong_loss, wrong_parts = objective(Output(logits=wrong), batch, config)
+    assert right_parts["survival"].item() == pytest.approx(wrong_parts["survival"].item())
+    assert right_parts["ranking"].item() < wrong_parts["ranking"].item()
+    expected = 0.5 * losses.cox_partial_nll(-losses.expected_years(right), batch.time, batch.event)
+    assert right_parts["ranking"].item() == pytest.approx(expected.item())
+    # weight 0 (the term off) adds no part
+    _, parts = objective(Output(logits=right), batch, TrainConfig(**{**config.__dict__, "ranking_weight": 0.0}))
+    assert "ranking" not in parts

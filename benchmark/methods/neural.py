@@ -32,13 +32,13 @@ from benchmark.methods.training import TrainConfig, deterministic, inner_split, 
 from benchmark.scoring.metrics import Prediction
 
 #: The neural methods' hyper-parameters: the one source of their defaults (the configs have none). The
-#: training settings (width, dropout, weight decay, learning rate, patience, epochs, logged inputs) were chosen
-#: by `python -m benchmark defaults` (benchmark.harness.defaults_study) on development draws' training folds,
-#: across every scenario and size; results/tables/neural_defaults.md says how.
+#: training settings (width, dropout, weight decay, learning rate, patience, epochs, logged inputs, ranking term)
+#: were chosen by `python -m benchmark defaults` (benchmark.harness.defaults_study) on development draws' training
+#: folds, across every scenario and size; results/tables/neural_defaults.md says how.
 DEFAULTS = {"profile": "cpu", "features": "radiomics", "hidden": 64, "layers": 2, "year_dim": 16, "projection": 32,
             "dropout": 0.3, "lr": 5e-3, "weight_decay": 1e-3, "max_epochs": 150, "patience": 20,
-            "val_fraction": 0.2, "contrastive_weight": 0.1, "regression_weight": 0.1, "temperature": 0.1,
-            "log_skewed": False, "device": "auto", "threads": 1}
+            "val_fraction": 0.2, "contrastive_weight": 0.1, "regression_weight": 0.1, "ranking_weight": 0.0,
+            "temperature": 0.1, "log_skewed": False, "device": "auto", "threads": 1}
 PROFILES = {
     "cpu": {},
     "paper": {"features": "deep", "hidden": 512, "year_dim": 64, "projection": 128, "max_epochs": 300,

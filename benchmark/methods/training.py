@@ -30,6 +30,7 @@ class TrainConfig:
     patience: int
     contrastive_weight: float
     regression_weight: float
+    ranking_weight: float
     temperature: float
 
 
@@ -69,7 +70,9 @@ def inner_split(event: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarr
 
 def objective(output: Output, batch: Batch, config: TrainConfig) -> tuple[torch.Tensor, dict]:
     """(total loss, parts). Survival: discrete-time NLL, or Cox partial NLL. Regression: of the recurrence time
-    by STG's recurrence head where the network has one, else of the event year read off the survival head."""
+    by STG's recurrence head where the network has one, else of the event year read off the survival head.
+    Ranking (discrete-time heads): a Cox partial NLL on the exact times of the risk the C-index scores (minus the
+    restricted mean), which the yearly likelihood cannot order within a year."""
     parts = {}
     if output.risk is not None:
         parts["survival"] = losses.cox_partial_nll(output.risk, batch.time, batch.event)
@@ -81,6 +84,9 @@ def objective(output: Output, batch: Batch, config: TrainConfig) -> tuple[torch.
     elif config.regression_weight and output.logits is not None:
         predicted = losses.expected_years(output.logits)
         parts["regression"] = config.regression_weight * losses.event_year_loss(predicted, batch.years, batch.event)
+    if config.ranking_weight and output.logits is not None:
+        parts["ranking"] = config.ranking_weight * losses.cox_partial_nll(
+            -losses.expected_years(output.logits), batch.time, batch.event)
     if output.image is not None and config.contrastive_weight:
         parts["contrastive"] = config.contrastive_weight * losses.info_nce(output.image, output.clinical,
                                                                            config.temperature)
