@@ -5,6 +5,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from benchmark.harness import capacity_study
+from benchmark.methods import neural
 from benchmark.scoring.stats import harrell_cindex
 
 
@@ -104,6 +105,9 @@ def test_the_study_fits_every_fold_of_each_scenario_and_tabulates_them(tmp_path,
     truths = capacity_study.truth_fits(tmp_path / "data", capacity_study.oracle_tests(cells), progress=False)
     capacity_study.truth_fits(tmp_path / "data", capacity_study.oracle_tests(cells), progress=False)
     assert fitted == [8] * 5      # every fold once; the rerun reads them back
+    monkeypatch.setitem(neural.DEFAULTS, "hidden", 32)   # other neural defaults: those kept fits are not theirs
+    capacity_study.truth_fits(tmp_path / "data", capacity_study.oracle_tests(cells), progress=False)
+    assert fitted == [8] * 10
     dataset = capacity_study.capacity_datasets()[0].name
     tested = capacity_study.oracle_tests(cells)[dataset]
     assert sorted(truths[dataset]["patient_id"]) == sorted(tested["patient_id"]) and len(tested) == 40

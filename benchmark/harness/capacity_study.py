@@ -35,7 +35,7 @@ from sklearn.model_selection import KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from threadpoolctl import threadpool_limits
 
-from benchmark import datasets, files
+from benchmark import datasets, files, methods
 from benchmark.data import scenarios
 from benchmark.harness import backends, inputs_study, results, runner, truth_fit
 from benchmark.harness.defaults import LARGE_DRAW as DRAW
@@ -96,7 +96,7 @@ def truth_fits(data_dir: Path, oracle_tests: dict[str, pd.DataFrame], n_jobs: in
             return dict(bar(backends.imap_unordered(_truth_fit, jobs, n_jobs=n_jobs), total=len(jobs),
                             desc="STG fitted to the truth"))
 
-    return kept_predictions(config.output / "truth-fit", oracle_tests, compute, force)
+    return kept_predictions(config.output / f"truth-fit-{stg_settings()}", oracle_tests, compute, force)
 
 
 def _truth_fit(key: tuple[str, int], the_plan: runner.Plan, cell: results.Cell,
@@ -132,7 +132,15 @@ def inputs_ceiling(data_dir: Path, oracle_tests: dict[str, pd.DataFrame], n_jobs
                 risks[dataset, fold] = pd.Series(best.predict(X[is_test]), index=ids[is_test])
         return risks
 
-    return kept_predictions(Path(data_dir) / "studies" / STUDY / "ceiling", oracle_tests, compute, force)
+    return kept_predictions(Path(data_dir) / "studies" / STUDY / f"ceiling-{stg_settings()}", oracle_tests, compute,
+                            force)
+
+
+def stg_settings() -> str:
+    """STG's parameters hashed. Both reference rows read what STG reads with its settings (the truth fit its network,
+    the ceiling its graphs, logged or not), so their kept predictions live under this key: a change of the neural
+    defaults refits them rather than reading the former defaults' predictions."""
+    return results.params_hash(methods.get("stg")().params)
 
 
 def kept_predictions(directory: Path, oracle_tests: dict[str, pd.DataFrame], compute,
