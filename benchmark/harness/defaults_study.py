@@ -37,7 +37,7 @@ OUTER_FOLDS = 3
 #: The methods the choice is made on: STG, its lite variant and the plainest network of the baselines.
 METHODS = ("stg", "stg-lite", "mlp")
 _PREVIOUS = {"hidden": 64, "dropout": 0.3, "weight_decay": 1e-3, "lr": 5e-3, "patience": 20, "max_epochs": 150,
-             "log_skewed": False}
+             "log_skewed": False, "ranking_weight": 0.0}
 _REGULARISED = {"dropout": 0.5, "weight_decay": 1e-2}
 CANDIDATES = {
     "previous": _PREVIOUS,
@@ -47,6 +47,8 @@ CANDIDATES = {
     "narrow-regularised": {**_PREVIOUS, **_REGULARISED, "hidden": 32},
     "logged-regularised": {**_PREVIOUS, **_REGULARISED, "log_skewed": True},
     "slow": {**_PREVIOUS, "lr": 2e-3, "patience": 40, "max_epochs": 300},
+    # a Cox partial likelihood on the exact times beside the yearly one (benchmark.methods.training.objective)
+    "ranked": {**_PREVIOUS, "ranking_weight": 1.0},
 }
 STUDY = "neural-defaults"
 TABLE = "neural_defaults"

@@ -38,7 +38,7 @@ from benchmark.scoring.metrics import Prediction
 DEFAULTS = {"profile": "cpu", "features": "radiomics", "hidden": 64, "layers": 2, "year_dim": 16, "projection": 32,
             "dropout": 0.3, "lr": 5e-3, "weight_decay": 1e-3, "max_epochs": 150, "patience": 20,
             "val_fraction": 0.2, "contrastive_weight": 0.1, "regression_weight": 0.1, "ranking_weight": 0.0,
-            "temperature": 0.1, "log_skewed": False, "device": "auto", "threads": 1}
+            "temperature": 0.1, "log_skewed": True, "device": "auto", "threads": 1}
 PROFILES = {
     "cpu": {},
     "paper": {"features": "deep", "hidden": 512, "year_dim": 64, "projection": 128, "max_epochs": 300,
