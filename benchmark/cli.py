@@ -136,24 +136,25 @@ def command_run(args) -> int:
     from benchmark.reporting import assemble, cohorts
 
     config = run_config(args)
+    runs = [config, *(assemble.calibration_runs(config) if args.all and not args.scenario else [])]
     if args.collect:
-        the_plan = runner.plan(config)
-        finished = sum(the_plan.is_finished(c, config.output) for c in the_plan.cells)
-        print(f"{finished} of {len(the_plan.cells)} cell(s) finished")
-        summary = None
+        plans = [runner.plan(run) for run in runs]
+        finished = sum(the_plan.is_finished(c, config.output) for the_plan in plans for c in the_plan.cells)
+        print(f"{finished} of {sum(len(the_plan.cells) for the_plan in plans)} cell(s) finished")
+        summaries = []
     else:
-        summary = runner.execute(config, progress=not args.no_progress)
+        summaries = [runner.execute(run, progress=not args.no_progress) for run in runs]
         for dataset in config.datasets:   # the footers name the patients left out and the cohort's description
             cohort = runner.load_cohort(dataset, config.data_dir)   # loaded by the run
             cohorts.write_cohort_record(config.output, cohort, dataset.spec)
     # only a grid run rewrites the grid's summary: one synthetic cohort's run would replace it with its own
     written = assemble.write_run_tables(config.output, grid=bool(args.scenario))
-    if summary:
+    for summary in summaries:
         for line in summary.lines():
             print(line)
     for line in written.lines(config.output):
         print(line)
-    return 1 if summary and summary.errors else 0
+    return 1 if any(summary.errors for summary in summaries) else 0
 
 
 def command_prepare(args) -> int:

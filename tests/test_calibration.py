@@ -111,3 +111,21 @@ def test_writing_the_group_tables_keeps_the_calibration_table_and_other_groups_t
         path.write_text("committed")
     tables.write_tables(tmp_path, command="python -m benchmark report", groups=[])
     assert all(path.exists() for path in kept)
+
+
+def test_run_all_fits_the_cox_cells_the_calibration_reads_on_the_synthetic_cohort():
+    """The default synthetic cohort's main run covers DFS alone; `run --all` adds Cox-PH on every calibrated
+    endpoint there, so the Cox rows never read a table an earlier world left behind."""
+    from benchmark import datasets
+    from benchmark.harness import runner
+    from benchmark.reporting import assemble
+    everything = runner.RunConfig(datasets=[datasets.parse_spec(name) for name in datasets.RUN_ALL_DATASETS],
+                                  methods=["coxph", "stg"])
+    (extra,) = assemble.calibration_runs(everything)
+    assert [d.name for d in extra.datasets] == [datasets.DEFAULT_DATASET] and extra.methods == ["coxph"]
+    assert set(extra.endpoints) == set(calibration.C_ENDPOINTS) == {"os", "dfs"}
+    assert extra.protocols == ["cv"] and extra.feature_sets == ["preoperative"]
+    assert (extra.folds, extra.repeats, extra.output) == (everything.folds, everything.repeats, everything.output)
+    real_only = runner.RunConfig(datasets=[datasets.parse_spec("mskcc-crlm")], methods=["coxph"])
+    assert assemble.calibration_runs(real_only) == []
+    assert assemble.calibration_runs(runner.RunConfig(datasets=everything.datasets, methods=["stg"])) == []

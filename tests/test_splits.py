@@ -89,13 +89,17 @@ def test_splits_are_written_reused_and_checked(tmp_path, clinical_cohort):
     first = made.splits
     stored = json.loads(path.read_text())
     assert stored["folds"] == 3 and len(stored["splits"]) == 3
-    # a stored file wins over recomputation (reuse), as long as it matches the cohort
-    other = splits.make_splits(clinical_cohort, "dfs", "cv", 3, 1, seed=99)
-    stored["splits"] = [{"repeat": s.repeat, "fold": s.fold, "train": list(s.train), "test": list(s.test)}
-                        for s in other]
-    path.write_text(json.dumps(stored))
     reused = splits.stored_or_new(clinical_cohort, "dfs", "cv", 3, 1, 0, tmp_path)
-    assert not reused.new and reused.splits == other and reused.splits != first
+    assert not reused.new and reused.splits == first
+    # splits are a function of the patients, outcomes and seed: a stored file with other splits (another seed's,
+    # or the seed's on earlier outcomes) is not reused, and --force remakes the seed's own
+    other = splits.make_splits(clinical_cohort, "dfs", "cv", 3, 1, seed=99)
+    path.write_text(json.dumps({**stored, "splits": [{"repeat": s.repeat, "fold": s.fold, "train": list(s.train),
+                                                      "test": list(s.test)} for s in other]}))
+    with pytest.raises(splits.SplitError, match="not the splits seed 0 makes"):
+        splits.stored_or_new(clinical_cohort, "dfs", "cv", 3, 1, 0, tmp_path)
+    remade = splits.stored_or_new(clinical_cohort, "dfs", "cv", 3, 1, 0, tmp_path, remake_stale=True)
+    assert remade.new and remade.splits == first
     stored["splits"][1]["test"] = stored["splits"][1]["test"][1:] + ["CRLM-CT-9999"]
     path.write_text(json.dumps(stored))
     with pytest.raises(splits.SplitError, match="r0 f1 does not match cohort"):

@@ -120,6 +120,14 @@ def first_stale(splits: list[Split], everyone: set[str]) -> Split | None:
     return None
 
 
+def same_splits(first: list[Split], second: list[Split]) -> bool:
+    """Whether two lists hold the same (repeat, fold, train, test) splits, whatever their order and the order of
+    the patients within them."""
+    def key(splits: list[Split]) -> set:
+        return {(s.repeat, s.fold, frozenset(s.train), frozenset(s.test)) for s in splits}
+    return len(first) == len(second) and key(first) == key(second)
+
+
 @dataclass
 class StoredSplits:
     """The outer splits of one (cohort, endpoint, protocol) and the file that keeps them; `new` until
@@ -142,24 +150,29 @@ def stored_or_new(cohort: Cohort, endpoint: str, protocol: str, folds: int, repe
                   results_root: Path, remake_stale: bool = False) -> StoredSplits:
     """The stored splits of this cohort, or new ones (not yet written).
 
-    Stored splits that no longer match the cohort raise SplitError, unless `remake_stale`.
+    Splits are a function of the patients, their outcomes and the seed: stored ones are reused only where they
+    are the splits the seed makes from the cohort as it is (a record of them, and of the outcomes the results on
+    them were computed with). Others raise SplitError, unless `remake_stale`.
     """
     path = split_path(results_root, cohort.name, endpoint, protocol, folds, repeats, seed)
     meta = {"dataset": cohort.name, "endpoint": endpoint, "protocol": protocol, "folds": folds,
             "repeats": repeats, "seed": seed, "outcomes_sha256": outcomes_digest(cohort, endpoint)}
+    made = make_splits(cohort, endpoint, protocol, folds, repeats, seed)
     if path.is_file():
         stored = json.loads(path.read_text())
         splits = [Split(s["repeat"], s["fold"], tuple(s["train"]), tuple(s["test"])) for s in stored["splits"]]
         stale = first_stale(splits, set(cohort.patient_ids))
         changed = stored.get("outcomes_sha256", meta["outcomes_sha256"]) != meta["outcomes_sha256"]
-        if stale is None and not changed:
+        if stale is None and not changed and same_splits(splits, made):
             # a file without the digest keeps its splits and records the outcomes they are used with from now on,
             # so a later change of those outcomes is caught like any other
             return StoredSplits(path, splits, meta, new="outcomes_sha256" not in stored)
         if not remake_stale:
-            problem = (f"the outcomes of {cohort.name} changed since these splits (and the results on them) "
-                       "were made" if stale is None else
-                       f"stored split r{stale.repeat} f{stale.fold} does not match cohort {cohort.name} "
-                       f"(train and test must partition its {len(cohort)} patients)")
+            problem = (f"stored split r{stale.repeat} f{stale.fold} does not match cohort {cohort.name} "
+                       f"(train and test must partition its {len(cohort)} patients)" if stale is not None else
+                       f"the outcomes of {cohort.name} changed since these splits (and the results on them) "
+                       "were made" if changed else
+                       f"these are not the splits seed {seed} makes from the outcomes of {cohort.name} as they are "
+                       "(they were made on earlier outcomes, or by another version of the splitter)")
             raise SplitError(f"{path}: {problem}; rerun with --force to remake the splits and recompute")
-    return StoredSplits(path, make_splits(cohort, endpoint, protocol, folds, repeats, seed), meta, new=True)
+    return StoredSplits(path, made, meta, new=True)

@@ -5,7 +5,7 @@ the quick start's run alone leaves the tables and the calibration checks the REA
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +27,17 @@ STUDY_TABLES = {"capacity": "Capacity apart from sample size (python -m benchmar
                 "seed_spread": "Neural methods over model seeds (python -m benchmark seeds)"}
 #: The datasets the calibration checks set side by side: a run of both (`run --all`) writes the checks.
 CALIBRATED = {mskcc.NAME, datasets.DEFAULT_DATASET}
+
+
+def calibration_runs(config) -> list:
+    """What the calibration's Cox-PH rows read beside a `run --all` (`config`): Cox-PH on the default synthetic
+    cohort at every calibrated endpoint, 5 × 5 CV, pre-operative (its main run covers DFS alone; the cells it
+    shares are not refitted). Run with it, the rows read the current world's tables, never an earlier run's."""
+    synthetic = [dataset for dataset in config.datasets if dataset.name == datasets.DEFAULT_DATASET]
+    if not synthetic or "coxph" not in config.methods:
+        return []
+    return [replace(config, datasets=synthetic, methods=["coxph"], endpoints=list(calibration.C_ENDPOINTS),
+                    protocols=["cv"], feature_sets=["preoperative"])]
 
 
 @dataclass
