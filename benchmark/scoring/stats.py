@@ -112,10 +112,17 @@ PATIENT_METRICS = ("taa_pm1_ipcw", "taa_pm1_events", "mae_po", "cindex_harrell")
 WEIGHTED_METRICS = ("taa_pm1_ipcw", "mae_po")
 
 
+def harrell_pairs(time, event, risk) -> tuple[np.ndarray, np.ndarray]:
+    """(comparable, concordant) over the last axis's patients, (..., n, n): i before j is comparable when i has the
+    event strictly before j's time (tied times are not); concordant 1 when i's risk is higher, 0.5 when tied."""
+    comparable = event[..., :, None] & (time[..., :, None] < time[..., None, :])
+    concordant = (risk[..., :, None] > risk[..., None, :]) + 0.5 * (risk[..., :, None] == risk[..., None, :])
+    return comparable, concordant
+
+
 def harrell_cindex(time, event, risk) -> np.ndarray:
     """Harrell's C of each row of (B, n) arrays; pairs with tied times are not comparable. (B,)"""
-    comparable = event[:, :, None] & (time[:, :, None] < time[:, None, :])
-    concordant = (risk[:, :, None] > risk[:, None, :]) + 0.5 * (risk[:, :, None] == risk[:, None, :])
+    comparable, concordant = harrell_pairs(time, event, risk)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (concordant * comparable).sum(axis=(1, 2)) / comparable.sum(axis=(1, 2))
 
@@ -124,8 +131,7 @@ def resampled_harrell_cindex(time, event, risk, counts) -> np.ndarray:
     """Harrell's C of each resample of n patients, given as (B, n) counts of how often each patient is drawn:
     `harrell_cindex` of the resampled rows, from one n × n matrix of pairs weighted by the counts of both
     patients instead of B (n × n) boolean arrays: a thousand resamples of 600 patients in 0.04 s, not 2.5 s. (B,)"""
-    comparable = event[:, None] & (time[:, None] < time[None, :])
-    concordant = (risk[:, None] > risk[None, :]) + 0.5 * (risk[:, None] == risk[None, :])
+    comparable, concordant = harrell_pairs(time, event, risk)
     counts = np.asarray(counts, dtype=float)
 
     def weighted(pairs: np.ndarray) -> np.ndarray:
