@@ -58,13 +58,14 @@ def test_a_candidate_is_scored_on_its_outer_training_fold_only(monkeypatch, clin
         assert params == defaults_study.CANDIDATES["narrow"]
 
 
-def test_a_rerun_resumes_and_rescores_the_tasks_of_a_changed_world(monkeypatch, tmp_path, clinical_cohort):
+def test_a_rerun_resumes_and_rescores_the_tasks_of_a_changed_world_or_features(monkeypatch, tmp_path, clinical_cohort):
     dataset = defaults_study.development_datasets()[0]
     monkeypatch.setattr(defaults_study, "development_datasets", lambda: [dataset])
     monkeypatch.setattr(defaults_study, "CANDIDATES", {"previous": defaults_study.CANDIDATES["previous"]})
     monkeypatch.setattr(defaults_study, "METHODS", ("mlp",))
     monkeypatch.setattr(runner, "load_cohort", lambda spec, data_dir, n_jobs=1: clinical_cohort)
     monkeypatch.setattr(defaults_study.artefacts, "ensure", lambda *args, **kwargs: None)
+    monkeypatch.setattr(defaults_study.artefacts, "fingerprint", lambda *args, **kwargs: "the features")
     scored = []
 
     def score(task, data_dir):
@@ -80,6 +81,9 @@ def test_a_rerun_resumes_and_rescores_the_tasks_of_a_changed_world(monkeypatch, 
     monkeypatch.setattr(defaults_study.splits, "outcomes_digest", lambda cohort, endpoint: "a later world")
     defaults_study.run(tmp_path)
     assert len(scored) == 2 * defaults_study.OUTER_FOLDS      # the draw's outcomes changed: every task again
+    monkeypatch.setattr(defaults_study.artefacts, "fingerprint", lambda *args, **kwargs: "other features")
+    defaults_study.run(tmp_path)
+    assert len(scored) == 3 * defaults_study.OUTER_FOLDS      # so did its features: every task again
 
 
 def test_the_code_uses_the_defaults_the_committed_study_chose():

@@ -78,6 +78,27 @@ def test_a_method_whose_defaults_changed_is_refitted_not_reused(tmp_path, monkey
     assert runner.execute(config(tmp_path), progress=False).skipped_finished == 3
 
 
+def test_a_cell_fitted_on_other_inputs_is_refitted_not_reused(tmp_path, monkeypatch):
+    """Changed features (here one covariate of every patient) change the inputs' digest: the cells are refitted;
+    the same inputs again are not."""
+    runner.execute(config(tmp_path), progress=False)
+    original = runner.load_cohort(parse_spec("veterans"), tmp_path / "data")
+    changed = copy.deepcopy(original)
+    changed.clinical["Age_in_years"] = changed.clinical["Age_in_years"] + 1
+    monkeypatch.setattr(runner, "load_cohort", lambda *args, **kwargs: changed)
+    again = runner.execute(config(tmp_path), progress=False)
+    assert again.done == 3 and again.skipped_finished == 0
+    assert runner.execute(config(tmp_path), progress=False).skipped_finished == 3
+    digests = {json.loads(text)["inputs"] for text in result_files(tmp_path / "out").values()}
+    assert len(digests) == 1
+
+
+def test_the_inputs_digest_follows_providers_down_to_their_tables():
+    from benchmark.features import artefacts, graphs  # noqa: F401 (registers the graph providers)
+    assert artefacts._tables_behind(["clinical", "graphs_radiomics_lesions"]) == {
+        "clinical", "radiomics", "geometry", "morphometry", "lesions"}
+
+
 def test_a_small_imaging_cohort_runs_without_the_fixed_split_and_says_why(tmp_path, monkeypatch, clinical_cohort):
     small = copy.deepcopy(clinical_cohort)
     for patient in small.patient_ids[30:]:

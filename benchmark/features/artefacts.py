@@ -8,12 +8,16 @@ over, so no provider looks another up.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from benchmark.data.cohort import Cohort
 from benchmark.features.encoder_options import EncoderOptions
+from benchmark.features.feature_table import FeatureTable
 
 #: Requirements met by the cohort itself (prepared images set "geometry", "morphometry" and "lesions" on it).
 INTRINSIC = {"clinical", "truth", "images"}
@@ -74,3 +78,48 @@ def ensure(cohort: Cohort, names, context: BuildContext) -> None:
     for name in names:
         if name not in INTRINSIC:
             get(cohort, name, context)
+
+
+def fingerprint(cohort: Cohort, names: Iterable[str], context: BuildContext = BuildContext()) -> str:
+    """A digest of what the artefacts `names` are made of, followed through their providers' inputs down to the
+    tables: the clinical table (outcomes included), the true risk, the prepared images (whose cache files are
+    named by their content and preparation), the feature tables and the geometry, morphometry and lesion tables.
+    A result stores it, so a fit on other inputs (after the images, their preparation or the radiomics settings
+    changed) is refitted rather than reused. Builds what it digests, like `get`."""
+    digest = hashlib.sha256()
+    for name in sorted(_tables_behind(names)):
+        digest.update(f"{name}:{_table_digest(_table(cohort, name, context))};".encode())
+    return digest.hexdigest()[:16]
+
+
+def _tables_behind(names: Iterable[str]) -> set[str]:
+    """The artefacts without inputs of their own that `names` are built from (a name without a provider, or
+    whose provider reads nothing else, is one itself)."""
+    found = set()
+    for name in names:
+        entry = PROVIDERS.get(name)
+        found |= _tables_behind(entry.inputs) if entry is not None and entry.inputs else {name}
+    return found
+
+
+def _table(cohort: Cohort, name: str, context: BuildContext):
+    if name == "clinical":
+        return cohort.clinical
+    if name == "truth":
+        return cohort.truth
+    if name == "images":
+        return pd.Series({pid: getattr(ref, "name", str(ref)) for pid, ref in sorted(cohort.images.items())},
+                         dtype=object)
+    return get(cohort, name, context)
+
+
+def _table_digest(table) -> str:
+    """Content digest of a DataFrame or Series (values, index and column names), of a feature table (its values
+    and which nodes are present), or "none"."""
+    if table is None:
+        return "none"
+    if isinstance(table, FeatureTable):
+        return _table_digest(table.values) + _table_digest(table.present)
+    digest = hashlib.sha256(pd.util.hash_pandas_object(table, index=True).to_numpy().tobytes())
+    digest.update(repr(list(table.columns) if isinstance(table, pd.DataFrame) else [table.name]).encode())
+    return digest.hexdigest()

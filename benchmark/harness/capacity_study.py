@@ -37,6 +37,7 @@ from threadpoolctl import threadpool_limits
 
 from benchmark import datasets, files, methods
 from benchmark.data import scenarios
+from benchmark.features import artefacts
 from benchmark.harness import backends, inputs_study, results, runner, truth_fit
 from benchmark.harness.defaults import LARGE_DRAW as DRAW
 from benchmark.progress import bar, shown
@@ -96,7 +97,7 @@ def truth_fits(data_dir: Path, oracle_tests: dict[str, pd.DataFrame], n_jobs: in
             return dict(bar(backends.imap_unordered(_truth_fit, jobs, n_jobs=n_jobs), total=len(jobs),
                             desc="STG fitted to the truth"))
 
-    return kept_predictions(config.output / f"truth-fit-{stg_settings()}", oracle_tests, compute, force)
+    return kept_predictions(config.output / f"truth-fit-{stg_settings(data_dir)}", oracle_tests, compute, force)
 
 
 def _truth_fit(key: tuple[str, int], the_plan: runner.Plan, cell: results.Cell,
@@ -132,15 +133,19 @@ def inputs_ceiling(data_dir: Path, oracle_tests: dict[str, pd.DataFrame], n_jobs
                 risks[dataset, fold] = pd.Series(best.predict(X[is_test]), index=ids[is_test])
         return risks
 
-    return kept_predictions(Path(data_dir) / "studies" / STUDY / f"ceiling-{stg_settings()}", oracle_tests, compute,
-                            force)
+    return kept_predictions(Path(data_dir) / "studies" / STUDY / f"ceiling-{stg_settings(data_dir)}", oracle_tests,
+                            compute, force)
 
 
-def stg_settings() -> str:
-    """STG's parameters hashed. Both reference rows read what STG reads with its settings (the truth fit its network,
-    the ceiling its graphs, logged or not), so their kept predictions live under this key: a change of the neural
-    defaults refits them rather than reading the former defaults' predictions."""
-    return results.params_hash(methods.get("stg")().params)
+def stg_settings(data_dir: Path) -> str:
+    """STG's parameters and what it reads on every scenario of the draw, hashed. Both reference rows read what STG
+    reads with its settings (the truth fit its network, the ceiling its graphs, logged or not), so their kept
+    predictions live under this key: a change of the neural defaults or of the features refits them rather than
+    reading the former ones' predictions."""
+    stg = methods.get("stg")()
+    inputs = [artefacts.fingerprint(runner.load_cohort(dataset, Path(data_dir)), stg.inputs(),
+                                    artefacts.BuildContext(Path(data_dir))) for dataset in capacity_datasets()]
+    return results.params_hash({"params": stg.params, "inputs": inputs})
 
 
 def kept_predictions(directory: Path, oracle_tests: dict[str, pd.DataFrame], compute,

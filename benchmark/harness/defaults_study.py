@@ -94,29 +94,31 @@ def score(task: Task, data_dir: Path) -> dict:
 
 
 def run(data_dir: Path, n_jobs: int = 1, progress: bool = True) -> pd.DataFrame:
-    """Score every candidate not scored yet on its draw's current outcomes; the scores of every task, one row
-    per outer fold."""
+    """Score every candidate not scored yet on its draw's current outcomes and inputs; the scores of every task,
+    one row per outer fold."""
     development = development_datasets()
     needed = dict.fromkeys(r for name in METHODS for r in methods.get(name)().inputs())
     digests = {}
     for dataset in tqdm(development, desc="development cohorts", disable=not progress):
         cohort = runner.load_cohort(dataset, data_dir, n_jobs)
         artefacts.ensure(cohort, needed, artefacts.BuildContext(Path(data_dir), n_jobs))
-        digests[dataset] = splits.outcomes_digest(cohort, ENDPOINT)
+        digests[dataset] = splits.outcomes_digest(cohort, ENDPOINT) + artefacts.fingerprint(
+            cohort, needed, artefacts.BuildContext(Path(data_dir), n_jobs))
     tasks = [Task(c, m, s, f) for c in CANDIDATES for m in METHODS for s in development for f in range(OUTER_FOLDS)]
     pending = [t for t in tasks if not _scored_on(t.path(data_dir), digests[t.dataset])]
     bar = tqdm(total=len(pending), desc="candidate fits", unit="fold", disable=not progress or not pending)
     for task, record in backends.imap_unordered(_scored, [(t, data_dir) for t in pending], n_jobs=n_jobs):
         task.path(data_dir).parent.mkdir(parents=True, exist_ok=True)
-        files.atomic_write_text(task.path(data_dir), json.dumps({**record, "outcomes_sha256": digests[task.dataset]}))
+        files.atomic_write_text(task.path(data_dir), json.dumps({**record, "scored_on": digests[task.dataset]}))
         bar.update()
     bar.close()
     return pd.DataFrame([json.loads(t.path(data_dir).read_text()) for t in tasks])
 
 
 def _scored_on(path: Path, digest: str) -> bool:
-    """Whether `path` holds a task's scores on the outcomes with this digest (not on an earlier world's)."""
-    return path.is_file() and json.loads(path.read_text()).get("outcomes_sha256") == digest
+    """Whether `path` holds a task's scores on the outcomes and inputs with this digest (not on an earlier world's
+    or earlier features')."""
+    return path.is_file() and json.loads(path.read_text()).get("scored_on") == digest
 
 
 def _scored(task: Task, data_dir: Path) -> tuple[Task, dict]:

@@ -76,11 +76,13 @@ def environment() -> dict:
     return {"versions": versions, "git_sha": sha}
 
 
-def is_finished(cell: Cell, root: Path, params: dict | None = None) -> bool:
+def is_finished(cell: Cell, root: Path, params: dict | None = None, inputs: str | None = None) -> bool:
     """A cell is finished when its result file exists and says ok (errored cells are retried) and,
     given the method's current full `params`, it was fitted with them: a method whose defaults
     changed is refitted instead of its old results being reused. A tuned cell is compared on the
-    parameters its study did not choose."""
+    parameters its study did not choose. Given the digest of the method's `inputs`
+    (benchmark.features.artefacts.fingerprint), it was fitted on them too: a result from other
+    features or images is refitted."""
     path = cell.result_path(root)
     if not path.is_file():
         return False
@@ -89,6 +91,8 @@ def is_finished(cell: Cell, root: Path, params: dict | None = None) -> bool:
     except json.JSONDecodeError:
         return False
     if record.get("status") != "ok":
+        return False
+    if inputs is not None and record.get("inputs") != inputs:
         return False
     if params is None:
         return True

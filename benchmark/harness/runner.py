@@ -72,6 +72,8 @@ class Plan:
     protocols_not_run: list[tuple[str, str]] = field(default_factory=list)   # (dataset, reason)
     inputs: dict[tuple[str, str, str], tuple[str, ...]] = field(default_factory=dict)  # (dataset, method, params)
     resolved: dict[tuple[str, str], dict] = field(default_factory=dict)   # (method, params) -> full parameters
+    context: BuildContext = field(default_factory=BuildContext)
+    digests: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)   # (dataset, inputs) -> digest
 
     def split(self, cell: results.Cell) -> splits.Split:
         """The outer split of a cell (workers get it from here, not from the results directory)."""
@@ -79,8 +81,18 @@ class Plan:
                     if (s.repeat, s.fold) == (cell.repeat, cell.fold))
 
     def is_finished(self, cell: results.Cell, root: Path) -> bool:
-        """Finished, and with the method's current parameters (its defaults may have changed since)."""
-        return results.is_finished(cell, root, self.resolved[(cell.method, params_key(cell.params))])
+        """Finished, with the method's current parameters (its defaults may have changed since) and on its
+        current inputs (the features may have)."""
+        return results.is_finished(cell, root, self.resolved[(cell.method, params_key(cell.params))],
+                                   self.inputs_digest(cell))
+
+    def inputs_digest(self, cell: results.Cell) -> str:
+        """The digest of what the cell's method reads (artefacts.fingerprint), once per dataset and inputs."""
+        names = tuple(self.inputs[(cell.dataset, cell.method, params_key(cell.params))])
+        if (cell.dataset, names) not in self.digests:
+            cohort = load_cohort(self.specs[cell.dataset], self.context.data_dir, self.context.n_jobs)
+            self.digests[cell.dataset, names] = artefacts.fingerprint(cohort, names, self.context)
+        return self.digests[cell.dataset, names]
 
     def to_compute(self, cells: list[results.Cell], root: Path, force: bool = False) -> list[results.Cell]:
         """The cells a run computes: every one with `force` (recompute), else those not finished under `root`."""
@@ -157,7 +169,7 @@ def plan(config: RunConfig) -> Plan:
                                                           config.seed, config.output, remake_stale=config.force)
                     cells += [results.Cell(*key, feature_set, name, split.repeat, split.fold, params)
                               for feature_set in feature_sets for split in outer[key].splits]
-    return Plan(cells, skipped, specs, outer, protocols_not_run, inputs, resolved)
+    return Plan(cells, skipped, specs, outer, protocols_not_run, inputs, resolved, config.context)
 
 
 def prediction_frame(ids, y_train, y_test, prediction, cohort: Cohort, patient_scores_too: bool) -> pd.DataFrame:
@@ -353,6 +365,7 @@ def compute(the_plan: Plan, pending: list[results.Cell], config: RunConfig, summ
     jobs = [(cell, the_plan.specs[cell.dataset], the_plan.split(cell), config) for cell in pending]
     cells_bar = bar(total=len(jobs), desc="cells", unit="cell")
     for output in backends.imap_unordered(compute_cell, jobs, config.backend, config.n_jobs, config.scheduler):
+        output.record["inputs"] = the_plan.inputs_digest(output.cell)
         output.write(config.output)
         cells_bar.update()
         if output.status == "ok":
