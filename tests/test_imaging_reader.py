@@ -229,9 +229,8 @@ def test_prepare_command_on_the_tree(tree, tmp_path, capsys):
 
 def test_a_ct_finer_than_the_texture_spacing_gets_a_texture_grid_that_survives_the_cache(tree, tmp_path):
     """The fake CT has 2 mm pixels: a 3 mm texture grid is finer than the 4 mm prepared grid and is stored
-    (isotropic, the same anatomy); at the default 2 mm, no finer than the CT, there is none."""
+    (isotropic, the same anatomy)."""
     ct, seg = read(tree, "CRLM-CT-1001")
-    assert prepare.prepare_case("CRLM-CT-1001", ct, seg, prepare.PrepareOptions()).texture is None
     case = prepare.prepare_case("CRLM-CT-1001", ct, seg, prepare.PrepareOptions(texture_spacing_mm=3.0))
     texture = case.texture
     assert texture.spacing == (3.0, 3.0, 3.0) and set(texture.masks) == set(NODE_NAMES)
@@ -244,3 +243,19 @@ def test_a_ct_finer_than_the_texture_spacing_gets_a_texture_grid_that_survives_t
     for name in NODE_NAMES:
         np.testing.assert_array_equal(loaded.texture.masks[name], texture.masks[name])
     assert loaded.texture.origin == texture.origin and loaded.texture.spacing == texture.spacing
+
+
+def test_a_ct_no_finer_than_the_texture_spacing_keeps_its_own_voxels_on_the_texture_grid(tree):
+    """At the default 2 mm the fake CT's 2 mm pixels are no finer: the texture grid is the CT itself, cropped to
+    the liver's box, every voxel the CT's own value (no interpolation) and the masks the SEG's own."""
+    ct, seg = read(tree, "CRLM-CT-1001")
+    texture = prepare.prepare_case("CRLM-CT-1001", ct, seg, prepare.PrepareOptions()).texture
+    assert texture.spacing == tuple(ct.spacing)
+    index = (np.asarray(texture.origin) - np.asarray(ct.origin)) @ ct.direction / np.asarray(ct.spacing[::-1])
+    np.testing.assert_allclose(index, np.round(index), atol=1e-6)            # on the CT's lattice
+    offset = np.round(index).astype(int)[::-1]                                 # (z, y, x) of texture voxel 0
+    low, high = np.maximum(-offset, 0), np.minimum(texture.volume.shape, np.array(ct.hu.shape) - offset)
+    crop = tuple(slice(a, b) for a, b in zip(low, high))
+    inside = tuple(slice(a + o, b + o) for a, b, o in zip(low, high, offset))
+    np.testing.assert_allclose(texture.volume[crop], ct.hu[inside], atol=1e-3)
+    np.testing.assert_array_equal(texture.masks["tumour"][crop], np.logical_or.reduce(seg.tumours)[inside])

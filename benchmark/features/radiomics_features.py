@@ -1,9 +1,10 @@
 """pyradiomics features per graph node: the five anatomical masks and the whole liver (ct_global).
 
 Settings live in `radiomics.yaml` next to this file (image types, feature classes, bin width,
-resampling, each choice explained there). The features are computed on the case's texture grid (isotropic
-2 mm, `prepare.TEXTURE_SPACING_MM`) when the CT's pixels were finer than that, so millimetre-scale texture and
-small lesions keep their voxels, else on the prepared grid, which is then as fine as the CT. A node whose mask
+resampling, each choice explained there). The features are computed on the case's texture grid as it is, not
+resampled again: isotropic 2 mm (`prepare.TEXTURE_SPACING_MM`) when the CT's pixels were finer than that, so
+millimetre-scale texture and small lesions keep their voxels, else the CT's own voxels, so no interpolation
+blurs a texture at the voxel scale. A case without a texture grid is read on its 4 mm prepared grid. A node whose mask
 is empty, one voxel, or too thin for 3D features gets NaN features and the reason, in the table's notes; it
 never stops the run.
 Results are cached per patient under (case content, YAML, pyradiomics version); see
@@ -27,7 +28,7 @@ from benchmark.files import file_digest
 
 PARAMS = Path(__file__).with_name("radiomics.yaml")
 #: Bump when the extraction code changes what it stores, so caches from older code are not reused.
-CODE_VERSION = 2
+CODE_VERSION = 3
 
 
 def quiet_radiomics() -> None:
@@ -38,13 +39,13 @@ def quiet_radiomics() -> None:
 
 
 @lru_cache(maxsize=4)
-def extractor(params: Path = PARAMS, spacing_mm: float | None = None):
-    """The extractor of `params`, resampling to `spacing_mm` (isotropic) instead of the file's spacing when given."""
+def extractor(params: Path = PARAMS, resample: bool = True):
+    """The extractor of `params`; `resample=False` reads the image on its own grid (no resampledPixelSpacing)."""
     from radiomics import featureextractor
     quiet_radiomics()
     configured = featureextractor.RadiomicsFeatureExtractor(str(params))
-    if spacing_mm is not None:
-        configured.settings["resampledPixelSpacing"] = [spacing_mm] * 3
+    if not resample:
+        configured.settings["resampledPixelSpacing"] = None
     return configured
 
 
@@ -58,16 +59,16 @@ def to_images(volume: np.ndarray, mask: np.ndarray, spacing, origin) -> tuple[si
     return image, label
 
 
-def node_radiomics(grid: PreparedCase | Grid, mask: np.ndarray, params: Path = PARAMS, spacing_mm: float | None = None
+def node_radiomics(grid: PreparedCase | Grid, mask: np.ndarray, params: Path = PARAMS, resample: bool = True
                    ) -> tuple[dict[str, float] | None, str | None]:
-    """(feature name -> value, None) for one mask on a grid (the case's or its texture grid), or (None, reason)
-    when undefined."""
+    """(feature name -> value, None) for one mask on a grid (the case's, or its texture grid with resample=False),
+    or (None, reason) when undefined."""
     problem = mask_problem(mask)
     if problem:
         return None, problem
     image, label = to_images(grid.volume, mask, grid.spacing, grid.origin)
     try:
-        result = extractor(params, spacing_mm).execute(image, label, label=1)
+        result = extractor(params, resample).execute(image, label, label=1)
     except (ValueError, RuntimeError) as error:  # pyradiomics' verdict on a degenerate ROI
         return None, f"pyradiomics: {str(error).splitlines()[0]}"
     return {key: _real(value) for key, value in result.items() if not key.startswith("diagnostics_")}, None
@@ -83,15 +84,14 @@ def _real(value) -> float:
 def extract_cases(cases: Sequence[PreparedCase], params: Path = PARAMS) -> list[CaseFeatures]:
     out = []
     for case in cases:
-        grid = case.texture or case
-        spacing_mm = None if case.texture is None else float(case.texture.spacing[0])
+        grid, resample = (case, True) if case.texture is None else (case.texture, False)
         masks = node_masks(grid)
         features, reasons = {}, {}
         for node in NODE_COLUMNS:
             if node == "ct_global" and np.array_equal(masks[node], masks["liver"]):
                 features[node], reason = features["liver"], reasons.get("liver")
             else:
-                features[node], reason = node_radiomics(grid, masks[node], params, spacing_mm)
+                features[node], reason = node_radiomics(grid, masks[node], params, resample)
             if reason:
                 reasons[node] = reason
         names = next((list(f) for f in features.values() if f is not None), [])

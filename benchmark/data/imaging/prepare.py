@@ -46,7 +46,7 @@ from benchmark.files import atomic_write_bytes, atomic_write_text
 from benchmark.progress import bar
 
 #: Bump when the prepared output changes for the same input, so old cache entries are not reused.
-PREPARE_VERSION = 5
+PREPARE_VERSION = 6
 INDEX_NAME, MANIFEST_NAME = "index.json", "manifest.csv"
 NO_IMAGES = "no images in the download"
 MANIFEST_COLUMNS = ["patient_id", "status", "reason", "file", "content_hash", "slice_mm", "n_tumours", "notes"]
@@ -59,14 +59,18 @@ MANIFEST_COLUMNS = ["patient_id", "status", "reason", "file", "content_hash", "s
 #: MB of cache: 1 mm would cost the 197-patient cohort one to three hours of extraction. At 2 mm a 7.5 mm lesion keeps
 #: some 28 voxels (3 at 4 mm; one of the three patients' tumours had 2 voxels there, too few for features, and 22 at 2
 #: mm) and a 7 mm texture is 3-4 voxels wide.
+#: A CT no finer than that (the synthetic cohort's small images: 4-6 mm pixels, 5 mm slices) keeps its own voxels on
+#: the texture grid, cropped like the prepared grid and not resampled: on the 4 mm grid every voxel would be an
+#: interpolation, which averages a voxel-scale texture away and mixes each tumour's edge with the liver around it
+#: (what each family's inputs then show of the texture hazard: results/tables/scenario_inputs.md).
 TEXTURE_SPACING_MM = 2.0
 
 
 @dataclass(frozen=True)
 class PrepareOptions:
     """spacing: (z, y, x) mm of the prepared grid; margin_mm: added around the liver's bounding box;
-    texture_spacing_mm: the isotropic spacing of the texture grid, stored beside the prepared grid when the
-    CT's pixels are finer than it (None: never)."""
+    texture_spacing_mm: the isotropic spacing of the texture grid stored beside the prepared grid when the CT's
+    pixels are finer than it; a coarser CT's texture grid is its own voxels (None: no texture grid)."""
 
     spacing: tuple[float, float, float] = (4.0, 4.0, 4.0)
     margin_mm: float = 12.0
@@ -161,16 +165,25 @@ def resample_case(ct: CTVolume, seg: SegMasks, region: np.ndarray, spacing, marg
 
 
 def prepare_case(patient_id: str, ct: CTVolume, seg: SegMasks, options: PrepareOptions) -> PreparedCase:
-    """Resample the CT and every mask onto the cropped, axis-aligned grid, and onto the texture grid when the
-    CT's pixels are finer than it; the morphometry (row and per-lesion rows) is measured on the native masks."""
+    """Resample the CT and every mask onto the cropped, axis-aligned grid and onto the texture grid
+    (`texture_grid_spacing`); the morphometry (row and per-lesion rows) is measured on the native masks."""
     region = _crop_region(ct, seg)
     grid, tumours = resample_case(ct, seg, region, options.spacing, options.margin_mm)
-    texture = None
-    if options.texture_spacing_mm is not None and min(ct.spacing[1:]) < options.texture_spacing_mm:
-        texture, _ = resample_case(ct, seg, region, (options.texture_spacing_mm,) * 3, options.margin_mm)
+    spacing = texture_grid_spacing(ct, options)
+    texture = None if spacing is None else resample_case(ct, seg, region, spacing, options.margin_mm)[0]
     morphometry = measure(seg, ct.spacing)
     return PreparedCase(patient_id, grid.volume, grid.spacing, grid.origin, grid.masks, tumours,
                         tuple(float(s) for s in ct.spacing), morphometry.row, morphometry.lesions, texture)
+
+
+def texture_grid_spacing(ct: CTVolume, options: PrepareOptions) -> tuple[float, float, float] | None:
+    """(z, y, x) mm of the texture grid: isotropic `texture_spacing_mm` for a CT whose pixels are finer, else the
+    CT's own spacing, whose lattice the grid keeps (its voxels are the CT's, unresampled); None without one."""
+    if options.texture_spacing_mm is None:
+        return None
+    if min(ct.spacing[1:]) < options.texture_spacing_mm:
+        return (options.texture_spacing_mm,) * 3
+    return tuple(float(s) for s in ct.spacing)
 
 
 def fingerprint(files: list[Path], root: Path, options: PrepareOptions) -> str:
