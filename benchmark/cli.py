@@ -142,13 +142,15 @@ def command_run(args) -> int:
         finished = sum(the_plan.is_finished(c, config.output) for the_plan in plans for c in the_plan.cells)
         print(f"{finished} of {sum(len(the_plan.cells) for the_plan in plans)} cell(s) finished")
         summaries = []
+        ran = set().union(*(the_plan.groups() for the_plan in plans))
     else:
         summaries = [runner.execute(run, progress=not args.no_progress) for run in runs]
         for dataset in config.datasets:   # the footers name the patients left out and the cohort's description
             cohort = runner.load_cohort(dataset, config.data_dir)   # loaded by the run
             cohorts.write_cohort_record(config.output, cohort, dataset.spec)
+        ran = set().union(*(summary.groups for summary in summaries))
     # only a grid run rewrites the grid's summary: one synthetic cohort's run would replace it with its own
-    written = assemble.write_run_tables(config.output, grid=bool(args.scenario))
+    written = assemble.write_run_tables(config.output, ran, grid=bool(args.scenario))
     for summary in summaries:
         for line in summary.lines():
             print(line)

@@ -34,6 +34,19 @@ def test_a_subset_run_leaves_every_other_committed_table_and_plot_in_place(tmp_p
     assert not stale.exists()
 
 
+def test_a_run_leaves_the_tables_of_cells_it_did_not_plan_as_they_are(tmp_path):
+    """Another group's cells on disk (a grid half done, say) are not this run's: their tables stay."""
+    out, data = tmp_path / "results", str(tmp_path / "data")
+    quick = ["-m", "coxph", "--folds", "2", "--repeats", "1", "--output", str(out), "--data-dir", data, "--no-progress"]
+    assert cli.main(["run", "-d", "whas500", *quick]) == 0
+    other = out / "tables" / "whas500__os__cv__clinical__main.md"
+    assert other.is_file()
+    other.write_text("committed")
+    assert cli.main(["run", "-d", "veterans", *quick]) == 0
+    assert (out / "tables" / f"{COVERED}__main.md").is_file()
+    assert other.read_text() == "committed"
+
+
 def test_parsing_the_command_line_imports_no_heavy_library():
     """Every --help answers at once because benchmark.cli imports only what parsing needs."""
     heavy = ("torch", "dgl", "sksurv", "sklearn", "pandas", "matplotlib", "scipy")

@@ -86,6 +86,10 @@ class Plan:
         return results.is_finished(cell, root, self.resolved[(cell.method, params_key(cell.params))],
                                    self.inputs_digest(cell))
 
+    def groups(self) -> set[tuple[str, str, str, str]]:
+        """(dataset, endpoint, protocol, feature set) of every planned cell: the groups whose tables the run writes."""
+        return {(cell.dataset, cell.endpoint, cell.protocol, cell.feature_set) for cell in self.cells}
+
     def inputs_digest(self, cell: results.Cell) -> str:
         """The digest of what the cell's method reads (artefacts.fingerprint), once per dataset and inputs."""
         names = tuple(self.inputs[(cell.dataset, cell.method, params_key(cell.params))])
@@ -311,6 +315,7 @@ class Summary:
     protocols_not_run: list[tuple[str, str]] = field(default_factory=list)
     warnings: Counter = field(default_factory=Counter)   # raised in this process (workers' go to their cells)
     seconds: float = 0.0
+    groups: set = field(default_factory=set)   # (dataset, endpoint, protocol, feature set) planned
 
     def lines(self) -> list[str]:
         out = [f"{self.done} cell(s) computed, {self.skipped_finished} already finished, "
@@ -351,7 +356,8 @@ def execute(config: RunConfig, progress: bool = True) -> Summary:
 def _execute(config: RunConfig) -> Summary:
     the_plan = plan(config)
     the_plan.write_splits()
-    summary = Summary(not_applicable=the_plan.skipped, protocols_not_run=the_plan.protocols_not_run)
+    summary = Summary(not_applicable=the_plan.skipped, protocols_not_run=the_plan.protocols_not_run,
+                      groups=the_plan.groups())
     pending = the_plan.to_compute(the_plan.cells, config.output, config.force)
     summary.skipped_finished = len(the_plan.cells) - len(pending)
     compute(the_plan, pending, config, summary)

@@ -61,16 +61,18 @@ class Written:
         return lines
 
 
-def write_run_tables(output: Path, grid: bool = False) -> Written:
-    """The tables of every finished group, the scenario grid's summary after a `grid` run (one synthetic
-    cohort's run would replace it with its own), and the calibration checks when the finished cells hold
-    both calibrated datasets (the checks read their main tables)."""
+def write_run_tables(output: Path, ran: set[tuple[str, str, str, str]], grid: bool = False) -> Written:
+    """The tables of the finished groups this run planned (`ran`: (dataset, endpoint, protocol, feature set)),
+    the scenario grid's summary after a `grid` run (one synthetic cohort's run would replace it with its own),
+    and the calibration checks when those groups hold both calibrated datasets (the checks read their main
+    tables). A group the run did not plan keeps its tables: its cells on disk may be another run's, half done."""
     finished = groups.collect(output)
+    planned = [group for group in finished if (group.dataset, group.endpoint, group.protocol, group.feature_set) in ran]
     command = tables.default_command()
-    written = tables.write_tables(output, command, groups=finished)
+    written = tables.write_tables(output, command, groups=planned)
     study = scenarios.write_report(output, finished) if grid else None
     checks = None
-    if {group.dataset for group in finished} >= CALIBRATED:
+    if {group.dataset for group in planned} >= CALIBRATED:
         checks = calibration.calibration_table(output)
         calibration_report.write_table(output, checks)
     return Written(written, checks, study)
