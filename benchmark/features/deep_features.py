@@ -10,9 +10,9 @@ projection keeps distances, Johnson-Lindenstrauss, without training on the cohor
 Inputs per node: the mask's bounding cube (in mm, so shapes keep their aspect), HU clipped to a
 liver window, standardised over the mask, zero outside it, resized to `input_size`^3. The
 ct_global node is the same cube around the whole liver without masking: the CT context. The cubes
-are cut from the case's texture grid (isotropic 2 mm, `prepare.TEXTURE_SPACING_MM`) when the CT was
-finer than that, as radiomics is: on the 4 mm grid a 10 mm lesion is a dozen voxels, and the
-32^3 input would only interpolate them (`python -m perf.texture_grid` prints both grids' cost).
+are cut from the case's texture grid, as radiomics is: isotropic 2 mm (`prepare.TEXTURE_SPACING_MM`) when
+the CT was finer than that, else the CT's own voxels. On the 4 mm grid a 10 mm lesion is a dozen voxels, and
+the 32^3 input would only interpolate them (`python -m perf.texture_grid` prints both grids' cost).
 
 Configuration: an EncoderOptions (benchmark.features.encoder_options), from `run`'s --encoder-*
 flags: the checkpoint (else a seeded random encoder, and the table's notes say "random-init
