@@ -221,8 +221,7 @@ def test_run_writes_the_calibration_checks_once_both_calibrated_datasets_finishe
     root = tmp_path / "results"
     write_draw(root, SyntheticCrlm(), {"oracle": 0.8, "coxph": 0.7})
     monkeypatch.setattr(runner, "plan", lambda config: runner.Plan([], [], {}))   # nothing to load or compute
-    monkeypatch.setattr(runner.Plan, "groups", lambda plan: {   # ... and planned: every group on disk
-        (group.dataset, group.endpoint, group.protocol, group.feature_set) for group in groups.collect(root)})
+    monkeypatch.setattr(runner.Plan, "groups", lambda plan: {group.key for group in groups.collect(root)})
     argv = ["run", "-m", "coxph", "--collect", "--output", str(root)]
     checks = root / "tables" / "calibration.md"
     assert cli.main(argv) == 0 and not checks.exists()   # the real cohort's cells are not there

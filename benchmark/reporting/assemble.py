@@ -67,7 +67,7 @@ def write_run_tables(output: Path, ran: set[tuple[str, str, str, str]], grid: bo
     and the calibration checks when those groups hold both calibrated datasets (the checks read their main
     tables). A group the run did not plan keeps its tables: its cells on disk may be another run's, half done."""
     finished = groups.collect(output)
-    planned = [group for group in finished if (group.dataset, group.endpoint, group.protocol, group.feature_set) in ran]
+    planned = [group for group in finished if group.key in ran]
     command = tables.default_command()
     written = tables.write_tables(output, command, groups=planned)
     study = scenarios.write_report(output, finished) if grid else None

@@ -60,8 +60,13 @@ class Group:
     summary: pd.DataFrame = field(default=None)   # one row per method, see `summarise`
 
     @property
+    def key(self) -> tuple[str, str, str, str]:
+        """(dataset, endpoint, protocol, feature set), as `runner.Plan.groups` names a planned group."""
+        return (self.dataset, self.endpoint, self.protocol, self.feature_set)
+
+    @property
     def stem(self) -> str:
-        return f"{self.dataset}__{self.endpoint}__{self.protocol}__{self.feature_set}"
+        return "__".join(self.key)
 
     @property
     def ok(self) -> pd.DataFrame:
